@@ -1,0 +1,195 @@
+package keywarden
+
+import (
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// APIKey is an organization key (ProcessID empty) or a process key. Its secret
+// exists only as SecretHash; the full key is returned once, by MintAPIKey.
+type APIKey struct {
+	ID         string
+	OrgID      string
+	ProcessID  string // empty for an organization key
+	Name       string
+	User       string // the public key ID, e.g. kwo_…
+	SecretHash SecretHash
+	Scopes     []Scope
+	CreatedAt  time.Time
+	CreatedBy  Actor
+	ExpiresAt  time.Time
+	LastUsedAt time.Time // zero when never used
+}
+
+// Level reports whether k is an organization or a process key.
+func (k *APIKey) Level() Level {
+	if k.ProcessID == "" {
+		return LevelOrganization
+	}
+	return LevelProcess
+}
+
+// Expired reports whether k has expired at now. A key is valid strictly
+// before its expiry instant and never at or after it.
+func (k *APIKey) Expired(now time.Time) bool { return !now.Before(k.ExpiresAt) }
+
+// Status is "Active" or "Expired", as the API shows it.
+func (k *APIKey) Status(now time.Time) string {
+	if k.Expired(now) {
+		return "Expired"
+	}
+	return "Active"
+}
+
+// Actor records who did something: a console user, an API key, or the
+// operator's command line.
+type Actor struct {
+	Type string `json:"type"` // "user", "apiKey" or "cli"
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// Actor types.
+const (
+	ActorUser   = "user"
+	ActorAPIKey = "apiKey"
+	ActorCLI    = "cli"
+)
+
+// APIKeyFilter selects keys of one organization at one level; ProcessID
+// selects the keys of one process and is required at LevelProcess.
+type APIKeyFilter struct {
+	OrgID     string
+	Level     Level
+	ProcessID string
+	Page
+}
+
+// APIKeyStore keeps API keys.
+type APIKeyStore interface {
+	// CreateAPIKey stores k. A taken ID or User is ECONFLICT. Once it
+	// returns nil the key is durable.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// FindAPIKey returns a key of the organization, of either level.
+	FindAPIKey(ctx context.Context, orgID, id string) (*APIKey, error)
+	// FindAPIKeyByUser returns the key whose public ID is user, of any
+	// organization: it is the verification path.
+	FindAPIKeyByUser(ctx context.Context, user string) (*APIKey, error)
+	// FindAPIKeys returns one page, oldest first, and the total count.
+	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, int, error)
+	// DeleteAPIKey deletes a key of the organization. Once it returns nil the
+	// deletion is durable.
+	DeleteAPIKey(ctx context.Context, orgID, id string) error
+	// TouchAPIKey records that the key was used at at.
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
+// CreateAPIKeyRequest is the body of a create call. Exp is a string so that a
+// malformed timestamp is reported against its field.
+type CreateAPIKeyRequest struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+	Exp    string   `json:"exp"`
+}
+
+// MintParams is everything besides the request that decides a new key.
+type MintParams struct {
+	Org       *Organization
+	ProcessID string // empty for an organization key
+	Catalogue *Catalogue
+	Prefix    string
+	Now       time.Time
+	Rand      io.Reader // crypto/rand.Reader when nil
+	CreatedBy Actor
+	// Grantor is the principal asking. It may grant only scopes it holds, and
+	// a process-confined grantor only keys of its own process. Nil means the
+	// operator's command line, which has the database and may grant anything.
+	Grantor *Principal
+}
+
+// MintAPIKey validates req (every invalid field at once: EINVALID), enforces
+// the organization's lifetime policy and the no-escalation rule (EFORBIDDEN),
+// and generates the key. The caller stores the returned APIKey and shows the
+// KeyMaterial's Value exactly once.
+func MintAPIKey(req CreateAPIKeyRequest, p MintParams) (*APIKey, KeyMaterial, error) {
+	level := LevelOrganization
+	if p.ProcessID != "" {
+		level = LevelProcess
+	}
+	var v Validation
+	name := ValidateName(req.Name, "body: name", &v)
+	scopes := p.Catalogue.Resolve(req.Scopes, level, "body: scopes", &v)
+	exp := validateExp(req.Exp, p.Now, p.Org.MaxKeyLifetime, &v)
+	if err := v.Err(); err != nil {
+		return nil, KeyMaterial{}, err
+	}
+	if g := p.Grantor; g != nil {
+		if g.OrgID != p.Org.ID || !g.CanReachProcess(p.ProcessID) || g.Level() == LevelProcess && level == LevelOrganization {
+			return nil, KeyMaterial{}, Errorf(EFORBIDDEN, "A key can only create keys at its own level or narrower.")
+		}
+		var missing []string
+		for _, s := range scopes {
+			if !g.HasScope(s) {
+				missing = append(missing, string(s))
+			}
+		}
+		if len(missing) > 0 {
+			return nil, KeyMaterial{}, Errorf(EFORBIDDEN, "You cannot grant scopes you do not hold: %s.", strings.Join(missing, ", "))
+		}
+	}
+	prefix := p.Prefix
+	if prefix == "" {
+		prefix = DefaultOrgKeyPrefix
+		if level == LevelProcess {
+			prefix = DefaultProcessKeyPrefix
+		}
+	}
+	km, err := GenerateKey(p.Rand, prefix)
+	if err != nil {
+		return nil, KeyMaterial{}, err
+	}
+	id, err := NewID(p.Rand)
+	if err != nil {
+		return nil, KeyMaterial{}, err
+	}
+	return &APIKey{
+		ID:         id,
+		OrgID:      p.Org.ID,
+		ProcessID:  p.ProcessID,
+		Name:       name,
+		User:       km.User,
+		SecretHash: km.Hash(),
+		Scopes:     slices.Clip(scopes),
+		CreatedAt:  p.Now.UTC().Truncate(time.Microsecond),
+		CreatedBy:  p.CreatedBy,
+		ExpiresAt:  exp,
+	}, km, nil
+}
+
+// validateExp parses an RFC 3339 expiry and checks it against the policy.
+func validateExp(s string, now time.Time, maxLifetime time.Duration, v *Validation) time.Time {
+	const loc = "body: exp"
+	if s == "" {
+		v.Add(loc, "required", "An expiration date (exp, RFC 3339) is required.")
+		return time.Time{}
+	}
+	exp, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		v.Add(loc, "invalid", "exp must be an RFC 3339 timestamp, e.g. 2027-01-31T00:00:00Z.")
+		return time.Time{}
+	}
+	exp = exp.UTC().Truncate(time.Second)
+	if maxLifetime <= 0 {
+		maxLifetime = DefaultMaxKeyLifetime
+	}
+	switch {
+	case !exp.After(now):
+		v.Add(loc, "in_past", "exp must be in the future.")
+	case exp.Sub(now) > maxLifetime:
+		v.Add(loc, "beyond_policy", "exp is beyond the organization's maximum key lifetime of %d days.", int(maxLifetime/(24*time.Hour)))
+	}
+	return exp
+}

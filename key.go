@@ -1,0 +1,194 @@
+package keywarden
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Key format (see README "Key format"):
+//
+//	user = prefix + 20 base62 characters           e.g. kwo_3hT0q9XbWcA1LmZr7Ke2
+//	pass = 43 base62 characters (256 bits of secret) + 6 base62 characters of CRC32(user ":" secret)
+//
+// The checksum is not a security control: it lets the server reject typos and
+// random strings before touching the cache or the store, and lets secret
+// scanners find leaked keys with few false positives.
+const (
+	// DefaultOrgKeyPrefix and DefaultProcessKeyPrefix are the prefixes of
+	// organization and process key IDs unless the operator configures others.
+	DefaultOrgKeyPrefix     = "kwo_"
+	DefaultProcessKeyPrefix = "kwp_"
+
+	keyIDRandomLen = 20
+	secretLen      = 43 // 43 × log2(62) ≈ 256.03 bits
+	checksumLen    = 6  // 62^6 > 2^32
+	passLen        = secretLen + checksumLen
+	maxPrefixLen   = 32
+
+	// KeyPattern is the regular expression a well-formed key matches. It is
+	// published for secret scanners; ParseKey accepts exactly this language.
+	KeyPattern = `[a-z][a-z0-9_]{0,30}_[0-9A-Za-z]{20}:[0-9A-Za-z]{49}`
+)
+
+const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// SecretHash is the SHA-256 of a key's secret: the only form in which the
+// secret is ever stored. The secret carries 256 bits of entropy, so a slow
+// password hash would add per-request cost and no security.
+type SecretHash [sha256.Size]byte
+
+// HashSecret returns the stored form of secret.
+func HashSecret(secret string) SecretHash {
+	return sha256.Sum256([]byte(secret))
+}
+
+// Equal compares two hashes in constant time.
+func (h SecretHash) Equal(other SecretHash) bool {
+	return subtle.ConstantTimeCompare(h[:], other[:]) == 1
+}
+
+// KeyMaterial is a freshly generated or parsed key. Its String and LogValue
+// methods show only the public User part, so printing or logging a
+// KeyMaterial by mistake never reveals the secret.
+type KeyMaterial struct {
+	User   string // public key ID, safe to log
+	Secret string // the random part of pass, without the checksum
+}
+
+// Value returns the full key, "user:pass", for the one response that shows it.
+func (k KeyMaterial) Value() string {
+	return k.User + ":" + k.Pass()
+}
+
+// Pass returns the password half of the key: the secret followed by its checksum.
+func (k KeyMaterial) Pass() string {
+	return k.Secret + checksum(k.User, k.Secret)
+}
+
+// Hash returns the stored form of the key's secret.
+func (k KeyMaterial) Hash() SecretHash { return HashSecret(k.Secret) }
+
+func (k KeyMaterial) String() string { return k.User + ":[REDACTED]" }
+
+// LogValue implements slog.LogValuer so that the secret never reaches a log.
+func (k KeyMaterial) LogValue() slog.Value { return slog.StringValue(k.User) }
+
+// ValidKeyPrefix reports whether p can prefix key IDs: a lower-case letter,
+// then lower-case letters, digits or underscores, ending in "_", at most 32
+// characters. The trailing underscore keeps the random part visually separate.
+func ValidKeyPrefix(p string) bool {
+	if len(p) < 2 || len(p) > maxPrefixLen || p[len(p)-1] != '_' || !(p[0] >= 'a' && p[0] <= 'z') {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// GenerateKey returns a new key with the given prefix, drawing from r
+// (crypto/rand.Reader when nil).
+func GenerateKey(r io.Reader, prefix string) (KeyMaterial, error) {
+	if !ValidKeyPrefix(prefix) {
+		return KeyMaterial{}, Errorf(EINTERNAL, "invalid key prefix %q", prefix)
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	id, err := randomBase62(r, keyIDRandomLen)
+	if err != nil {
+		return KeyMaterial{}, err
+	}
+	secret, err := randomBase62(r, secretLen)
+	if err != nil {
+		return KeyMaterial{}, err
+	}
+	return KeyMaterial{User: prefix + id, Secret: secret}, nil
+}
+
+// randomBase62 draws n uniformly distributed base62 characters. Bytes at or
+// above 248 (= 4 × 62) are rejected so that every character is equally likely.
+func randomBase62(r io.Reader, n int) (string, error) {
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/4+8)
+	for len(out) < n {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", Errorf(EINTERNAL, "read random: %v", err)
+		}
+		for _, b := range buf {
+			if b < 248 && len(out) < n {
+				out = append(out, base62Alphabet[b%62])
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// Key parse failures. They are distinct for the server log and the verify
+// API's caller; an HTTP caller always sees the same 401.
+var (
+	ErrMalformedKey = Errorf(EUNAUTHORIZED, "malformed key")
+	ErrBadChecksum  = Errorf(EUNAUTHORIZED, "key checksum mismatch")
+)
+
+// ParseKey splits "user:pass" and checks its shape and checksum without any
+// I/O (on a bad checksum it returns the well-formed User for the log), so typos and random strings are rejected before the cache or store is
+// consulted. It accepts any well-formed prefix: keys minted before an operator
+// changed the configured prefix keep working.
+func ParseKey(s string) (KeyMaterial, error) {
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return KeyMaterial{}, ErrMalformedKey
+	}
+	user, pass := s[:i], s[i+1:]
+	if !ValidKeyID(user) || len(pass) != passLen || !isBase62(pass) {
+		return KeyMaterial{}, ErrMalformedKey
+	}
+	secret, sum := pass[:secretLen], pass[secretLen:]
+	if subtle.ConstantTimeCompare([]byte(sum), []byte(checksum(user, secret))) != 1 {
+		return KeyMaterial{User: user}, ErrBadChecksum
+	}
+	return KeyMaterial{User: user, Secret: secret}, nil
+}
+
+// ValidKeyID reports whether user has the shape of a public key ID. Only IDs
+// of this shape are ever written to logs, so a secret pasted into the user
+// field cannot leak through them.
+func ValidKeyID(user string) bool {
+	n := len(user) - keyIDRandomLen
+	return n >= 2 && ValidKeyPrefix(user[:n]) && isBase62(user[n:])
+}
+
+func isBase62(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// checksum returns CRC32-IEEE of "user:secret" as 6 base62 digits, most
+// significant first, zero-padded.
+func checksum(user, secret string) string {
+	h := crc32.NewIEEE()
+	_, _ = io.WriteString(h, user)
+	_, _ = io.WriteString(h, ":")
+	_, _ = io.WriteString(h, secret)
+	v := h.Sum32()
+	var b [checksumLen]byte
+	for i := checksumLen - 1; i >= 0; i-- {
+		b[i] = base62Alphabet[v%62]
+		v /= 62
+	}
+	return string(b[:])
+}

@@ -1,0 +1,218 @@
+package keywarden
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Scope is a permission, written namespace.resource:action.
+type Scope string
+
+// ScopeAll is the create-request shorthand for every scope the key's level
+// allows. It is expanded at creation; stored keys list their scopes explicitly,
+// so adding a scope to the catalogue later never widens an existing key.
+const ScopeAll = "all"
+
+// Scopes of the endpoints Keywarden serves itself.
+const (
+	ScopeProcessCreate       Scope = "workspace.process:create"
+	ScopeProcessRead         Scope = "workspace.process:read"
+	ScopeProcessUpdate       Scope = "workspace.process:update"
+	ScopeProcessDelete       Scope = "workspace.process:delete"
+	ScopeProcessAPIKeyManage Scope = "workspace.process.api_key:manage"
+	ScopeAdminAPIKeyManage   Scope = "workspace.admin.api_key:manage"
+)
+
+// Level says what a key reaches: a whole organization or one process.
+type Level string
+
+const (
+	LevelOrganization Level = "organization"
+	LevelProcess      Level = "process"
+)
+
+// ScopeInfo describes one scope of the catalogue.
+type ScopeInfo struct {
+	Name        Scope  `json:"name"`
+	Description string `json:"description"`
+	// Resource groups scopes in the console's checklist, e.g. "process".
+	Resource string `json:"resource"`
+	// ProcessLevel is true when a process key may hold the scope.
+	ProcessLevel bool `json:"processLevel"`
+}
+
+// DefaultScopes is the workspace's scope catalogue (DESIGN.md §3).
+func DefaultScopes() []ScopeInfo {
+	s := func(name, desc string, processLevel bool) ScopeInfo {
+		return ScopeInfo{Name: Scope(name), Description: desc, ProcessLevel: processLevel}
+	}
+	return []ScopeInfo{
+		s("workspace.process:create", "Create processes.", false),
+		s("workspace.process:read", "List and read processes.", true),
+		s("workspace.process:update", "Rename and configure processes.", true),
+		s("workspace.process:delete", "Delete processes and everything in them.", false),
+		s("workspace.process.api_key:manage", "Create, list and delete a process's API keys.", true),
+		s("workspace.collection:create", "Create collections.", true),
+		s("workspace.collection:read", "Read collections.", true),
+		s("workspace.collection:update", "Update collections.", true),
+		s("workspace.collection:delete", "Delete collections.", true),
+		s("workspace.collection_editor:override", "Override a collection's editor lock.", true),
+		s("workspace.file:upload", "Upload files.", true),
+		s("workspace.file:download", "Download files.", true),
+		s("workspace.result:create", "Create results.", true),
+		s("workspace.result:read", "Read results.", true),
+		s("workspace.result:update", "Update results.", true),
+		s("workspace.result:delete", "Delete results.", true),
+		s("workspace.export:create", "Create exports.", true),
+		s("workspace.export:delete", "Delete exports.", true),
+		s("workspace.destination:create", "Create export destinations.", false),
+		s("workspace.destination:read", "Read export destinations.", false),
+		s("workspace.destination:delete", "Delete export destinations.", false),
+		s("workspace.admin.user:read", "List the organization's members.", false),
+		s("workspace.admin.user:invite", "Invite members.", false),
+		s("workspace.admin.user:manage", "Change members' roles and remove members.", false),
+		s("workspace.admin.collection:manage", "Manage all collections of the organization.", false),
+		s("workspace.admin.process:manage", "Manage all processes of the organization.", false),
+		s("workspace.admin.api_key:manage", "Create, list and delete organization API keys.", false),
+		s("workspace.admin.subscriptions:manage", "Manage the organization's subscriptions.", false),
+	}
+}
+
+// ValidScopeName reports whether s is written namespace.resource:action in
+// lower-case letters, digits, underscores and dots.
+func ValidScopeName(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon <= 0 || colon == len(s)-1 || strings.Count(s, ":") != 1 || len(s) > 128 {
+		return false
+	}
+	name, action := s[:colon], s[colon+1:]
+	if !strings.Contains(name, ".") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
+		return false
+	}
+	ok := func(str string, dot bool) bool {
+		for i := 0; i < len(str); i++ {
+			c := str[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || dot && c == '.') {
+				return false
+			}
+		}
+		return true
+	}
+	return ok(name, true) && ok(action, false)
+}
+
+// resourceOf returns the part between the namespace and the action:
+// "workspace.process.api_key:manage" → "process.api_key".
+func resourceOf(s Scope) string {
+	name, _, _ := strings.Cut(string(s), ":")
+	_, res, found := strings.Cut(name, ".")
+	if !found {
+		return name
+	}
+	return res
+}
+
+// Catalogue is the set of scopes a deployment knows: the defaults plus the
+// operator's own. It is immutable once built and safe for concurrent use.
+type Catalogue struct {
+	scopes []ScopeInfo
+	index  map[Scope]int
+}
+
+// NewCatalogue builds a catalogue from scopes, rejecting malformed or duplicate
+// names.
+func NewCatalogue(scopes []ScopeInfo) (*Catalogue, error) {
+	c := &Catalogue{index: make(map[Scope]int, len(scopes))}
+	for _, s := range scopes {
+		if !ValidScopeName(string(s.Name)) {
+			return nil, Errorf(EINVALID, "scope %q is not of the form namespace.resource:action", s.Name)
+		}
+		if _, dup := c.index[s.Name]; dup {
+			return nil, Errorf(EINVALID, "scope %q is listed twice", s.Name)
+		}
+		if s.Resource == "" {
+			s.Resource = resourceOf(s.Name)
+		}
+		c.index[s.Name] = len(c.scopes)
+		c.scopes = append(c.scopes, s)
+	}
+	return c, nil
+}
+
+// MustDefaultCatalogue returns the default catalogue; it cannot fail.
+func MustDefaultCatalogue() *Catalogue {
+	c, err := NewCatalogue(DefaultScopes())
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// All returns every scope of the catalogue, in catalogue order.
+func (c *Catalogue) All() []ScopeInfo { return slices.Clone(c.scopes) }
+
+// Lookup returns the scope named s.
+func (c *Catalogue) Lookup(s Scope) (ScopeInfo, bool) {
+	i, ok := c.index[s]
+	if !ok {
+		return ScopeInfo{}, false
+	}
+	return c.scopes[i], true
+}
+
+// AllowedAt reports whether a key of level may hold s.
+func (c *Catalogue) AllowedAt(s Scope, level Level) bool {
+	info, ok := c.Lookup(s)
+	return ok && (level == LevelOrganization || info.ProcessLevel)
+}
+
+// ForLevel returns every scope a key of level may hold, in catalogue order.
+func (c *Catalogue) ForLevel(level Level) []Scope {
+	var out []Scope
+	for _, s := range c.scopes {
+		if level == LevelOrganization || s.ProcessLevel {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// Resolve turns the scopes of a create request into the explicit, ordered,
+// de-duplicated list a key stores. ["all"] expands to everything level allows.
+// Every unknown scope or scope the level may not hold is reported, each under
+// location (e.g. "body: scopes[2]").
+func (c *Catalogue) Resolve(requested []string, level Level, location string, v *Validation) []Scope {
+	if len(requested) == 0 {
+		v.Add(location, "required", "At least one scope is required (or \"all\").")
+		return nil
+	}
+	if slices.Contains(requested, ScopeAll) {
+		if len(requested) != 1 {
+			v.Add(location, "invalid_scope", "\"all\" cannot be combined with other scopes.")
+			return nil
+		}
+		return c.ForLevel(level)
+	}
+	want := make(map[Scope]bool, len(requested))
+	for i, r := range requested {
+		s := Scope(r)
+		loc := location + "[" + strconv.Itoa(i) + "]"
+		switch info, ok := c.Lookup(s); {
+		case !ok:
+			v.Add(loc, "unknown_scope", "Unknown scope %q.", r)
+		case level == LevelProcess && !info.ProcessLevel:
+			v.Add(loc, "scope_not_allowed", "Scope %q cannot be held by a process key.", r)
+		default:
+			want[s] = true
+		}
+	}
+	// Catalogue order, so the same set always stores and prints the same way.
+	var out []Scope
+	for _, s := range c.scopes {
+		if want[s.Name] {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
