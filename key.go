@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -74,6 +75,10 @@ func (k KeyMaterial) Pass() string {
 func (k KeyMaterial) Hash() SecretHash { return HashSecret(k.Secret) }
 
 func (k KeyMaterial) String() string { return k.User + ":[REDACTED]" }
+
+// Format implements fmt.Formatter so that every verb, %#v included, prints
+// the redacted form.
+func (k KeyMaterial) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
 
 // LogValue implements slog.LogValuer so that the secret never reaches a log.
 func (k KeyMaterial) LogValue() slog.Value { return slog.StringValue(k.User) }
