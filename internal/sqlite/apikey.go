@@ -1,0 +1,216 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+var apiKeyMessages = messages{
+	notFound: "API key not found.",
+	conflict: "An API key with that ID already exists.",
+}
+
+// CreateAPIKey stores k. A process key whose process is not a process of the
+// key's organization is refused by the schema's foreign key: ENOTFOUND.
+// With synchronous=FULL, the key is on disk once this returns nil.
+func (db *DB) CreateAPIKey(ctx context.Context, k *keywarden.APIKey) error {
+	const op = "CreateAPIKey"
+	scopes, err := encodeScopes(k.Scopes)
+	if err != nil {
+		return storeError(op, err, messages{})
+	}
+	var processID sql.NullString
+	if k.ProcessID != "" {
+		processID = sql.NullString{String: k.ProcessID, Valid: true}
+	}
+	var lastUsedAt sql.NullInt64
+	if !k.LastUsedAt.IsZero() {
+		lastUsedAt = sql.NullInt64{Int64: micros(k.LastUsedAt), Valid: true}
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO api_keys (id, org_id, process_id, name, "user", secret_hash, scopes,
+				created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.OrgID, processID, k.Name, k.User, k.SecretHash[:], scopes,
+			micros(k.CreatedAt), k.CreatedBy.Type, k.CreatedBy.ID, k.CreatedBy.Name,
+			micros(k.ExpiresAt), lastUsedAt)
+		return err
+	})
+	msgs := apiKeyMessages
+	if k.ProcessID != "" {
+		msgs.notFound = "Process not found."
+	} else {
+		msgs.notFound = "Organization not found."
+	}
+	return storeError(op, err, msgs)
+}
+
+const apiKeyColumns = `id, org_id, process_id, name, "user", secret_hash, scopes,
+	created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at`
+
+func scanAPIKey(s scanner) (*keywarden.APIKey, error) {
+	var (
+		k          keywarden.APIKey
+		processID  sql.NullString
+		hash       []byte
+		scopes     string
+		createdAt  int64
+		expiresAt  int64
+		lastUsedAt sql.NullInt64
+	)
+	err := s.Scan(&k.ID, &k.OrgID, &processID, &k.Name, &k.User, &hash, &scopes,
+		&createdAt, &k.CreatedBy.Type, &k.CreatedBy.ID, &k.CreatedBy.Name, &expiresAt, &lastUsedAt)
+	if err != nil {
+		return nil, err
+	}
+	// Never put the hash itself in an error.
+	if len(hash) != len(k.SecretHash) {
+		return nil, fmt.Errorf("api key %s: stored secret hash has %d bytes, want %d", k.ID, len(hash), len(k.SecretHash))
+	}
+	copy(k.SecretHash[:], hash)
+	if k.Scopes, err = decodeScopes(scopes); err != nil {
+		return nil, fmt.Errorf("api key %s: %w", k.ID, err)
+	}
+	k.ProcessID = processID.String
+	k.CreatedAt = fromMicros(createdAt)
+	k.ExpiresAt = fromMicros(expiresAt)
+	if lastUsedAt.Valid {
+		k.LastUsedAt = fromMicros(lastUsedAt.Int64)
+	}
+	return &k, nil
+}
+
+// encodeScopes returns the stored form of scopes: a JSON array of names in
+// the key's order. JSON rather than a separated list so that no scope name
+// can ever be mistaken for two, and so that SQL can look inside with
+// json_each if it ever needs to.
+func encodeScopes(scopes []keywarden.Scope) (string, error) {
+	if scopes == nil {
+		scopes = []keywarden.Scope{}
+	}
+	b, err := json.Marshal(scopes)
+	if err != nil {
+		return "", fmt.Errorf("encode scopes: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeScopes is the inverse of encodeScopes; no scopes decode as nil.
+func decodeScopes(s string) ([]keywarden.Scope, error) {
+	var scopes []keywarden.Scope
+	if err := json.Unmarshal([]byte(s), &scopes); err != nil {
+		return nil, fmt.Errorf("decode scopes: %w", err)
+	}
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	return scopes, nil
+}
+
+// FindAPIKey returns a key of the organization, of either level; a key of
+// another organization is not found.
+func (db *DB) FindAPIKey(ctx context.Context, orgID, id string) (*keywarden.APIKey, error) {
+	k, err := scanAPIKey(db.db.QueryRowContext(ctx, `
+		SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id))
+	if err != nil {
+		return nil, storeError("FindAPIKey", err, apiKeyMessages)
+	}
+	return k, nil
+}
+
+// FindAPIKeyByUser returns the key whose public ID is user, of any
+// organization. It is the verification path: one lookup on a unique index.
+func (db *DB) FindAPIKeyByUser(ctx context.Context, user string) (*keywarden.APIKey, error) {
+	k, err := scanAPIKey(db.db.QueryRowContext(ctx, `
+		SELECT `+apiKeyColumns+` FROM api_keys WHERE "user" = ?`, user))
+	if err != nil {
+		return nil, storeError("FindAPIKeyByUser", err, apiKeyMessages)
+	}
+	return k, nil
+}
+
+// FindAPIKeys returns one page of the keys of one organization at one level,
+// oldest first, and the total count. Organization keys are those without a
+// process; LevelProcess requires f.ProcessID.
+func (db *DB) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) ([]*keywarden.APIKey, int, error) {
+	const op = "FindAPIKeys"
+	var (
+		where string
+		args  []any
+	)
+	switch f.Level {
+	case keywarden.LevelOrganization:
+		where, args = `WHERE org_id = ? AND process_id IS NULL`, []any{f.OrgID}
+	case keywarden.LevelProcess:
+		if f.ProcessID == "" {
+			return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "sqlite: %s: LevelProcess without a process ID", op)
+		}
+		where, args = `WHERE org_id = ? AND process_id = ?`, []any{f.OrgID, f.ProcessID}
+	default:
+		return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "sqlite: %s: unknown level %q", op, f.Level)
+	}
+	limit, offset := pageBounds(f.Page)
+	var (
+		keys  []*keywarden.APIKey
+		total int
+	)
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM api_keys `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+apiKeyColumns+` FROM api_keys `+where+`
+			ORDER BY created_at, id
+			LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanAPIKey(rows)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, storeError(op, err, messages{})
+	}
+	return keys, total, nil
+}
+
+// DeleteAPIKey deletes a key of the organization. With synchronous=FULL, the
+// deletion is on disk once this returns nil.
+func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res, apiKeyMessages.notFound)
+	})
+	return storeError("DeleteAPIKey", err, apiKeyMessages)
+}
+
+// TouchAPIKey records that the key was used at at. It never moves
+// last_used_at back: touches may arrive out of order.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?1), ?1)
+			WHERE id = ?2`, micros(at), id)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res, apiKeyMessages.notFound)
+	})
+	return storeError("TouchAPIKey", err, apiKeyMessages)
+}

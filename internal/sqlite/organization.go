@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+var (
+	orgMessages = messages{
+		notFound: "Organization not found.",
+		conflict: "An organization with that name already exists.",
+	}
+	userMessages = messages{
+		notFound: "User not found.",
+		conflict: "A user with that email address already exists.",
+	}
+	membershipMessages = messages{
+		notFound: "Membership not found.",
+		conflict: "The user is already a member of the organization.",
+	}
+)
+
+// CreateOrganization stores org and, when owner is not nil, the owner and
+// the owner's membership, all in one transaction: a taken email leaves no
+// organization without an owner behind.
+func (db *DB) CreateOrganization(ctx context.Context, org *keywarden.Organization, owner *keywarden.User) error {
+	const op = "CreateOrganization"
+	// Each statement's error is mapped where it happens, so that the
+	// conflict message names what was taken.
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO organizations (id, name, max_key_lifetime_seconds, created_at)
+			VALUES (?, ?, ?, ?)`,
+			org.ID, org.Name, int64(org.MaxKeyLifetime/time.Second), micros(org.CreatedAt))
+		if err != nil {
+			return storeError(op, err, orgMessages)
+		}
+		if owner == nil {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO users (id, email, password_hash, created_at)
+			VALUES (?, ?, ?, ?)`,
+			owner.ID, owner.Email, owner.PasswordHash, micros(owner.CreatedAt))
+		if err != nil {
+			return storeError(op, err, userMessages)
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, ?)`,
+			org.ID, owner.ID, string(keywarden.RoleOwner))
+		return storeError(op, err, membershipMessages)
+	})
+	return storeError(op, err, messages{})
+}
+
+const orgColumns = `id, name, max_key_lifetime_seconds, created_at`
+
+func scanOrganization(s scanner) (*keywarden.Organization, error) {
+	var (
+		org       keywarden.Organization
+		lifetime  int64
+		createdAt int64
+	)
+	if err := s.Scan(&org.ID, &org.Name, &lifetime, &createdAt); err != nil {
+		return nil, err
+	}
+	org.MaxKeyLifetime = time.Duration(lifetime) * time.Second
+	org.CreatedAt = fromMicros(createdAt)
+	return &org, nil
+}
+
+// FindOrganizationByID returns the organization with the given ID.
+func (db *DB) FindOrganizationByID(ctx context.Context, id string) (*keywarden.Organization, error) {
+	org, err := scanOrganization(db.db.QueryRowContext(ctx,
+		`SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeError("FindOrganizationByID", err, orgMessages)
+	}
+	return org, nil
+}
+
+// FindOrganizationByName returns the organization with exactly that name
+// (case-sensitive).
+func (db *DB) FindOrganizationByName(ctx context.Context, name string) (*keywarden.Organization, error) {
+	org, err := scanOrganization(db.db.QueryRowContext(ctx,
+		`SELECT `+orgColumns+` FROM organizations WHERE name = ?`, name))
+	if err != nil {
+		return nil, storeError("FindOrganizationByName", err, orgMessages)
+	}
+	return org, nil
+}
+
+// FindOrganizations returns one page of organizations, oldest first, and
+// the total count.
+func (db *DB) FindOrganizations(ctx context.Context, page keywarden.Page) ([]*keywarden.Organization, int, error) {
+	const op = "FindOrganizations"
+	limit, offset := pageBounds(page)
+	var (
+		orgs  []*keywarden.Organization
+		total int
+	)
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM organizations`).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+orgColumns+` FROM organizations
+			ORDER BY created_at, id
+			LIMIT ? OFFSET ?`, limit, offset)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			org, err := scanOrganization(rows)
+			if err != nil {
+				return err
+			}
+			orgs = append(orgs, org)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, storeError(op, err, messages{})
+	}
+	return orgs, total, nil
+}
+
+// FindUserByEmail returns the user with exactly that (normalized) email.
+func (db *DB) FindUserByEmail(ctx context.Context, email string) (*keywarden.User, error) {
+	var (
+		u         keywarden.User
+		createdAt int64
+	)
+	err := db.db.QueryRowContext(ctx, `
+		SELECT id, email, password_hash, created_at FROM users WHERE email = ?`, email).
+		Scan(&u.ID, &u.Email, &u.PasswordHash, &createdAt)
+	if err != nil {
+		return nil, storeError("FindUserByEmail", err, userMessages)
+	}
+	u.CreatedAt = fromMicros(createdAt)
+	return &u, nil
+}
+
+// FindMembership returns the user's membership of the organization.
+func (db *DB) FindMembership(ctx context.Context, orgID, userID string) (*keywarden.Membership, error) {
+	var (
+		m    keywarden.Membership
+		role string
+	)
+	err := db.db.QueryRowContext(ctx, `
+		SELECT org_id, user_id, role FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID).
+		Scan(&m.OrgID, &m.UserID, &role)
+	if err != nil {
+		return nil, storeError("FindMembership", err, membershipMessages)
+	}
+	m.Role = keywarden.Role(role)
+	return &m, nil
+}

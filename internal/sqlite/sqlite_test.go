@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/storetest"
+)
+
+// MustOpen opens a database at path and closes it when the test ends.
+func MustOpen(tb testing.TB, path string) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+// MustOpenMigrated opens and migrates a new database in a temporary directory.
+func MustOpenMigrated(tb testing.TB) *DB {
+	tb.Helper()
+	db := MustOpen(tb, filepath.Join(tb.TempDir(), "keywarden.db"))
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatalf("Migrate: %v", err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) keywarden.Store { return MustOpenMigrated(t) })
+}
+
+func TestReopenedDatabaseKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keywarden.db")
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	org, _ := storetest.MustCreateOrganization(t, db)
+	p := storetest.MustCreateProcess(t, db, org.ID, storetest.At(0))
+	k := storetest.MustCreateAPIKey(t, db, org.ID, p.ID, storetest.At(1))
+	deleted := storetest.MustCreateAPIKey(t, db, org.ID, "", storetest.At(2))
+	if err := db.DeleteAPIKey(ctx, org.ID, deleted.ID); err != nil {
+		t.Fatalf("DeleteAPIKey: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	db = MustOpen(t, path)
+	if ok, err := db.SchemaCurrent(ctx); err != nil || !ok {
+		t.Fatalf("SchemaCurrent after reopening = %v, %v; want true, nil", ok, err)
+	}
+	got, err := db.FindAPIKeyByUser(ctx, k.User)
+	if err != nil {
+		t.Fatalf("FindAPIKeyByUser after reopening: %v", err)
+	}
+	if got.ID != k.ID || got.SecretHash != k.SecretHash || got.ProcessID != p.ID {
+		t.Errorf("key after reopening = %+v, want %+v", got, k)
+	}
+	if _, err := db.FindAPIKeyByUser(ctx, deleted.User); keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+		t.Errorf("deleted key after reopening: got error %v, want ENOTFOUND", err)
+	}
+}
+
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keywarden.db")
+	db := MustOpen(t, path)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	storetest.MustCreateOrganization(t, db)
+	// The -wal and -shm files hold recent pages, secret hashes included.
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Errorf("stat: %v", err)
+			continue
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(name), perm)
+		}
+	}
+}
+
+func TestExistingFileKeepsItsMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keywarden.db")
+	if err := os.WriteFile(path, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil { // regardless of the umask
+		t.Fatal(err)
+	}
+	MustOpen(t, path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o640 {
+		t.Errorf("mode = %v, want the operator's 0640 left alone", perm)
+	}
+}
+
+func TestSchemaIsCurrentOnlyAfterMigrate(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, filepath.Join(t.TempDir(), "keywarden.db"))
+
+	if ok, err := db.SchemaCurrent(ctx); err != nil || ok {
+		t.Fatalf("SchemaCurrent before Migrate = %v, %v; want false, nil", ok, err)
+	}
+	// Open must not have migrated: there is no table to write to.
+	org, owner := storetest.NewOrganization(t), storetest.NewUser(t)
+	if err := db.CreateOrganization(ctx, org, owner); err == nil {
+		t.Fatal("CreateOrganization before Migrate succeeded")
+	}
+
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if ok, err := db.SchemaCurrent(ctx); err != nil || !ok {
+		t.Fatalf("SchemaCurrent after Migrate = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func TestMigrateTwiceIsNoOp(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenMigrated(t)
+	org, _ := storetest.MustCreateOrganization(t, db)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if ok, err := db.SchemaCurrent(ctx); err != nil || !ok {
+		t.Fatalf("SchemaCurrent = %v, %v; want true, nil", ok, err)
+	}
+	if _, err := db.FindOrganizationByID(ctx, org.ID); err != nil {
+		t.Fatalf("FindOrganizationByID after the second Migrate: %v", err)
+	}
+	var applied int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if n := countMigrations(t); applied != n {
+		t.Errorf("%d migrations recorded, want %d", applied, n)
+	}
+}
+
+func countMigrations(tb testing.TB) int {
+	tb.Helper()
+	entries, err := migrationFiles.ReadDir("migrations")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(entries)
+}
+
+func TestNewerSchemaIsNotCurrent(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenMigrated(t)
+	if _, err := db.db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := db.SchemaCurrent(ctx)
+	if ok || err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("SchemaCurrent = %v, %v; want false and an error saying the schema is newer", ok, err)
+	}
+}
+
+// TestEveryConnectionHasThePragmas holds several connections at once, so the
+// pool must open new ones, and checks each: a pragma set once after Open
+// would be missing from all but the first.
+func TestEveryConnectionHasThePragmas(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenMigrated(t)
+	const n = 4
+	for i := range n {
+		conn, err := db.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for _, tt := range []struct {
+			pragma string
+			want   string
+		}{
+			{"journal_mode", "wal"},
+			{"busy_timeout", "10000"},
+			{"foreign_keys", "1"},
+			{"synchronous", "2"}, // FULL
+		} {
+			var got string
+			if err := conn.QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+				t.Fatalf("connection %d: PRAGMA %s: %v", i, tt.pragma, err)
+			}
+			if !strings.EqualFold(got, tt.want) {
+				t.Errorf("connection %d: %s = %s, want %s", i, tt.pragma, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestOpenRefusesNonFilePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{"", ":memory:", "file:" + filepath.Join(dir, "x.db"), filepath.Join(dir, "x.db?mode=ro")} {
+		if db, err := Open(context.Background(), path); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+}
+
+func TestStoreErrorMapsDriverErrors(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenMigrated(t)
+	org, _ := storetest.MustCreateOrganization(t, db)
+
+	// A constraint that is neither UNIQUE nor a foreign key stays internal.
+	k := storetest.NewAPIKey(t, org.ID, "", storetest.At(0))
+	_, err := db.db.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, "user", secret_hash, scopes,
+		created_at, created_by_type, created_by_id, created_by_name, expires_at)
+		VALUES (?, ?, ?, ?, ?, '[]', 0, '', '', '', 0)`, k.ID, org.ID, k.Name, k.User, []byte("short"))
+	if err == nil {
+		t.Fatal("a 5-byte secret hash was accepted")
+	}
+	if code := keywarden.ErrorCode(storeError("test", err, apiKeyMessages)); code != keywarden.EINTERNAL {
+		t.Errorf("CHECK violation mapped to %q, want %q", code, keywarden.EINTERNAL)
+	}
+	if got := storeError("test", nil, apiKeyMessages); got != nil {
+		t.Errorf("storeError(nil) = %v", got)
+	}
+}

@@ -1,0 +1,207 @@
+// Package storetest is the conformance suite every keywarden.Store must pass,
+// so that the SQLite and PostgreSQL stores behave the same: the same error
+// codes, the same tenant isolation, the same ordering and the same exact
+// round trip of every field.
+//
+// A store's own tests call Run with a function that returns a fresh, empty,
+// migrated store. Its helpers (New…, MustCreate…) are exported for other
+// packages' tests that need a populated store.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+// Run runs the suite. newStore must return an empty store, independent of
+// every other store it returns, because the subtests run in parallel; it
+// should close the store in t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
+	t.Run("Organizations", func(t *testing.T) { testOrganizations(t, newStore) })
+	t.Run("Processes", func(t *testing.T) { testProcesses(t, newStore) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
+	t.Run("PingSucceeds", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		if err := s.Ping(context.Background()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+}
+
+// At returns the suite's fixed time plus n seconds. The base has
+// microseconds, the precision every store must keep.
+func At(n int) time.Time {
+	return time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC).Add(time.Duration(n) * time.Second)
+}
+
+// MustNewID returns a new random ID.
+func MustNewID(tb testing.TB) string {
+	tb.Helper()
+	id, err := keywarden.NewID(nil)
+	if err != nil {
+		tb.Fatalf("NewID: %v", err)
+	}
+	return id
+}
+
+// NewOrganization returns an organization with a unique name, not yet stored.
+func NewOrganization(tb testing.TB) *keywarden.Organization {
+	tb.Helper()
+	id := MustNewID(tb)
+	return &keywarden.Organization{
+		ID:             id,
+		Name:           "Org " + id[:12],
+		MaxKeyLifetime: 90 * 24 * time.Hour,
+		CreatedAt:      At(0),
+	}
+}
+
+// NewUser returns a user with a unique email, not yet stored.
+func NewUser(tb testing.TB) *keywarden.User {
+	tb.Helper()
+	id := MustNewID(tb)
+	return &keywarden.User{
+		ID:           id,
+		Email:        "owner-" + id[:12] + "@example.com",
+		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		CreatedAt:    At(0),
+	}
+}
+
+// MustCreateOrganization stores a new organization with a new owner.
+func MustCreateOrganization(tb testing.TB, s keywarden.Store) (*keywarden.Organization, *keywarden.User) {
+	tb.Helper()
+	org, owner := NewOrganization(tb), NewUser(tb)
+	if err := s.CreateOrganization(context.Background(), org, owner); err != nil {
+		tb.Fatalf("CreateOrganization: %v", err)
+	}
+	return org, owner
+}
+
+// NewProcess returns a process of orgID created at createdAt, not yet stored.
+func NewProcess(tb testing.TB, orgID string, createdAt time.Time) *keywarden.Process {
+	tb.Helper()
+	id := MustNewID(tb)
+	return &keywarden.Process{
+		ID:            id,
+		OrgID:         orgID,
+		Name:          "Invoices " + id[:8],
+		ProcessTypeID: "invoices",
+		CreatedAt:     createdAt,
+		UpdatedAt:     createdAt,
+	}
+}
+
+// MustCreateProcess stores a new process of orgID created at createdAt.
+func MustCreateProcess(tb testing.TB, s keywarden.Store, orgID string, createdAt time.Time) *keywarden.Process {
+	tb.Helper()
+	p := NewProcess(tb, orgID, createdAt)
+	if err := s.CreateProcess(context.Background(), p); err != nil {
+		tb.Fatalf("CreateProcess: %v", err)
+	}
+	return p
+}
+
+// NewAPIKey returns a key of orgID (and of processID when not empty)
+// created at createdAt, not yet stored. Its scopes are deliberately not in
+// catalogue order, to show that a store keeps the order it was given.
+func NewAPIKey(tb testing.TB, orgID, processID string, createdAt time.Time) *keywarden.APIKey {
+	tb.Helper()
+	prefix := keywarden.DefaultOrgKeyPrefix
+	scopes := []keywarden.Scope{"workspace.file:upload", keywarden.ScopeAdminAPIKeyManage, keywarden.ScopeProcessRead}
+	if processID != "" {
+		prefix = keywarden.DefaultProcessKeyPrefix
+		scopes = []keywarden.Scope{"workspace.result:read", "workspace.file:upload", keywarden.ScopeProcessRead}
+	}
+	km, err := keywarden.GenerateKey(nil, prefix)
+	if err != nil {
+		tb.Fatalf("GenerateKey: %v", err)
+	}
+	id := MustNewID(tb)
+	return &keywarden.APIKey{
+		ID:         id,
+		OrgID:      orgID,
+		ProcessID:  processID,
+		Name:       "CI upload " + id[:8],
+		User:       km.User,
+		SecretHash: km.Hash(),
+		Scopes:     scopes,
+		CreatedAt:  createdAt,
+		CreatedBy:  keywarden.Actor{Type: keywarden.ActorUser, ID: MustNewID(tb), Name: "Ada Lovelace"},
+		ExpiresAt:  createdAt.Add(90*24*time.Hour + 1500*time.Microsecond),
+	}
+}
+
+// MustCreateAPIKey stores a new key of orgID (and of processID when not
+// empty) created at createdAt.
+func MustCreateAPIKey(tb testing.TB, s keywarden.Store, orgID, processID string, createdAt time.Time) *keywarden.APIKey {
+	tb.Helper()
+	k := NewAPIKey(tb, orgID, processID, createdAt)
+	if err := s.CreateAPIKey(context.Background(), k); err != nil {
+		tb.Fatalf("CreateAPIKey: %v", err)
+	}
+	return k
+}
+
+// wantCode fails tb unless err carries the domain error code want.
+func wantCode(tb testing.TB, err error, want string) {
+	tb.Helper()
+	if err == nil {
+		tb.Errorf("got no error, want code %q", want)
+	} else if got := keywarden.ErrorCode(err); got != want {
+		tb.Errorf("got error %v (code %q), want code %q", err, got, want)
+	}
+}
+
+// wantEqual fails tb unless got and want are deeply equal. Times compare
+// deeply equal only when they are the same instant, both in UTC, so this
+// checks that a store returns UTC and keeps every microsecond.
+func wantEqual(tb testing.TB, what string, got, want any) {
+	tb.Helper()
+	if !reflect.DeepEqual(got, want) {
+		tb.Errorf("%s:\n got  %s\n want %s", what, show(got), show(want))
+	}
+}
+
+// show formats v with one line per element of a slice.
+func show(v any) string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		return fmt.Sprintf("%+v", deref(v))
+	}
+	s := fmt.Sprintf("%d items", rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		s += fmt.Sprintf("\n   [%d] %+v", i, deref(rv.Index(i).Interface()))
+	}
+	return s
+}
+
+func deref(v any) any {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		return rv.Elem().Interface()
+	}
+	return v
+}
+
+// wantPage fails tb unless a list call returned want (in order) and total.
+func wantPage[T any](tb testing.TB, what string, got []T, gotTotal int, err error, want []T, wantTotal int) {
+	tb.Helper()
+	if err != nil {
+		tb.Errorf("%s: %v", what, err)
+		return
+	}
+	if gotTotal != wantTotal {
+		tb.Errorf("%s: total = %d, want %d", what, gotTotal, wantTotal)
+	}
+	if len(got) == 0 && len(want) == 0 {
+		return // nil and empty are the same list
+	}
+	wantEqual(tb, what, got, want)
+}
