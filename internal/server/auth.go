@@ -1,0 +1,75 @@
+package server
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+// lastUsedResolution is how stale a key's lastUsedAt may get before a request
+// writes it again. Writing on every request would turn each verification
+// into a database write; a minute is precise enough for "watch last used".
+const lastUsedResolution = time.Minute
+
+var (
+	errUnauthorized    = keywarden.Errorf(keywarden.EUNAUTHORIZED, "unauthorized")
+	errProcessNotFound = keywarden.Errorf(keywarden.ENOTFOUND, "Process not found.")
+)
+
+// credentials extracts "user:pass" from the Authorization header: Basic (what
+// curl -u sends) or Bearer user:pass. ok is false for a missing or malformed
+// header.
+func credentials(r *http.Request) (string, bool) {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, rest, found := strings.Cut(values[0], " ")
+	if !found {
+		return "", false
+	}
+	rest = strings.TrimSpace(rest)
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return "", false
+		}
+		return string(raw), true
+	case strings.EqualFold(scheme, "Bearer"):
+		return rest, true
+	}
+	return "", false
+}
+
+// authenticate returns the principal of a request or the one 401 error. Why
+// it failed is logged with the key's public ID (when the key was well-formed)
+// and never sent to the caller. A store failure is a 500: fail closed, but do
+// not tell a valid caller its key is wrong.
+func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
+	ctx := r.Context()
+	presented, ok := credentials(r)
+	if !ok {
+		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
+		return nil, errUnauthorized
+	}
+	v, err := s.verifier.Verify(ctx, presented)
+	if err != nil {
+		return nil, err
+	}
+	if v.Code != keywarden.VerifyValid {
+		s.Logger.InfoContext(ctx, "authentication failed", "reason", v.Reason, "key_user", v.User, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
+		return nil, errUnauthorized
+	}
+	k := v.Key
+	infoFrom(ctx).keyUser = k.User
+	if now := s.Now(); now.Sub(k.LastUsedAt) >= lastUsedResolution {
+		if err := s.Store.TouchAPIKey(ctx, k.ID, now.UTC().Truncate(time.Microsecond)); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
+		}
+	}
+	return keywarden.PrincipalForKey(k), nil
+}

@@ -1,0 +1,115 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/keywarden/keywarden"
+)
+
+// encode writes v as JSON with the given status.
+func encode(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return keywarden.Errorf(keywarden.EINTERNAL, "encode response: %v", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+	return nil
+}
+
+// decode reads one JSON object into v. Unknown fields are refused so that a
+// misspelt field ("expires" for "exp") is an error instead of a silent default.
+// Every failure names the field it concerns.
+func decode[T any](r *http.Request) (T, error) {
+	var v T
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&v)
+	if err == nil {
+		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
+			return v, bodyError("body", "invalid_json", "The body must be a single JSON object.")
+		}
+		return v, nil
+	}
+	var (
+		syntaxErr  *json.SyntaxError
+		typeErr    *json.UnmarshalTypeError
+		maxByteErr *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &maxByteErr):
+		return v, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", maxByteErr.Limit)
+	case errors.Is(err, io.EOF):
+		return v, bodyError("body", "required", "A JSON body is required.")
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return v, bodyError("body", "invalid_json", "The body is not valid JSON.")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return v, bodyError("body", "invalid_type", "The body must be a JSON object.")
+		}
+		return v, bodyError("body: "+typeErr.Field, "invalid_type",
+			fmt.Sprintf("%s must be of type %s.", typeErr.Field, jsonTypeName(typeErr.Type.String())))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return v, bodyError("body: "+field, "unknown_field", fmt.Sprintf("Unknown field %q.", field))
+	default:
+		return v, bodyError("body", "invalid_json", "The body is not valid JSON.")
+	}
+}
+
+func bodyError(location, typ, msg string) error {
+	return &keywarden.Error{Code: keywarden.EINVALID, Message: msg,
+		Fields: []keywarden.FieldError{{Location: location, Type: typ, Message: msg}}}
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case goType == "string":
+		return "string"
+	case strings.HasPrefix(goType, "[]"):
+		return "array"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "number"
+	case goType == "bool":
+		return "boolean"
+	default:
+		return "object"
+	}
+}
+
+// pagination is the list envelope's pagination object.
+type pagination struct {
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+	Total  int `json:"total"`
+}
+
+// pageFrom reads offset and limit from the query string.
+func pageFrom(r *http.Request) (keywarden.Page, error) {
+	var v keywarden.Validation
+	p := keywarden.Page{Limit: keywarden.DefaultPageLimit}
+	q := r.URL.Query()
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			v.Add("query: offset", "invalid", "offset must be a non-negative integer.")
+		}
+		p.Offset = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > keywarden.MaxPageLimit {
+			v.Add("query: limit", "invalid", "limit must be an integer from 1 to %d.", keywarden.MaxPageLimit)
+		}
+		p.Limit = n
+	}
+	return p, v.Err()
+}

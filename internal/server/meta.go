@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+func (s *server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	return encode(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz reports whether the database answers, so a load balancer
+// stops sending traffic to a node that cannot verify keys.
+func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "readiness check failed", "error", err)
+		return encode(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return encode(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) handleListScopes(w http.ResponseWriter, r *http.Request) error {
+	return encode(w, http.StatusOK, map[string]any{"scopes": s.Catalogue.All()})
+}
+
+// meResponse describes the calling key.
+type meResponse struct {
+	KeyID     string            `json:"keyId"`
+	User      string            `json:"user"`
+	Name      string            `json:"name"`
+	OrgID     string            `json:"orgId"`
+	ProcessID string            `json:"processId,omitempty"`
+	Level     keywarden.Level   `json:"level"`
+	Scopes    []keywarden.Scope `json:"scopes"`
+	Exp       string            `json:"exp"`
+}
+
+func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	p := keywarden.PrincipalFromContext(r.Context())
+	return encode(w, http.StatusOK, meResponse{
+		KeyID: p.KeyID, User: p.KeyUser, Name: p.Actor.Name, OrgID: p.OrgID, ProcessID: p.ProcessID,
+		Level: p.Level(), Scopes: p.Scopes, Exp: timestamp(p.ExpiresAt),
+	})
+}

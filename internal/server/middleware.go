@@ -1,0 +1,173 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/keywarden/keywarden"
+)
+
+// requestInfo is filled in as a request passes the middleware, for its log line.
+type requestInfo struct {
+	keyUser string
+}
+
+type requestInfoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	if info == nil {
+		return &requestInfo{}
+	}
+	return info
+}
+
+// statusRecorder remembers the status and size of a response for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusRecorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests writes one line per request. It logs the path but never the
+// query string or any header: keys travel in Authorization, and a key put in
+// the URL by mistake must not reach the log either. The key's public ID is
+// logged once authentication has established it.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.Now()
+		info := &requestInfo{}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		s.Logger.LogAttrs(r.Context(), levelFor(rec.status), "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes),
+			slog.Duration("duration", s.Now().Sub(start)),
+			slog.String("remote_addr", r.RemoteAddr),
+			slog.String("key_user", info.keyUser),
+		)
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 instead of a dropped connection.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, keywarden.Errorf(keywarden.EINTERNAL, "panic: %v\n%s", v, debug.Stack()))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody bounds every request body; decode reports the overflow as 413.
+func (s *server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.MaxBodyBytes {
+			s.writeError(w, r, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", s.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// credentialParams are query parameter names that would carry a credential.
+var credentialParams = []string{"key", "api_key", "apikey", "api-key", "access_token", "token", "secret", "password", "auth", "authorization"}
+
+// refuseKeysInURL rejects credentials in the query string: URLs end up in
+// proxy logs, browser history and Referer headers. The request is refused
+// (400), not merely ignored, so the client's author notices.
+func (s *server) refuseKeysInURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" && strings.HasPrefix(r.URL.Path, "/api/") {
+			for name, values := range r.URL.Query() {
+				suspicious := false
+				for _, p := range credentialParams {
+					if strings.EqualFold(name, p) {
+						suspicious = true
+					}
+				}
+				for _, v := range values {
+					if _, err := keywarden.ParseKey(v); err != keywarden.ErrMalformedKey {
+						suspicious = true
+					}
+				}
+				if suspicious {
+					s.writeError(w, r, &keywarden.Error{
+						Code:    keywarden.EINVALID,
+						Message: "API keys are accepted only in the Authorization header, never in the URL.",
+						Fields: []keywarden.FieldError{{Location: "query: " + name, Type: "credential_in_url",
+							Message: fmt.Sprintf("Remove %q from the URL and send the key in the Authorization header.", name)}},
+					})
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authorize authenticates the caller and enforces the route's declared access
+// before its handler runs. Order matters: a process-confined key naming
+// another process gets 404 before any scope check, so it learns nothing about
+// that process; an organization-only route refuses process keys with 403.
+func (s *server) authorize(rt route) http.Handler {
+	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if rt.access.public {
+			return rt.handle(w, r)
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		if rt.access.orgLevel && p.Level() != keywarden.LevelOrganization {
+			return keywarden.Errorf(keywarden.EFORBIDDEN, "This endpoint is not available to process keys.")
+		}
+		if pid := r.PathValue("processId"); pid != "" && !p.CanReachProcess(pid) {
+			return errProcessNotFound
+		}
+		if rt.access.scope != "" && !p.HasScope(rt.access.scope) {
+			return keywarden.Errorf(keywarden.EFORBIDDEN, "This endpoint requires the scope %s.", rt.access.scope)
+		}
+		return rt.handle(w, r.WithContext(keywarden.NewContextWithPrincipal(r.Context(), p)))
+	})
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

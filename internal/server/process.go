@@ -1,0 +1,121 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+// findProcess returns the process of the path's {processId} in the caller's
+// organization; authorize has already confined process keys to their own.
+func (s *server) findProcess(r *http.Request) (*keywarden.Process, error) {
+	id := r.PathValue("processId")
+	if !keywarden.IsID(id) {
+		return nil, errProcessNotFound
+	}
+	p, err := s.Store.FindProcess(r.Context(), keywarden.PrincipalFromContext(r.Context()).OrgID, id)
+	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
+		return nil, errProcessNotFound
+	}
+	return p, err
+}
+
+func (s *server) handleListProcesses(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	p := keywarden.PrincipalFromContext(r.Context())
+	// A process key sees only its own process.
+	procs, total, err := s.Store.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, ID: p.ProcessID, Page: page})
+	if err != nil {
+		return err
+	}
+	out := processList{Processes: make([]ProcessResource, 0, len(procs)), Pagination: pagination{Offset: page.Offset, Limit: page.Limit, Total: total}}
+	for _, proc := range procs {
+		out.Processes = append(out.Processes, newProcessResource(proc))
+	}
+	return encode(w, http.StatusOK, out)
+}
+
+type createProcessRequest struct {
+	Name          string `json:"name"`
+	ProcessTypeID string `json:"processTypeId"`
+}
+
+func (s *server) handleCreateProcess(w http.ResponseWriter, r *http.Request) error {
+	req, err := decode[createProcessRequest](r)
+	if err != nil {
+		return err
+	}
+	var v keywarden.Validation
+	name := keywarden.ValidateName(req.Name, "body: name", &v)
+	if req.ProcessTypeID == "" {
+		req.ProcessTypeID = keywarden.DefaultProcessTypeID
+	} else if !keywarden.ValidProcessTypeID(req.ProcessTypeID) {
+		v.Add("body: processTypeId", "invalid", "processTypeId must be 1–64 lower-case letters, digits, '-' or '_'.")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	id, err := keywarden.NewID(s.Rand)
+	if err != nil {
+		return err
+	}
+	now := s.Now().UTC().Truncate(time.Microsecond)
+	p := &keywarden.Process{ID: id, OrgID: keywarden.PrincipalFromContext(r.Context()).OrgID, Name: name,
+		ProcessTypeID: req.ProcessTypeID, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateProcess(r.Context(), p); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/processes/"+p.ID)
+	return encode(w, http.StatusCreated, newProcessResource(p))
+}
+
+func (s *server) handleGetProcess(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, newProcessResource(p))
+}
+
+type renameProcessRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *server) handleRenameProcess(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	req, err := decode[renameProcessRequest](r)
+	if err != nil {
+		return err
+	}
+	var v keywarden.Validation
+	name := keywarden.ValidateName(req.Name, "body: name", &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	p, err = s.Store.RenameProcess(r.Context(), p.OrgID, p.ID, name, s.Now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, newProcessResource(p))
+}
+
+// handleDeleteProcess deletes a process and, with it, all its keys.
+func (s *server) handleDeleteProcess(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.findProcess(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteProcess(r.Context(), p.OrgID, p.ID); err != nil {
+		return err
+	}
+	s.Logger.InfoContext(r.Context(), "process deleted", "process_id", p.ID, "org_id", p.OrgID, "by", keywarden.PrincipalFromContext(r.Context()).Actor.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

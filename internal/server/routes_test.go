@@ -1,0 +1,60 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// publicAPIRoutes are the /api/v1 routes that need only a valid key, with no
+// particular scope. Adding to this list is a security decision: say why.
+var publicAPIRoutes = map[string]string{
+	"GET /api/v1/scopes": "the catalogue is the same for everyone and holds no tenant data",
+	"GET /api/v1/me":     "describes the calling key to itself",
+}
+
+// TestRoutesDeclareAccess enforces deny by default: every /api/v1 route
+// requires credentials and a scope, except the documented any-key routes,
+// and nothing under /api/v1 is public.
+func TestRoutesDeclareAccess(t *testing.T) {
+	s := &server{}
+	seen := map[string]bool{}
+	for _, rt := range s.routes() {
+		if seen[rt.pattern] {
+			t.Errorf("route %q is registered twice", rt.pattern)
+		}
+		seen[rt.pattern] = true
+		if rt.handle == nil {
+			t.Errorf("route %q has no handler", rt.pattern)
+		}
+		_, path, _ := strings.Cut(rt.pattern, " ")
+		if !strings.HasPrefix(path, "/api/v1/") {
+			continue
+		}
+		a := rt.access
+		switch {
+		case a.public:
+			t.Errorf("API route %q is public: every API route needs credentials", rt.pattern)
+		case a.anyKey && a.scope != "":
+			t.Errorf("API route %q is both any-key and scoped", rt.pattern)
+		case a.anyKey && publicAPIRoutes[rt.pattern] == "":
+			t.Errorf("API route %q accepts any key without a scope and is not in publicAPIRoutes", rt.pattern)
+		case !a.anyKey && a.scope == "":
+			t.Errorf("API route %q declares no scope", rt.pattern)
+		}
+	}
+	for p := range publicAPIRoutes {
+		if !seen[p] {
+			t.Errorf("publicAPIRoutes lists %q, which is not a route", p)
+		}
+	}
+}
+
+// TestAdminRoutesAreOrgLevel checks that nothing under /admin is reachable by
+// a process key, whatever scopes it holds.
+func TestAdminRoutesAreOrgLevel(t *testing.T) {
+	for _, rt := range (&server{}).routes() {
+		if strings.Contains(rt.pattern, "/api/v1/admin/") && !rt.access.orgLevel {
+			t.Errorf("admin route %q is not organization-level", rt.pattern)
+		}
+	}
+}
