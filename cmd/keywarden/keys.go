@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/server"
+)
+
+func (a *app) keys(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: keywarden keys create|list|delete", errUsage)
+	}
+	switch args[0] {
+	case "create":
+		return a.keysCreate(ctx, args[1:])
+	case "list":
+		return a.keysList(ctx, args[1:])
+	case "delete":
+		return a.keysDelete(ctx, args[1:])
+	}
+	return fmt.Errorf("%w: unknown command \"keys %s\"", errUsage, args[0])
+}
+
+// defaultKeyLifetime is the command line's default expiry, the product's
+// recommended rotation period.
+const defaultKeyLifetime = "90d"
+
+// keysCreate mints a key with the operator's authority: the command line has
+// the database, so it may grant any scope, within the organization's policy.
+// In text mode the key alone goes to standard output, so that
+// KEY=$(keywarden keys create …) captures exactly the key.
+func (a *app) keysCreate(ctx context.Context, args []string) error {
+	fs := a.flagSet("keys create")
+	sf := a.addStoreFlags(fs)
+	kf := a.addKeyPrefixFlags(fs)
+	orgRef := fs.String("org", "", "organization name or ID (required)")
+	processID := fs.String("process", "", "process ID: create a process key instead of an organization key")
+	name := fs.String("name", "", "key name (required)")
+	scopes := fs.String("scopes", "", `"all", or a comma-separated list of scopes (required)`)
+	expires := fs.String("expires", defaultKeyLifetime, "lifetime in days (90d) or an RFC 3339 expiry")
+	asJSON := fs.Bool("json", false, "print the API's JSON for the new key, including the key")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := kf.validate(); err != nil {
+		return err
+	}
+	now := a.now()
+	exp, err := expiryFrom(*expires, now)
+	if err != nil {
+		return fmt.Errorf("%w: --expires: %v", errUsage, err)
+	}
+
+	store, err := a.openStore(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	org, err := findOrg(ctx, store, *orgRef)
+	if err != nil {
+		return err
+	}
+	prefix := kf.org
+	if *processID != "" {
+		if _, err := store.FindProcess(ctx, org.ID, *processID); err != nil {
+			return fmt.Errorf("process %q of organization %q: %w", *processID, org.Name, err)
+		}
+		prefix = kf.process
+	}
+	req := keywarden.CreateAPIKeyRequest{Name: *name, Scopes: splitScopes(*scopes), Exp: exp}
+	k, km, err := keywarden.MintAPIKey(req, keywarden.MintParams{
+		Org: org, ProcessID: *processID, Catalogue: keywarden.MustDefaultCatalogue(), Prefix: prefix,
+		Now: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "keywarden keys create"},
+	})
+	if err != nil {
+		return err
+	}
+	if err := store.CreateAPIKey(ctx, k); err != nil {
+		return err
+	}
+	if *asJSON {
+		res := server.NewAPIKeyResource(k, now)
+		res.Key = km.Value()
+		return printJSON(a.stdout, res)
+	}
+	fmt.Fprintf(a.stderr, "Created %s key %q (id %s) with %d scopes, expiring %s.\n", k.Level(), k.Name, k.ID, len(k.Scopes), k.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintln(a.stderr, "This is the only time the key is shown: store it in your secret manager now.")
+	fmt.Fprintln(a.stdout, km.Value())
+	return nil
+}
+
+// expiryFrom turns "90d" or an RFC 3339 time into the create request's exp.
+func expiryFrom(s string, now time.Time) (string, error) {
+	if strings.HasSuffix(s, "d") {
+		d, err := parseDays(s)
+		if err != nil {
+			return "", err
+		}
+		return now.Add(d).UTC().Format(time.RFC3339), nil
+	}
+	if _, err := time.Parse(time.RFC3339, s); err != nil {
+		return "", fmt.Errorf("%q is neither a number of days (90d) nor an RFC 3339 time", s)
+	}
+	return s, nil
+}
+
+func splitScopes(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func (a *app) keysList(ctx context.Context, args []string) error {
+	fs := a.flagSet("keys list")
+	sf := a.addStoreFlags(fs)
+	orgRef := fs.String("org", "", "organization name or ID (required)")
+	processID := fs.String("process", "", "list this process's keys instead of the organization keys")
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := a.openStore(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	org, err := findOrg(ctx, store, *orgRef)
+	if err != nil {
+		return err
+	}
+	f := keywarden.APIKeyFilter{OrgID: org.ID, Level: keywarden.LevelOrganization}
+	if *processID != "" {
+		f.Level, f.ProcessID = keywarden.LevelProcess, *processID
+	}
+	var keys []*keywarden.APIKey
+	total := 0
+	for f.Offset, f.Limit = 0, keywarden.MaxPageLimit; f.Offset == 0 || f.Offset < total; f.Offset += f.Limit {
+		page, n, err := store.FindAPIKeys(ctx, f)
+		if err != nil {
+			return err
+		}
+		keys, total = append(keys, page...), n
+		if len(page) == 0 {
+			break
+		}
+	}
+	now := a.now()
+	if *asJSON {
+		return printJSON(a.stdout, server.NewAPIKeyList(keys, keywarden.Page{Offset: 0, Limit: len(keys)}, total, now))
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tUSER\tSCOPES\tSTATUS\tEXPIRES\tLAST USED")
+	for _, k := range keys {
+		r := server.NewAPIKeyResource(k, now)
+		last := "never"
+		if r.LastUsedAt != nil {
+			last = *r.LastUsedAt
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Name, r.User, len(r.Scopes), r.Status, r.Exp, last)
+	}
+	return tw.Flush()
+}
+
+func (a *app) keysDelete(ctx context.Context, args []string) error {
+	fs := a.flagSet("keys delete")
+	sf := a.addStoreFlags(fs)
+	orgRef := fs.String("org", "", "organization name or ID (required)")
+	id := fs.String("id", "", "the key's ID (required; the id column of keys list, not its user)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := a.openStore(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	org, err := findOrg(ctx, store, *orgRef)
+	if err != nil {
+		return err
+	}
+	if err := store.DeleteAPIKey(ctx, org.ID, *id); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "Deleted API key %s.\n", *id)
+	return nil
+}

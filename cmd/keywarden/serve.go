@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/server"
+)
+
+// HTTP server limits. Slow clients must not hold connections open forever,
+// and headers are small: keys travel in one header.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+func (a *app) serve(ctx context.Context, args []string) error {
+	fs := a.flagSet("serve")
+	sf := a.addStoreFlags(fs)
+	addr := fs.String("addr", a.env("KEYWARDEN_ADDR", "127.0.0.1:8080"), "address to listen on (env KEYWARDEN_ADDR)")
+	logFormat := fs.String("log-format", a.env("KEYWARDEN_LOG_FORMAT", "text"), "log format: text or json (env KEYWARDEN_LOG_FORMAT)")
+	logLevel := fs.String("log-level", a.env("KEYWARDEN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env KEYWARDEN_LOG_LEVEL)")
+	kf := a.addKeyPrefixFlags(fs)
+	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := kf.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(a.stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+
+	store, err := a.openStore(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logger.Info("database ready", "driver", "sqlite", "data_dir", sf.dataDir)
+
+	handler := server.NewHandler(server.Config{
+		Store:            store,
+		Catalogue:        keywarden.MustDefaultCatalogue(),
+		Logger:           logger,
+		Now:              a.now,
+		OrgKeyPrefix:     kf.org,
+		ProcessKeyPrefix: kf.process,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, let in-flight requests finish, then close the store
+	// (deferred above) so every acknowledged write is on disk.
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// keyPrefixFlags configure the prefixes of new key IDs.
+type keyPrefixFlags struct{ org, process string }
+
+func (a *app) addKeyPrefixFlags(fs interface {
+	StringVar(*string, string, string, string)
+}) *keyPrefixFlags {
+	kf := &keyPrefixFlags{}
+	fs.StringVar(&kf.org, "org-key-prefix", a.env("KEYWARDEN_ORG_KEY_PREFIX", keywarden.DefaultOrgKeyPrefix), "prefix of new organization key IDs (env KEYWARDEN_ORG_KEY_PREFIX)")
+	fs.StringVar(&kf.process, "process-key-prefix", a.env("KEYWARDEN_PROCESS_KEY_PREFIX", keywarden.DefaultProcessKeyPrefix), "prefix of new process key IDs (env KEYWARDEN_PROCESS_KEY_PREFIX)")
+	return kf
+}
+
+func (kf *keyPrefixFlags) validate() error {
+	for _, p := range []string{kf.org, kf.process} {
+		if !keywarden.ValidKeyPrefix(p) {
+			return fmt.Errorf("%w: key prefix %q: want a lower-case letter, then letters, digits or '_', ending in '_', at most 32 characters", errUsage, p)
+		}
+	}
+	if kf.org == kf.process {
+		return fmt.Errorf("%w: organization and process keys need different prefixes", errUsage)
+	}
+	return nil
+}
