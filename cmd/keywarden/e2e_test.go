@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -393,6 +394,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		for _, q := range []string{"limit=0", "limit=101", "limit=x", "offset=-1"} {
 			want(t, srv.do(t, basic(root), "GET", "/api/v1/processes?"+q, nil), http.StatusBadRequest)
 		}
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		r := want(t, srv.do(t, basic(root), "PUT", "/api/v1/processes/"+proc, `{"name":"x"}`), http.StatusMethodNotAllowed)
+		if got := r.Header.Get("Allow"); got != "GET, PATCH, DELETE" {
+			t.Errorf("Allow = %q", got)
+		}
+	})
+	t.Run("trailing data over the limit", func(t *testing.T) {
+		want(t, srv.do(t, basic(root), "POST", "/api/v1/processes", io.MultiReader(strings.NewReader(`{"name":"x"}`+strings.Repeat(" ", 1<<20)))), http.StatusRequestEntityTooLarge)
 	})
 	t.Run("unknown endpoint", func(t *testing.T) {
 		r := want(t, srv.do(t, basic(root), "GET", "/api/v1/nothing-here", nil), http.StatusNotFound)

@@ -173,8 +173,8 @@ func rawAuthorization(v string) auth {
 	return func(r *http.Request) { r.Header.Set("Authorization", v) }
 }
 
-// do sends one request; body may be nil, a string (sent as is) or a value
-// (sent as JSON).
+// do sends one request; body may be nil, a string or []byte (sent as is),
+// an io.Reader (sent chunked) or a value (sent as JSON).
 func (s *testServer) do(t *testing.T, a auth, method, path string, body any) response {
 	t.Helper()
 	var rd io.Reader
@@ -184,6 +184,8 @@ func (s *testServer) do(t *testing.T, a auth, method, path string, body any) res
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader: // of unknown length: sent chunked
+		rd = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {

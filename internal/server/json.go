@@ -34,10 +34,16 @@ func decode[T any](r *http.Request) (T, error) {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&v)
 	if err == nil {
-		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
-			return v, bodyError("body", "invalid_json", "The body must be a single JSON object.")
+		// Anything after the object is an error, and so is an overflow hidden
+		// in trailing data.
+		if err = dec.Decode(&struct{}{}); err == io.EOF {
+			return v, nil
 		}
-		return v, nil
+		var maxByteErr *http.MaxBytesError
+		if errors.As(err, &maxByteErr) {
+			return v, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", maxByteErr.Limit)
+		}
+		return v, bodyError("body", "invalid_json", "The body must be a single JSON object.")
 	}
 	var (
 		syntaxErr  *json.SyntaxError

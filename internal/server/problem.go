@@ -18,6 +18,7 @@ var statusOf = map[string]int{
 	keywarden.ECONFLICT:     http.StatusConflict,
 	keywarden.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	keywarden.EINTERNAL:     http.StatusInternalServerError,
+	EMETHOD:                 http.StatusMethodNotAllowed,
 }
 
 // problem is an RFC 9457 problem document.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keywarden/keywarden"
@@ -64,9 +65,13 @@ func NewHandler(cfg Config) http.Handler {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, s.authorize(rt))
 	}
-	// Unknown API paths answer with a problem document rather than the
-	// mux's plain-text 404.
+	// Unknown API paths and methods answer with a problem document rather
+	// than the mux's plain text.
 	mux.Handle("/api/v1/", s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return keywarden.Errorf(EMETHOD, "This endpoint does not support %s.", r.Method)
+		}
 		return keywarden.Errorf(keywarden.ENOTFOUND, "No such endpoint.")
 	}))
 
@@ -78,4 +83,21 @@ func NewHandler(cfg Config) http.Handler {
 	h = s.logRequests(h)
 	h = s.recoverPanics(h)
 	return h
+}
+
+// EMETHOD is the server's own error code for a known path with an unknown
+// method; only the HTTP layer can produce it.
+const EMETHOD = "method_not_allowed"
+
+// allowedMethods returns the methods that some route serves at r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/api/v1/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
