@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -79,6 +80,9 @@ func (k KeyMaterial) String() string { return k.User + ":[REDACTED]" }
 // Format implements fmt.Formatter so that every verb, %#v included, prints
 // the redacted form.
 func (k KeyMaterial) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+
+// MarshalJSON encodes only the public User, for the same reason.
+func (k KeyMaterial) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
 
 // LogValue implements slog.LogValuer so that the secret never reaches a log.
 func (k KeyMaterial) LogValue() slog.Value { return slog.StringValue(k.User) }

@@ -95,7 +95,7 @@ func ValidateName(name, location string, v *Validation) string {
 func NormalizeEmail(email, location string, v *Validation) string {
 	email = strings.ToLower(strings.TrimSpace(email))
 	at := strings.LastIndexByte(email, '@')
-	if at < 1 || at == len(email)-1 || len(email) > 254 || strings.ContainsAny(email, " \t\r\n") {
+	if at < 1 || at == len(email)-1 || len(email) > 254 || strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		v.Add(location, "invalid", "A valid email address is required.")
 	}
 	return email

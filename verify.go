@@ -60,7 +60,7 @@ func (v *Verifier) Verify(ctx context.Context, presented string) (Verification, 
 	}
 	hash := km.Hash()
 	k, err := v.Keys.FindAPIKeyByUser(ctx, km.User)
-	if ErrorCode(err) == ENOTFOUND {
+	if ErrorCode(err) == ENOTFOUND || err == nil && k == nil {
 		// Compare anyway, so an unknown ID and a wrong secret take the same work.
 		hash.Equal(SecretHash{})
 		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: km.User}, nil

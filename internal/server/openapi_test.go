@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -47,55 +46,35 @@ func MustLoadSpec(tb testing.TB) *openapi3.T {
 	return doc
 }
 
-// routeLine matches one entry of the route table in routes.go, e.g.
-//
-//	{"GET /api/v1/me", anyKey(), s.handleMe},
-//	{"POST /api/v1/processes", orgScope(keywarden.ScopeProcessCreate), s.handleCreateProcess},
-var (
-	routeLine  = regexp.MustCompile(`\{"([A-Z]+) (/[^"]*)",\s*(public|anyKey|scope|orgScope)\((?:keywarden\.(\w+))?\)`)
-	anyRoute   = regexp.MustCompile(`(?m)^\s*\{"[A-Z]+ /`)
-	pathParams = regexp.MustCompile(`\{[^}/]+\}`)
-)
-
-// scopeConstants maps the names routes.go uses to their values.
-var scopeConstants = map[string]keywarden.Scope{
-	"ScopeProcessCreate":       keywarden.ScopeProcessCreate,
-	"ScopeProcessRead":         keywarden.ScopeProcessRead,
-	"ScopeProcessUpdate":       keywarden.ScopeProcessUpdate,
-	"ScopeProcessDelete":       keywarden.ScopeProcessDelete,
-	"ScopeProcessAPIKeyManage": keywarden.ScopeProcessAPIKeyManage,
-	"ScopeAdminAPIKeyManage":   keywarden.ScopeAdminAPIKeyManage,
-}
-
 type declaredRoute struct {
 	access string // public, anyKey, scope or orgScope
 	scope  keywarden.Scope
 }
 
-// routesFromSource reads the route table from routes.go: routes() is
-// unexported, and this test is outside the package on purpose (it sees the
-// server as a client does).
-func routesFromSource(t *testing.T) map[string]declaredRoute {
+var pathParams = regexp.MustCompile(`\{[^}/]+\}`)
+
+// declaredRoutes returns the server's route table keyed by method and
+// normalized path.
+func declaredRoutes(t *testing.T) map[string]declaredRoute {
 	t.Helper()
-	src, err := os.ReadFile("routes.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]declaredRoute{}
-	matches := routeLine.FindAllStringSubmatch(string(src), -1)
-	if n := len(anyRoute.FindAllString(string(src), -1)); n != len(matches) || n == 0 {
-		t.Fatalf("routes.go has %d route lines but %d match the pattern this test understands; update routeLine", n, len(matches))
-	}
-	for _, m := range matches {
-		r := declaredRoute{access: m[3]}
-		if m[4] != "" {
-			s, ok := scopeConstants[m[4]]
-			if !ok {
-				t.Fatalf("routes.go uses keywarden.%s; add it to scopeConstants", m[4])
-			}
-			r.scope = s
+	for _, rt := range server.Routes() {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		r := declaredRoute{scope: rt.Scope}
+		switch {
+		case rt.Public:
+			r.access = "public"
+		case rt.AnyKey:
+			r.access = "anyKey"
+		case rt.OrgLevel:
+			r.access = "orgScope"
+		default:
+			r.access = "scope"
 		}
-		out[m[1]+" "+normalizePath(m[2])] = r
+		out[method+" "+normalizePath(path)] = r
+	}
+	if len(out) == 0 {
+		t.Fatal("the server has no routes")
 	}
 	return out
 }
@@ -109,7 +88,7 @@ func normalizePath(p string) string { return pathParams.ReplaceAllString(p, "{}"
 // not have, and when an operation's declared access differs from the route's.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	doc := MustLoadSpec(t)
-	routes := routesFromSource(t)
+	routes := declaredRoutes(t)
 
 	documented := map[string]bool{}
 	for path, item := range doc.Paths.Map() {

@@ -1,0 +1,22 @@
+package server
+
+import "github.com/keywarden/keywarden"
+
+// RouteInfo is one route's declared access, for tests outside the package.
+type RouteInfo struct {
+	Pattern  string
+	Public   bool
+	AnyKey   bool
+	OrgLevel bool
+	Scope    keywarden.Scope
+}
+
+// Routes returns the route table as NewHandler registers it.
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, rt := range (&server{}).routes() {
+		a := rt.access
+		out = append(out, RouteInfo{Pattern: rt.pattern, Public: a.public, AnyKey: a.anyKey, OrgLevel: a.orgLevel, Scope: a.scope})
+	}
+	return out
+}

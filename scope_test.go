@@ -1,0 +1,425 @@
+package keywarden_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden"
+)
+
+// designScopes is the default catalogue of DESIGN.md §3, written out by hand.
+var designScopes = []keywarden.Scope{
+	"workspace.process:create",
+	"workspace.process:read",
+	"workspace.process:update",
+	"workspace.process:delete",
+	"workspace.process.api_key:manage",
+	"workspace.collection:create",
+	"workspace.collection:read",
+	"workspace.collection:update",
+	"workspace.collection:delete",
+	"workspace.collection_editor:override",
+	"workspace.file:upload",
+	"workspace.file:download",
+	"workspace.result:create",
+	"workspace.result:read",
+	"workspace.result:update",
+	"workspace.result:delete",
+	"workspace.export:create",
+	"workspace.export:delete",
+	"workspace.destination:create",
+	"workspace.destination:read",
+	"workspace.destination:delete",
+	"workspace.admin.user:read",
+	"workspace.admin.user:invite",
+	"workspace.admin.user:manage",
+	"workspace.admin.collection:manage",
+	"workspace.admin.process:manage",
+	"workspace.admin.api_key:manage",
+	"workspace.admin.subscriptions:manage",
+}
+
+// designProcessScopes are the scopes DESIGN.md §3 lets a process key hold:
+// collections, files, results, exports, process:read, process:update and
+// process.api_key:manage.
+var designProcessScopes = []keywarden.Scope{
+	"workspace.process:read",
+	"workspace.process:update",
+	"workspace.process.api_key:manage",
+	"workspace.collection:create",
+	"workspace.collection:read",
+	"workspace.collection:update",
+	"workspace.collection:delete",
+	"workspace.collection_editor:override",
+	"workspace.file:upload",
+	"workspace.file:download",
+	"workspace.result:create",
+	"workspace.result:read",
+	"workspace.result:update",
+	"workspace.result:delete",
+	"workspace.export:create",
+	"workspace.export:delete",
+}
+
+// MustCatalogue builds a catalogue or fails the test.
+func MustCatalogue(tb testing.TB, scopes []keywarden.ScopeInfo) *keywarden.Catalogue {
+	tb.Helper()
+	c, err := keywarden.NewCatalogue(scopes)
+	if err != nil {
+		tb.Fatalf("NewCatalogue: %v", err)
+	}
+	return c
+}
+
+func sorted(s []keywarden.Scope) []keywarden.Scope {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func names(infos []keywarden.ScopeInfo) []keywarden.Scope {
+	var out []keywarden.Scope
+	for _, s := range infos {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func TestDefaultScopes(t *testing.T) {
+	defaults := keywarden.DefaultScopes()
+
+	t.Run("builds a catalogue", func(t *testing.T) {
+		c := MustCatalogue(t, defaults)
+		if got := names(c.All()); !slices.Equal(got, names(defaults)) {
+			t.Errorf("All() = %v, want the defaults in order", got)
+		}
+		if c := keywarden.MustDefaultCatalogue(); !slices.Equal(names(c.All()), names(defaults)) {
+			t.Errorf("MustDefaultCatalogue().All() differs from DefaultScopes()")
+		}
+	})
+	t.Run("names are valid, unique and described", func(t *testing.T) {
+		seen := map[keywarden.Scope]bool{}
+		for _, s := range defaults {
+			if !keywarden.ValidScopeName(string(s.Name)) {
+				t.Errorf("%q is not a valid scope name", s.Name)
+			}
+			if seen[s.Name] {
+				t.Errorf("%q is listed twice", s.Name)
+			}
+			seen[s.Name] = true
+			if strings.TrimSpace(s.Description) == "" {
+				t.Errorf("%q has no description", s.Name)
+			}
+		}
+	})
+	t.Run("catalogue is the one of DESIGN.md", func(t *testing.T) {
+		if got, want := sorted(names(defaults)), sorted(designScopes); !slices.Equal(got, want) {
+			t.Errorf("default scopes = %v\nwant %v", got, want)
+		}
+	})
+	t.Run("process-level scopes are exactly those of DESIGN.md", func(t *testing.T) {
+		var got []keywarden.Scope
+		for _, s := range defaults {
+			if s.ProcessLevel {
+				got = append(got, s.Name)
+			}
+		}
+		if got, want := sorted(got), sorted(designProcessScopes); !slices.Equal(got, want) {
+			t.Errorf("process-level scopes = %v\nwant %v", got, want)
+		}
+	})
+	t.Run("keywarden's own scopes are in the catalogue at the right level", func(t *testing.T) {
+		c := keywarden.MustDefaultCatalogue()
+		for _, tc := range []struct {
+			scope        keywarden.Scope
+			processLevel bool
+		}{
+			{keywarden.ScopeProcessCreate, false},
+			{keywarden.ScopeProcessRead, true},
+			{keywarden.ScopeProcessUpdate, true},
+			{keywarden.ScopeProcessDelete, false},
+			{keywarden.ScopeProcessAPIKeyManage, true},
+			{keywarden.ScopeAdminAPIKeyManage, false},
+		} {
+			info, ok := c.Lookup(tc.scope)
+			if !ok {
+				t.Errorf("Lookup(%q) found nothing", tc.scope)
+				continue
+			}
+			if info.ProcessLevel != tc.processLevel {
+				t.Errorf("%q ProcessLevel = %v, want %v", tc.scope, info.ProcessLevel, tc.processLevel)
+			}
+		}
+	})
+}
+
+func TestCatalogueForLevel(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	t.Run("organization level gets every scope in catalogue order", func(t *testing.T) {
+		if got := c.ForLevel(keywarden.LevelOrganization); !slices.Equal(got, names(c.All())) {
+			t.Errorf("ForLevel(organization) = %v, want every scope", got)
+		}
+	})
+	t.Run("process level gets the process scopes in catalogue order", func(t *testing.T) {
+		got := c.ForLevel(keywarden.LevelProcess)
+		var want []keywarden.Scope
+		for _, s := range c.All() {
+			if slices.Contains(designProcessScopes, s.Name) {
+				want = append(want, s.Name)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ForLevel(process) = %v\nwant %v", got, want)
+		}
+	})
+	t.Run("changing the result does not change the catalogue", func(t *testing.T) {
+		got := c.ForLevel(keywarden.LevelProcess)
+		got[0] = "workspace.admin.user:manage"
+		if c.ForLevel(keywarden.LevelProcess)[0] == "workspace.admin.user:manage" {
+			t.Error("ForLevel returned the catalogue's own slice")
+		}
+		all := c.All()
+		all[0].Name, all[0].ProcessLevel = "evil.scope:x", true
+		if c.All()[0].Name == "evil.scope:x" {
+			t.Error("All returned the catalogue's own slice")
+		}
+	})
+}
+
+func TestCatalogueAllowedAt(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	for _, tc := range []struct {
+		scope   keywarden.Scope
+		level   keywarden.Level
+		allowed bool
+	}{
+		{"workspace.file:upload", keywarden.LevelOrganization, true},
+		{"workspace.file:upload", keywarden.LevelProcess, true},
+		{"workspace.process:create", keywarden.LevelOrganization, true},
+		{"workspace.process:create", keywarden.LevelProcess, false},
+		{"workspace.admin.api_key:manage", keywarden.LevelProcess, false},
+		{"workspace.destination:read", keywarden.LevelProcess, false},
+		{"workspace.nope:read", keywarden.LevelOrganization, false},
+		{"all", keywarden.LevelOrganization, false},
+	} {
+		name := fmt.Sprintf("%s at %s level is allowed", tc.scope, tc.level)
+		if !tc.allowed {
+			name = fmt.Sprintf("%s at %s level is refused", tc.scope, tc.level)
+		}
+		t.Run(name, func(t *testing.T) {
+			if got := c.AllowedAt(tc.scope, tc.level); got != tc.allowed {
+				t.Errorf("AllowedAt(%q, %q) = %v, want %v", tc.scope, tc.level, got, tc.allowed)
+			}
+		})
+	}
+}
+
+func TestCatalogueResolve(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	org, proc := keywarden.LevelOrganization, keywarden.LevelProcess
+	type field struct{ Location, Type string }
+
+	for _, tc := range []struct {
+		name       string
+		requested  []string
+		level      keywarden.Level
+		want       []keywarden.Scope
+		wantFields []field
+	}{
+		{"all at organization level expands to every scope", []string{"all"}, org, c.ForLevel(org), nil},
+		{"all at process level expands to the process scopes", []string{"all"}, proc, c.ForLevel(proc), nil},
+		{"a subset is kept", []string{"workspace.file:upload", "workspace.result:read"}, proc,
+			[]keywarden.Scope{"workspace.file:upload", "workspace.result:read"}, nil},
+		{"an organization scope is allowed at organization level", []string{"workspace.process:create"}, org,
+			[]keywarden.Scope{"workspace.process:create"}, nil},
+		{"duplicates are de-duplicated", []string{"workspace.file:upload", "workspace.file:upload", "workspace.file:upload"}, org,
+			[]keywarden.Scope{"workspace.file:upload"}, nil},
+		{"output is in catalogue order", []string{"workspace.export:delete", "workspace.file:upload", "workspace.process:read"}, org,
+			[]keywarden.Scope{"workspace.process:read", "workspace.file:upload", "workspace.export:delete"}, nil},
+
+		{"empty is required", []string{}, org, nil, []field{{"body: scopes", "required"}}},
+		{"missing is required", nil, proc, nil, []field{{"body: scopes", "required"}}},
+		{"unknown scope is reported at its index", []string{"workspace.file:upload", "workspace.nope:read"}, org, nil,
+			[]field{{"body: scopes[1]", "unknown_scope"}}},
+		{"upper-case all is unknown", []string{"ALL"}, org, nil, []field{{"body: scopes[0]", "unknown_scope"}}},
+		{"upper-case scope is unknown", []string{"Workspace.file:upload"}, org, nil, []field{{"body: scopes[0]", "unknown_scope"}}},
+		{"empty scope is unknown", []string{""}, org, nil, []field{{"body: scopes[0]", "unknown_scope"}}},
+		{"organization scope in a process key is not allowed", []string{"workspace.file:upload", "workspace.process:create"}, proc, nil,
+			[]field{{"body: scopes[1]", "scope_not_allowed"}}},
+		{"admin scope in a process key is not allowed", []string{"workspace.admin.api_key:manage"}, proc, nil,
+			[]field{{"body: scopes[0]", "scope_not_allowed"}}},
+		{"every bad scope is reported", []string{"x", "workspace.process:delete", "workspace.file:upload", "y"}, proc, nil,
+			[]field{{"body: scopes[0]", "unknown_scope"}, {"body: scopes[1]", "scope_not_allowed"}, {"body: scopes[3]", "unknown_scope"}}},
+		{"all with another scope is refused", []string{"all", "workspace.file:upload"}, org, nil,
+			[]field{{"body: scopes", "invalid_scope"}}},
+		{"another scope with all is refused", []string{"workspace.file:upload", "all"}, proc, nil,
+			[]field{{"body: scopes", "invalid_scope"}}},
+		{"all twice is refused", []string{"all", "all"}, org, nil, []field{{"body: scopes", "invalid_scope"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v keywarden.Validation
+			got := c.Resolve(tc.requested, tc.level, "body: scopes", &v)
+			err := v.Err()
+			var gotFields []field
+			for _, f := range keywarden.ErrorFields(err) {
+				gotFields = append(gotFields, field{f.Location, f.Type})
+				if f.Message == "" {
+					t.Errorf("field %s has no message", f.Location)
+				}
+			}
+			if !slices.Equal(gotFields, tc.wantFields) {
+				t.Errorf("fields = %v, want %v", gotFields, tc.wantFields)
+			}
+			if tc.wantFields != nil {
+				if keywarden.ErrorCode(err) != keywarden.EINVALID {
+					t.Errorf("ErrorCode = %q, want %q", keywarden.ErrorCode(err), keywarden.EINVALID)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resolve reported %v, want no error", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Resolve(%q) = %v\nwant %v", tc.requested, got, tc.want)
+			}
+		})
+	}
+	t.Run("all expands to the scopes of DESIGN.md", func(t *testing.T) {
+		var v keywarden.Validation
+		if got := c.Resolve([]string{"all"}, org, "body: scopes", &v); !slices.Equal(sorted(got), sorted(designScopes)) {
+			t.Errorf("all at organization level = %v", got)
+		}
+		if got := c.Resolve([]string{"all"}, proc, "body: scopes", &v); !slices.Equal(sorted(got), sorted(designProcessScopes)) {
+			t.Errorf("all at process level = %v", got)
+		}
+		if err := v.Err(); err != nil {
+			t.Errorf("Resolve reported %v", err)
+		}
+	})
+	t.Run("changing an expansion of all does not change the catalogue", func(t *testing.T) {
+		var v keywarden.Validation
+		got := c.Resolve([]string{"all"}, proc, "body: scopes", &v)
+		got[0] = "workspace.admin.api_key:manage"
+		if again := c.Resolve([]string{"all"}, proc, "body: scopes", &v); slices.Contains(again, "workspace.admin.api_key:manage") {
+			t.Errorf("a later expansion of all at process level contains %q", got[0])
+		}
+	})
+}
+
+func TestNewCatalogue(t *testing.T) {
+	info := func(name string) keywarden.ScopeInfo {
+		return keywarden.ScopeInfo{Name: keywarden.Scope(name), Description: "d"}
+	}
+	for _, tc := range []struct {
+		name   string
+		scopes []keywarden.ScopeInfo
+	}{
+		{"malformed name is refused", []keywarden.ScopeInfo{info("workspace.file:upload"), info("upload files")}},
+		{"name without an action is refused", []keywarden.ScopeInfo{info("workspace.file")}},
+		{"all is refused", []keywarden.ScopeInfo{info("all")}},
+		{"empty name is refused", []keywarden.ScopeInfo{info("")}},
+		{"duplicate name is refused", []keywarden.ScopeInfo{info("acme.billing:read"), info("workspace.file:upload"), info("acme.billing:read")}},
+		{"operator scope duplicating a default is refused", append(keywarden.DefaultScopes(), info("workspace.file:upload"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := keywarden.NewCatalogue(tc.scopes)
+			if err == nil {
+				t.Fatalf("NewCatalogue = %v, want an error", c)
+			}
+			if keywarden.ErrorCode(err) != keywarden.EINVALID {
+				t.Errorf("ErrorCode = %q, want %q", keywarden.ErrorCode(err), keywarden.EINVALID)
+			}
+		})
+	}
+	t.Run("operator scopes extend the defaults", func(t *testing.T) {
+		scopes := append(keywarden.DefaultScopes(),
+			keywarden.ScopeInfo{Name: "acme.billing:read", Description: "Read invoices.", ProcessLevel: true},
+			keywarden.ScopeInfo{Name: "acme.ledger:close", Description: "Close the books.", Resource: "accounting"},
+		)
+		c := MustCatalogue(t, scopes)
+		if got, ok := c.Lookup("acme.billing:read"); !ok || got.Resource != "billing" || !got.ProcessLevel {
+			t.Errorf("Lookup(acme.billing:read) = %+v, %v; want a process-level scope with resource billing", got, ok)
+		}
+		if got, _ := c.Lookup("acme.ledger:close"); got.Resource != "accounting" {
+			t.Errorf("explicit Resource = %q, want %q kept", got.Resource, "accounting")
+		}
+		if got := c.ForLevel(keywarden.LevelProcess); got[len(got)-1] != "acme.billing:read" || slices.Contains(got, "acme.ledger:close") {
+			t.Errorf("ForLevel(process) = %v, want acme.billing:read last and no acme.ledger:close", got)
+		}
+	})
+	t.Run("lookup of an unknown scope finds nothing", func(t *testing.T) {
+		if got, ok := keywarden.MustDefaultCatalogue().Lookup("workspace.nope:read"); ok {
+			t.Errorf("Lookup = %+v, true; want false", got)
+		}
+	})
+}
+
+func TestScopeResourceIsDerived(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	for _, tc := range []struct {
+		scope    keywarden.Scope
+		resource string
+	}{
+		{"workspace.process:create", "process"},
+		{"workspace.process.api_key:manage", "process.api_key"},
+		{"workspace.collection_editor:override", "collection_editor"},
+		{"workspace.admin.api_key:manage", "admin.api_key"},
+		{"workspace.admin.subscriptions:manage", "admin.subscriptions"},
+		{"workspace.file:upload", "file"},
+	} {
+		t.Run(fmt.Sprintf("%s groups under %s", tc.scope, tc.resource), func(t *testing.T) {
+			info, ok := c.Lookup(tc.scope)
+			if !ok {
+				t.Fatalf("Lookup(%q) found nothing", tc.scope)
+			}
+			if info.Resource != tc.resource {
+				t.Errorf("Resource = %q, want %q", info.Resource, tc.resource)
+			}
+		})
+	}
+}
+
+func TestValidScopeName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"workspace.process:create", true},
+		{"workspace.process.api_key:manage", true},
+		{"workspace.collection_editor:override", true},
+		{"acme.billing2:read_all", true},
+		{"a.b:c", true},
+		{"a.b:" + strings.Repeat("c", 124), true},  // 128 characters
+		{"a.b:" + strings.Repeat("c", 125), false}, // 129 characters
+		{"", false},
+		{"all", false},
+		{"workspace", false},
+		{"workspace.process", false},
+		{"workspace:create", false},
+		{"workspace.process:", false},
+		{":create", false},
+		{".process:create", false},
+		{"workspace.:create", false},
+		{"workspace..process:create", false},
+		{"workspace.process:create:now", false},
+		{"workspace.process:create.now", false},
+		{"Workspace.process:create", false},
+		{"workspace.process:Create", false},
+		{"workspace.pro-cess:create", false},
+		{"workspace.process :create", false},
+		{"workspace.process:create ", false},
+		{"workspace.procéss:create", false},
+	} {
+		outcome := "valid"
+		if !tc.want {
+			outcome = "invalid"
+		}
+		t.Run(fmt.Sprintf("%q is %s", tc.name, outcome), func(t *testing.T) {
+			if got := keywarden.ValidScopeName(tc.name); got != tc.want {
+				t.Errorf("ValidScopeName(%q) = %v, want %v", tc.name, got, tc.want)
+			}
+		})
+	}
+}
