@@ -155,32 +155,7 @@ func (db *DB) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) ([]*key
 	default:
 		return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "sqlite: %s: unknown level %q", op, f.Level)
 	}
-	limit, offset := pageBounds(f.Page)
-	var (
-		keys  []*keywarden.APIKey
-		total int
-	)
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM api_keys `+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+apiKeyColumns+` FROM api_keys `+where+`
-			ORDER BY created_at, id
-			LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanAPIKey(rows)
-			if err != nil {
-				return err
-			}
-			keys = append(keys, k)
-		}
-		return rows.Err()
-	})
+	keys, total, err := findPage(ctx, db, "api_keys", apiKeyColumns, where, args, f.Page, scanAPIKey)
 	if err != nil {
 		return nil, 0, storeError(op, err, messages{})
 	}

@@ -97,32 +97,7 @@ func (db *DB) FindOrganizationByName(ctx context.Context, name string) (*keyward
 // the total count.
 func (db *DB) FindOrganizations(ctx context.Context, page keywarden.Page) ([]*keywarden.Organization, int, error) {
 	const op = "FindOrganizations"
-	limit, offset := pageBounds(page)
-	var (
-		orgs  []*keywarden.Organization
-		total int
-	)
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM organizations`).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+orgColumns+` FROM organizations
-			ORDER BY created_at, id
-			LIMIT ? OFFSET ?`, limit, offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			org, err := scanOrganization(rows)
-			if err != nil {
-				return err
-			}
-			orgs = append(orgs, org)
-		}
-		return rows.Err()
-	})
+	orgs, total, err := findPage(ctx, db, "organizations", orgColumns, "", nil, page, scanOrganization)
 	if err != nil {
 		return nil, 0, storeError(op, err, messages{})
 	}

@@ -57,36 +57,10 @@ func (db *DB) FindProcess(ctx context.Context, orgID, id string) (*keywarden.Pro
 // FindProcesses returns one page of the organization's processes, oldest
 // first, and the total count. A non-empty f.ID narrows both to that process.
 func (db *DB) FindProcesses(ctx context.Context, f keywarden.ProcessFilter) ([]*keywarden.Process, int, error) {
-	limit, offset := pageBounds(f.Page)
 	// (? = '' OR id = ?) keeps one statement for both cases; the org_id
 	// condition alone already confines it to the tenant.
 	const where = `WHERE org_id = ? AND (? = '' OR id = ?)`
-	args := []any{f.OrgID, f.ID, f.ID}
-	var (
-		procs []*keywarden.Process
-		total int
-	)
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM processes `+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+processColumns+` FROM processes `+where+`
-			ORDER BY created_at, id
-			LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanProcess(rows)
-			if err != nil {
-				return err
-			}
-			procs = append(procs, p)
-		}
-		return rows.Err()
-	})
+	procs, total, err := findPage(ctx, db, "processes", processColumns, where, []any{f.OrgID, f.ID, f.ID}, f.Page, scanProcess)
 	if err != nil {
 		return nil, 0, storeError("FindProcesses", err, messages{})
 	}

@@ -286,3 +286,34 @@ func pageBounds(page keywarden.Page) (limit, offset int) {
 	}
 	return limit, offset
 }
+
+// findPage reads one page of table (rows matching where, ordered oldest
+// first) and the total count, in one read transaction so that both come from
+// the same snapshot. Its errors are raw; the caller maps them.
+func findPage[T any](ctx context.Context, db *DB, table, columns, where string, args []any, page keywarden.Page, scan func(scanner) (T, error)) ([]T, int, error) {
+	limit, offset := pageBounds(page)
+	var (
+		items []T
+		total int
+	)
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` `+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` `+where+`
+			ORDER BY created_at, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			item, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			items = append(items, item)
+		}
+		return rows.Err()
+	})
+	return items, total, err
+}
