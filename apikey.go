@@ -68,11 +68,12 @@ type APIKeyFilter struct {
 	Page
 }
 
-// APIKeyStore keeps API keys.
+// APIKeyStore keeps API keys. Changes take the AuditEvent that records them
+// (nil: not audited), written in the same transaction.
 type APIKeyStore interface {
 	// CreateAPIKey stores k. A taken ID or User is ECONFLICT. Once it
 	// returns nil the key is durable.
-	CreateAPIKey(ctx context.Context, k *APIKey) error
+	CreateAPIKey(ctx context.Context, k *APIKey, e *AuditEvent) error
 	// FindAPIKey returns a key of the organization, of either level.
 	FindAPIKey(ctx context.Context, orgID, id string) (*APIKey, error)
 	// FindAPIKeyByUser returns the key whose public ID is user, of any
@@ -82,8 +83,9 @@ type APIKeyStore interface {
 	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, int, error)
 	// DeleteAPIKey deletes a key of the organization. Once it returns nil the
 	// deletion is durable.
-	DeleteAPIKey(ctx context.Context, orgID, id string) error
-	// TouchAPIKey records that the key was used at at.
+	DeleteAPIKey(ctx context.Context, orgID, id string, e *AuditEvent) error
+	// TouchAPIKey records that the key was used at at; it never moves
+	// lastUsedAt backwards.
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 }
 
@@ -132,7 +134,7 @@ func MintAPIKey(req CreateAPIKeyRequest, p MintParams) (*APIKey, KeyMaterial, er
 		}
 		var missing []string
 		for _, s := range scopes {
-			if !g.HasScope(s) {
+			if !g.HasScopeOn(p.ProcessID, s) {
 				missing = append(missing, string(s))
 			}
 		}

@@ -53,6 +53,9 @@ type OrganizationStore interface {
 	FindOrganizationByID(ctx context.Context, id string) (*Organization, error)
 	FindOrganizationByName(ctx context.Context, name string) (*Organization, error)
 	FindOrganizations(ctx context.Context, page Page) ([]*Organization, int, error)
+	// UpdateOrganization stores org's name and key policy: ENOTFOUND when
+	// it does not exist, ECONFLICT when another organization has the name.
+	UpdateOrganization(ctx context.Context, org *Organization, e *AuditEvent) error
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
 	FindMembership(ctx context.Context, orgID, userID string) (*Membership, error)
 }

@@ -99,3 +99,71 @@ func TestPrincipalContext(t *testing.T) {
 		}
 	})
 }
+
+// TestPrincipalForMember: owners and admins are organization-wide; a
+// user-role member reaches only granted processes, with the scopes of their
+// process role there and nothing at organization level.
+func TestPrincipalForMember(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	u := &keywarden.User{ID: "u1", Email: "ada@example.com"}
+	for _, role := range []keywarden.Role{keywarden.RoleOwner, keywarden.RoleAdmin} {
+		p := keywarden.PrincipalForMember(u, &keywarden.Membership{OrgID: testOrgID, UserID: "u1", Role: role}, nil, c)
+		if p.Level() != keywarden.LevelOrganization || !p.IsAdmin() || !p.HasScope(keywarden.ScopeAdminAPIKeyManage) ||
+			!p.CanReachProcess("any") || p.Actor.Type != keywarden.ActorUser {
+			t.Errorf("%s: principal %+v is not organization-wide", role, p)
+		}
+	}
+
+	grants := []*keywarden.ProcessGrant{
+		{ProcessID: "managed", Role: keywarden.ProcessManager},
+		{ProcessID: "used", Role: keywarden.ProcessUser},
+	}
+	p := keywarden.PrincipalForMember(u, &keywarden.Membership{OrgID: testOrgID, UserID: "u1", Role: keywarden.RoleUser}, grants, c)
+	checks := []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"level is process", p.Level() == keywarden.LevelProcess, true},
+		{"not an admin", p.IsAdmin(), false},
+		{"reaches a managed process", p.CanReachProcess("managed"), true},
+		{"reaches a used process", p.CanReachProcess("used"), true},
+		{"does not reach another process", p.CanReachProcess("other"), false},
+		{"does not reach the organization", p.CanReachProcess(""), false},
+		{"manages keys of the managed process", p.HasScopeOn("managed", keywarden.ScopeProcessAPIKeyManage), true},
+		{"does not manage keys of the used process", p.HasScopeOn("used", keywarden.ScopeProcessAPIKeyManage), false},
+		{"reads the used process", p.HasScopeOn("used", keywarden.ScopeProcessRead), true},
+		{"holds no organization scope", p.HasScope(keywarden.ScopeProcessRead), false},
+		{"holds process:read somewhere", p.HoldsAnywhere(keywarden.ScopeProcessRead), true},
+		{"holds admin scopes nowhere", p.HoldsAnywhere(keywarden.ScopeAdminAPIKeyManage), false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v", c.name, c.got)
+		}
+	}
+	ids, restricted := p.VisibleProcesses()
+	if !restricted || len(ids) != 2 || ids[0] != "managed" || ids[1] != "used" {
+		t.Errorf("VisibleProcesses = %v, %v", ids, restricted)
+	}
+	none := keywarden.PrincipalForMember(u, &keywarden.Membership{OrgID: testOrgID, UserID: "u1", Role: keywarden.RoleUser}, nil, c)
+	if ids, restricted := none.VisibleProcesses(); !restricted || len(ids) != 0 {
+		t.Errorf("a member without grants sees %v (restricted %v)", ids, restricted)
+	}
+}
+
+func TestProcessScopes(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	manager, user := c.ProcessScopes(keywarden.ProcessManager), c.ProcessScopes(keywarden.ProcessUser)
+	if len(manager) != len(c.ForLevel(keywarden.LevelProcess)) {
+		t.Errorf("a manager holds %d scopes, want every process scope", len(manager))
+	}
+	for _, s := range user {
+		if s == keywarden.ScopeProcessAPIKeyManage || s == keywarden.ScopeProcessUpdate {
+			t.Errorf("a process user holds %s", s)
+		}
+	}
+	if len(user) != len(manager)-2 {
+		t.Errorf("a process user holds %d scopes, want %d", len(user), len(manager)-2)
+	}
+}

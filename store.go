@@ -7,8 +7,11 @@ import "context"
 // cache implements it too, by wrapping another Store.
 type Store interface {
 	OrganizationStore
+	MemberStore
 	ProcessStore
 	APIKeyStore
+	SessionStore
+	AuditStore
 	// Ping reports whether the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

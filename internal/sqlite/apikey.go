@@ -15,10 +15,11 @@ var apiKeyMessages = messages{
 	conflict: "An API key with that ID already exists.",
 }
 
-// CreateAPIKey stores k. A process key whose process is not a process of the
-// key's organization is refused by the schema's foreign key: ENOTFOUND.
-// With synchronous=FULL, the key is on disk once this returns nil.
-func (db *DB) CreateAPIKey(ctx context.Context, k *keywarden.APIKey) error {
+// CreateAPIKey stores k and its audit event. A process key whose process is
+// not a process of the key's organization is refused by the schema's foreign
+// key: ENOTFOUND. With synchronous=FULL, the key is on disk once this
+// returns nil.
+func (db *DB) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarden.AuditEvent) error {
 	const op = "CreateAPIKey"
 	scopes, err := encodeScopes(k.Scopes)
 	if err != nil {
@@ -40,7 +41,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keywarden.APIKey) error {
 			k.ID, k.OrgID, processID, k.Name, k.User, k.SecretHash[:], scopes,
 			micros(k.CreatedAt), k.CreatedBy.Type, k.CreatedBy.ID, k.CreatedBy.Name,
 			micros(k.ExpiresAt), lastUsedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, e)
 	})
 	msgs := apiKeyMessages
 	if k.ProcessID != "" {
@@ -155,22 +159,25 @@ func (db *DB) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) ([]*key
 	default:
 		return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "sqlite: %s: unknown level %q", op, f.Level)
 	}
-	keys, total, err := findPage(ctx, db, "api_keys", apiKeyColumns, where, args, f.Page, scanAPIKey)
+	keys, total, err := findPage(ctx, db, "api_keys", apiKeyColumns, where, oldestFirst, args, f.Page, scanAPIKey)
 	if err != nil {
 		return nil, 0, storeError(op, err, messages{})
 	}
 	return keys, total, nil
 }
 
-// DeleteAPIKey deletes a key of the organization. With synchronous=FULL, the
-// deletion is on disk once this returns nil.
-func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string) error {
+// DeleteAPIKey deletes a key of the organization and records e. With
+// synchronous=FULL, the deletion is on disk once this returns nil.
+func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id)
 		if err != nil {
 			return err
 		}
-		return affectedOne(res, apiKeyMessages.notFound)
+		if err := affectedOne(res, apiKeyMessages.notFound); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, e)
 	})
 	return storeError("DeleteAPIKey", err, apiKeyMessages)
 }

@@ -49,8 +49,8 @@ func (db *DB) CreateOrganization(ctx context.Context, org *keywarden.Organizatio
 			return storeError(op, err, userMessages)
 		}
 		_, err = tx.ExecContext(ctx, `
-			INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, ?)`,
-			org.ID, owner.ID, string(keywarden.RoleOwner))
+			INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+			org.ID, owner.ID, string(keywarden.RoleOwner), micros(org.CreatedAt))
 		return storeError(op, err, membershipMessages)
 	})
 	return storeError(op, err, messages{})
@@ -97,41 +97,61 @@ func (db *DB) FindOrganizationByName(ctx context.Context, name string) (*keyward
 // the total count.
 func (db *DB) FindOrganizations(ctx context.Context, page keywarden.Page) ([]*keywarden.Organization, int, error) {
 	const op = "FindOrganizations"
-	orgs, total, err := findPage(ctx, db, "organizations", orgColumns, "", nil, page, scanOrganization)
+	orgs, total, err := findPage(ctx, db, "organizations", orgColumns, "", oldestFirst, nil, page, scanOrganization)
 	if err != nil {
 		return nil, 0, storeError(op, err, messages{})
 	}
 	return orgs, total, nil
 }
 
-// FindUserByEmail returns the user with exactly that (normalized) email.
-func (db *DB) FindUserByEmail(ctx context.Context, email string) (*keywarden.User, error) {
+// UpdateOrganization stores org's name and key policy, and records e. Its
+// creation time is not changed. A taken name is ECONFLICT.
+func (db *DB) UpdateOrganization(ctx context.Context, org *keywarden.Organization, e *keywarden.AuditEvent) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE organizations SET name = ?, max_key_lifetime_seconds = ? WHERE id = ?`,
+			org.Name, int64(org.MaxKeyLifetime/time.Second), org.ID)
+		if err != nil {
+			return err
+		}
+		if err := affectedOne(res, orgMessages.notFound); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, e)
+	})
+	return storeError("UpdateOrganization", err, orgMessages)
+}
+
+const userColumns = `id, email, password_hash, created_at`
+
+func scanUser(s scanner) (*keywarden.User, error) {
 	var (
 		u         keywarden.User
 		createdAt int64
 	)
-	err := db.db.QueryRowContext(ctx, `
-		SELECT id, email, password_hash, created_at FROM users WHERE email = ?`, email).
-		Scan(&u.ID, &u.Email, &u.PasswordHash, &createdAt)
-	if err != nil {
-		return nil, storeError("FindUserByEmail", err, userMessages)
+	if err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &createdAt); err != nil {
+		return nil, err
 	}
 	u.CreatedAt = fromMicros(createdAt)
 	return &u, nil
 }
 
+// FindUserByEmail returns the user with exactly that (normalized) email.
+func (db *DB) FindUserByEmail(ctx context.Context, email string) (*keywarden.User, error) {
+	u, err := scanUser(db.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	if err != nil {
+		return nil, storeError("FindUserByEmail", err, userMessages)
+	}
+	return u, nil
+}
+
 // FindMembership returns the user's membership of the organization.
 func (db *DB) FindMembership(ctx context.Context, orgID, userID string) (*keywarden.Membership, error) {
-	var (
-		m    keywarden.Membership
-		role string
-	)
-	err := db.db.QueryRowContext(ctx, `
-		SELECT org_id, user_id, role FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID).
-		Scan(&m.OrgID, &m.UserID, &role)
+	m, err := scanMembership(db.db.QueryRowContext(ctx, `
+		SELECT `+membershipColumns+` FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID))
 	if err != nil {
 		return nil, storeError("FindMembership", err, membershipMessages)
 	}
-	m.Role = keywarden.Role(role)
-	return &m, nil
+	return m, nil
 }

@@ -287,33 +287,56 @@ func pageBounds(page keywarden.Page) (limit, offset int) {
 	return limit, offset
 }
 
-// findPage reads one page of table (rows matching where, ordered oldest
-// first) and the total count, in one read transaction so that both come from
-// the same snapshot. Its errors are raw; the caller maps them.
-func findPage[T any](ctx context.Context, db *DB, table, columns, where string, args []any, page keywarden.Page, scan func(scanner) (T, error)) ([]T, int, error) {
+// oldestFirst is the order of most lists: creation time, with the ID to
+// break ties so that pages are stable.
+const oldestFirst = `created_at, id`
+
+// findPage reads one page of the rows of from that match where, in orderBy
+// order, and the total count, in one read transaction so that both come from
+// the same snapshot. orderBy must end in a unique column, so that pages
+// neither repeat nor skip rows. Its errors are raw; the caller maps them.
+func findPage[T any](ctx context.Context, db *DB, from, columns, where, orderBy string, args []any, page keywarden.Page, scan func(scanner) (T, error)) ([]T, int, error) {
 	limit, offset := pageBounds(page)
 	var (
 		items []T
 		total int
 	)
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` `+where, args...).Scan(&total); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+from+` `+where, args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` `+where+`
-			ORDER BY created_at, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM `+from+` `+where+`
+			ORDER BY `+orderBy+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			item, err := scan(rows)
-			if err != nil {
-				return err
-			}
-			items = append(items, item)
-		}
-		return rows.Err()
+		items, err = scanAll(rows, scan)
+		return err
 	})
 	return items, total, err
+}
+
+// findAll reads every row of a query that returns a short, bounded list
+// (a user's memberships, a process's grants). Its errors are raw; the caller
+// maps them.
+func findAll[T any](ctx context.Context, db *DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanAll(rows, scan)
+}
+
+// scanAll scans and closes rows.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var items []T
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item)
+	}
+	return items, rows.Err()
 }

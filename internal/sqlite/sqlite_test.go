@@ -55,7 +55,7 @@ func TestReopenedDatabaseKeepsData(t *testing.T) {
 	p := storetest.MustCreateProcess(t, db, org.ID, storetest.At(0))
 	k := storetest.MustCreateAPIKey(t, db, org.ID, p.ID, storetest.At(1))
 	deleted := storetest.MustCreateAPIKey(t, db, org.ID, "", storetest.At(2))
-	if err := db.DeleteAPIKey(ctx, org.ID, deleted.ID); err != nil {
+	if err := db.DeleteAPIKey(ctx, org.ID, deleted.ID, nil); err != nil {
 		t.Fatalf("DeleteAPIKey: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -156,6 +156,141 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 	}
 	if n := countMigrations(t); applied != n {
 		t.Errorf("%d migrations recorded, want %d", applied, n)
+	}
+}
+
+// TestMigrationDatesExistingMemberships migrates a database that has data
+// in the first schema: its memberships must get their organization's
+// creation time, not the column's default of 0.
+func TestMigrationDatesExistingMemberships(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, filepath.Join(t.TempDir(), "keywarden.db"))
+	p, err := db.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatalf("UpTo 1: %v", err)
+	}
+	org, owner := storetest.NewOrganization(t), storetest.NewUser(t)
+	org.CreatedAt = storetest.At(7)
+	for _, stmt := range []struct {
+		query string
+		args  []any
+	}{
+		{`INSERT INTO organizations (id, name, max_key_lifetime_seconds, created_at) VALUES (?, ?, 0, ?)`, []any{org.ID, org.Name, micros(org.CreatedAt)}},
+		{`INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, 0)`, []any{owner.ID, owner.Email, owner.PasswordHash}},
+		{`INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, 'owner')`, []any{org.ID, owner.ID}},
+	} {
+		if _, err := db.db.ExecContext(ctx, stmt.query, stmt.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var createdAt int64
+	if err := db.db.QueryRowContext(ctx, `SELECT created_at FROM memberships WHERE org_id = ?`, org.ID).Scan(&createdAt); err != nil {
+		t.Fatal(err)
+	}
+	if got := fromMicros(createdAt); !got.Equal(org.CreatedAt) {
+		t.Errorf("membership created_at = %v, want the organization's %v", got, org.CreatedAt)
+	}
+}
+
+// TestMigrationsGoDownAndUpAgain checks the Down sections: every migration
+// can be undone on a database with data, and redone.
+func TestMigrationsGoDownAndUpAgain(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenMigrated(t)
+	org, owner := storetest.MustCreateOrganization(t, db)
+	p := storetest.MustCreateProcess(t, db, org.ID, storetest.At(1))
+	u := storetest.MustAddMember(t, db, org.ID, keywarden.RoleUser, storetest.At(2))
+	storetest.MustSetProcessGrant(t, db, p, u, keywarden.ProcessUser)
+	storetest.MustCreateInvite(t, db, org.ID, keywarden.RoleAdmin, storetest.At(3))
+	storetest.MustCreateSession(t, db, owner.ID, org.ID, storetest.At(4))
+	if err := db.DeleteAPIKey(ctx, org.ID, storetest.MustCreateAPIKey(t, db, org.ID, "", storetest.At(5)).ID,
+		storetest.NewAuditEvent(t, org.ID, keywarden.AuditAPIKeyDeleted, storetest.At(5))); err != nil {
+		t.Fatalf("DeleteAPIKey: %v", err)
+	}
+
+	pr, err := db.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.DownTo(ctx, 1); err != nil {
+		t.Fatalf("DownTo 1: %v", err)
+	}
+	if _, err := db.FindMembership(ctx, org.ID, owner.ID); err != nil {
+		t.Errorf("FindMembership in the first schema: %v", err)
+	}
+	if _, err := pr.DownTo(ctx, 0); err != nil {
+		t.Fatalf("DownTo 0: %v", err)
+	}
+	var tables int
+	if err := db.db.QueryRowContext(ctx, `
+		SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("%d tables left after migrating down to 0", tables)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	if ok, err := db.SchemaCurrent(ctx); err != nil || !ok {
+		t.Fatalf("SchemaCurrent = %v, %v; want true, nil", ok, err)
+	}
+	storetest.MustCreateOrganization(t, db)
+}
+
+// TestDeletingUserOrOrganizationCascades checks the schema's cascades for
+// what the Store interface cannot delete: users and organizations. An
+// operator may delete them by hand, and nothing of theirs may linger.
+func TestDeletingUserOrOrganizationCascades(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenMigrated(t)
+	org, owner := storetest.MustCreateOrganization(t, db)
+	p := storetest.MustCreateProcess(t, db, org.ID, storetest.At(1))
+	u := storetest.MustAddMember(t, db, org.ID, keywarden.RoleUser, storetest.At(2))
+	storetest.MustSetProcessGrant(t, db, p, u, keywarden.ProcessManager)
+	userSession := storetest.MustCreateSession(t, db, u.ID, org.ID, storetest.At(3))
+	ownerSession := storetest.MustCreateSession(t, db, owner.ID, org.ID, storetest.At(3))
+	inv := storetest.MustCreateInvite(t, db, org.ID, keywarden.RoleUser, storetest.At(4))
+	if err := db.UpdateOrganization(ctx, org, storetest.NewAuditEvent(t, org.ID, keywarden.AuditOrgUpdated, storetest.At(5))); err != nil {
+		t.Fatalf("UpdateOrganization: %v", err)
+	}
+
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, u.ID); err != nil {
+		t.Fatalf("delete user: %v", err)
+	}
+	_, err := db.FindSession(ctx, userSession.ID)
+	wantCode(t, err, keywarden.ENOTFOUND)
+	_, err = db.FindMembership(ctx, org.ID, u.ID)
+	wantCode(t, err, keywarden.ENOTFOUND)
+	if grants, err := db.FindProcessGrants(ctx, org.ID, p.ID); err != nil || len(grants) != 0 {
+		t.Errorf("FindProcessGrants after deleting the user = %v, %v; want none", grants, err)
+	}
+
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM organizations WHERE id = ?`, org.ID); err != nil {
+		t.Fatalf("delete organization: %v", err)
+	}
+	_, err = db.FindSession(ctx, ownerSession.ID)
+	wantCode(t, err, keywarden.ENOTFOUND)
+	_, err = db.FindInvite(ctx, inv.ID)
+	wantCode(t, err, keywarden.ENOTFOUND)
+	if events, total, err := db.FindAuditEvents(ctx, org.ID, keywarden.Page{}); err != nil || total != 0 || len(events) != 0 {
+		t.Errorf("FindAuditEvents after deleting the organization = %d events, total %d, %v; want none", len(events), total, err)
+	}
+	if _, err := db.FindUserByID(ctx, owner.ID); err != nil {
+		t.Errorf("FindUserByID of the owner after deleting the organization: %v", err)
+	}
+}
+
+func wantCode(tb testing.TB, err error, want string) {
+	tb.Helper()
+	if got := keywarden.ErrorCode(err); got != want {
+		tb.Errorf("got error %v (code %q), want code %q", err, got, want)
 	}
 }
 

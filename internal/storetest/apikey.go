@@ -29,7 +29,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				k := NewAPIKey(t, org.ID, tt.processID, At(1))
-				if err := s.CreateAPIKey(ctx, k); err != nil {
+				if err := s.CreateAPIKey(ctx, k, nil); err != nil {
 					t.Fatalf("CreateAPIKey: %v", err)
 				}
 				got, err := s.FindAPIKey(ctx, org.ID, k.ID)
@@ -75,7 +75,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			t.Run(tt.name, func(t *testing.T) {
 				k := NewAPIKey(t, org.ID, "", At(2))
 				tt.same(k)
-				err := s.CreateAPIKey(ctx, k)
+				err := s.CreateAPIKey(ctx, k, nil)
 				wantCode(t, err, keywarden.ECONFLICT)
 				if err != nil {
 					msg := err.Error()
@@ -107,7 +107,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				k := NewAPIKey(t, org.ID, tt.processID, At(1))
-				wantCode(t, s.CreateAPIKey(ctx, k), keywarden.ENOTFOUND)
+				wantCode(t, s.CreateAPIKey(ctx, k, nil), keywarden.ENOTFOUND)
 				_, err := s.FindAPIKeyByUser(ctx, k.User)
 				wantCode(t, err, keywarden.ENOTFOUND)
 			})
@@ -211,7 +211,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		} {
 			_, err := s.FindAPIKey(ctx, other.ID, k.ID)
 			wantCode(t, err, keywarden.ENOTFOUND)
-			wantCode(t, s.DeleteAPIKey(ctx, other.ID, k.ID), keywarden.ENOTFOUND)
+			wantCode(t, s.DeleteAPIKey(ctx, other.ID, k.ID, nil), keywarden.ENOTFOUND)
 			got, err := s.FindAPIKeyByUser(ctx, k.User)
 			if err != nil {
 				t.Fatalf("FindAPIKeyByUser after another organization's delete: %v", err)
@@ -236,14 +236,14 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			t.Run(tt.name, func(t *testing.T) {
 				k := MustCreateAPIKey(t, s, org.ID, tt.processID, At(1))
 				kept := MustCreateAPIKey(t, s, org.ID, tt.processID, At(2))
-				if err := s.DeleteAPIKey(ctx, org.ID, k.ID); err != nil {
+				if err := s.DeleteAPIKey(ctx, org.ID, k.ID, nil); err != nil {
 					t.Fatalf("DeleteAPIKey: %v", err)
 				}
 				_, err := s.FindAPIKeyByUser(ctx, k.User)
 				wantCode(t, err, keywarden.ENOTFOUND)
 				_, err = s.FindAPIKey(ctx, org.ID, k.ID)
 				wantCode(t, err, keywarden.ENOTFOUND)
-				wantCode(t, s.DeleteAPIKey(ctx, org.ID, k.ID), keywarden.ENOTFOUND)
+				wantCode(t, s.DeleteAPIKey(ctx, org.ID, k.ID, nil), keywarden.ENOTFOUND)
 				wantCode(t, s.TouchAPIKey(ctx, k.ID, At(3)), keywarden.ENOTFOUND)
 				keys, total, err := s.FindAPIKeys(ctx, keywarden.APIKeyFilter{OrgID: org.ID, Level: tt.level, ProcessID: tt.processID})
 				wantPage(t, "FindAPIKeys", keys, total, err, []*keywarden.APIKey{kept}, 1)
@@ -265,7 +265,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			MustCreateAPIKey(t, s, org.ID, "", At(1)),
 			MustCreateAPIKey(t, s, org.ID, kept.ID, At(1)),
 		}
-		if err := s.DeleteProcess(ctx, org.ID, doomed.ID); err != nil {
+		if err := s.DeleteProcess(ctx, org.ID, doomed.ID, nil); err != nil {
 			t.Fatalf("DeleteProcess: %v", err)
 		}
 		for _, k := range doomedKeys {
@@ -335,7 +335,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		for w := range writers {
 			wg.Go(func() {
 				for i := w * perWriter; i < (w+1)*perWriter; i++ {
-					errs[i] = s.CreateAPIKey(ctx, keys[i])
+					errs[i] = s.CreateAPIKey(ctx, keys[i], nil)
 				}
 			})
 		}

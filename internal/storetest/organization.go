@@ -135,6 +135,76 @@ func testOrganizations(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		}
 	})
 
+	t.Run("UpdateStoresNameAndKeyPolicyOnly", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		other, _ := MustCreateOrganization(t, s)
+		want := *org
+		want.Name = "Renamed " + org.ID[:12]
+		want.MaxKeyLifetime = 30 * 24 * time.Hour
+
+		update := want
+		update.CreatedAt = At(99) // not a field an update changes
+		if err := s.UpdateOrganization(ctx, &update, nil); err != nil {
+			t.Fatalf("UpdateOrganization: %v", err)
+		}
+		got, err := s.FindOrganizationByID(ctx, org.ID)
+		if err != nil {
+			t.Fatalf("FindOrganizationByID: %v", err)
+		}
+		wantEqual(t, "the updated organization", got, &want)
+		got, err = s.FindOrganizationByName(ctx, want.Name)
+		if err != nil {
+			t.Fatalf("FindOrganizationByName with the new name: %v", err)
+		}
+		wantEqual(t, "the updated organization by its new name", got, &want)
+		_, err = s.FindOrganizationByName(ctx, org.Name)
+		wantCode(t, err, keywarden.ENOTFOUND)
+
+		// Keeping its own name is not a conflict with itself.
+		want.MaxKeyLifetime = 7 * 24 * time.Hour
+		if err := s.UpdateOrganization(ctx, &want, nil); err != nil {
+			t.Fatalf("UpdateOrganization keeping the name: %v", err)
+		}
+		got, err = s.FindOrganizationByID(ctx, org.ID)
+		if err != nil {
+			t.Fatalf("FindOrganizationByID: %v", err)
+		}
+		wantEqual(t, "the organization updated again", got, &want)
+
+		got, err = s.FindOrganizationByID(ctx, other.ID)
+		if err != nil {
+			t.Fatalf("FindOrganizationByID: %v", err)
+		}
+		wantEqual(t, "another organization, untouched", got, other)
+	})
+
+	t.Run("UpdateUnknownIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		MustCreateOrganization(t, s)
+		wantCode(t, s.UpdateOrganization(ctx, NewOrganization(t), nil), keywarden.ENOTFOUND)
+	})
+
+	t.Run("UpdateToTakenNameIsConflictAndWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		other, _ := MustCreateOrganization(t, s)
+		update := *org
+		update.Name = other.Name
+		update.MaxKeyLifetime = time.Hour
+		wantCode(t, s.UpdateOrganization(ctx, &update, nil), keywarden.ECONFLICT)
+		for _, want := range []*keywarden.Organization{org, other} {
+			got, err := s.FindOrganizationByID(ctx, want.ID)
+			if err != nil {
+				t.Fatalf("FindOrganizationByID: %v", err)
+			}
+			wantEqual(t, "an organization, untouched", got, want)
+		}
+	})
+
 	t.Run("OwnerIsFoundByEmailWithOwnerRole", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

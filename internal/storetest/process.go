@@ -16,7 +16,7 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		org, _ := MustCreateOrganization(t, s)
 		p := NewProcess(t, org.ID, At(1))
 		p.UpdatedAt = At(2)
-		if err := s.CreateProcess(ctx, p); err != nil {
+		if err := s.CreateProcess(ctx, p, nil); err != nil {
 			t.Fatalf("CreateProcess: %v", err)
 		}
 		got, err := s.FindProcess(ctx, org.ID, p.ID)
@@ -30,7 +30,7 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		t.Parallel()
 		s := newStore(t)
 		p := NewProcess(t, MustNewID(t), At(1))
-		wantCode(t, s.CreateProcess(ctx, p), keywarden.ENOTFOUND)
+		wantCode(t, s.CreateProcess(ctx, p, nil), keywarden.ENOTFOUND)
 	})
 
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
@@ -71,18 +71,40 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		}
 	})
 
-	t.Run("ListFilteredByIDHasOnlyThatProcess", func(t *testing.T) {
+	t.Run("RestrictedListHasOnlyTheGivenProcesses", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
 		org, _ := MustCreateOrganization(t, s)
-		MustCreateProcess(t, s, org.ID, At(1))
-		p := MustCreateProcess(t, s, org.ID, At(2))
-		MustCreateProcess(t, s, org.ID, At(3))
+		other, _ := MustCreateOrganization(t, s)
+		// Created newest first, so that insertion order is not list order.
+		p3 := MustCreateProcess(t, s, org.ID, At(3))
+		p2 := MustCreateProcess(t, s, org.ID, At(2))
+		p1 := MustCreateProcess(t, s, org.ID, At(1))
+		othersProcess := MustCreateProcess(t, s, other.ID, At(0))
+		all := []*keywarden.Process{p1, p2, p3}
 
-		procs, total, err := s.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: org.ID, ID: p.ID})
-		wantPage(t, "FindProcesses by ID", procs, total, err, []*keywarden.Process{p}, 1)
-		procs, total, err = s.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: org.ID, ID: MustNewID(t)})
-		wantPage(t, "FindProcesses by unknown ID", procs, total, err, nil, 0)
+		for _, tt := range []struct {
+			name      string
+			filter    keywarden.ProcessFilter
+			want      []*keywarden.Process
+			wantTotal int
+		}{
+			{"OneID", keywarden.ProcessFilter{Restricted: true, IDs: []string{p2.ID}}, []*keywarden.Process{p2}, 1},
+			{"SeveralAreOldestFirst", keywarden.ProcessFilter{Restricted: true, IDs: []string{p3.ID, p1.ID}}, []*keywarden.Process{p1, p3}, 2},
+			{"PagedWithinTheRestriction", keywarden.ProcessFilter{Restricted: true, IDs: []string{p3.ID, p2.ID, p1.ID}, Page: keywarden.Page{Offset: 1, Limit: 1}}, []*keywarden.Process{p2}, 3},
+			{"EmptyIsNone", keywarden.ProcessFilter{Restricted: true, IDs: []string{}}, nil, 0},
+			{"NilIsNone", keywarden.ProcessFilter{Restricted: true}, nil, 0},
+			{"UnknownIDIsIgnored", keywarden.ProcessFilter{Restricted: true, IDs: []string{MustNewID(t), p2.ID}}, []*keywarden.Process{p2}, 1},
+			{"AnotherOrganizationsProcessIsNotListed", keywarden.ProcessFilter{Restricted: true, IDs: []string{othersProcess.ID, p1.ID}}, []*keywarden.Process{p1}, 1},
+			{"RepeatedIDIsListedOnce", keywarden.ProcessFilter{Restricted: true, IDs: []string{p1.ID, p1.ID}}, []*keywarden.Process{p1}, 1},
+			{"UnrestrictedIgnoresIDs", keywarden.ProcessFilter{IDs: []string{p1.ID}}, all, 3},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				tt.filter.OrgID = org.ID
+				procs, total, err := s.FindProcesses(ctx, tt.filter)
+				wantPage(t, "FindProcesses", procs, total, err, tt.want, tt.wantTotal)
+			})
+		}
 	})
 
 	t.Run("RenameSetsNameAndUpdatedAt", func(t *testing.T) {
@@ -94,7 +116,7 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		want.Name = "Receipts"
 		want.UpdatedAt = At(60)
 
-		got, err := s.RenameProcess(ctx, org.ID, p.ID, want.Name, want.UpdatedAt)
+		got, err := s.RenameProcess(ctx, org.ID, p.ID, want.Name, want.UpdatedAt, nil)
 		if err != nil {
 			t.Fatalf("RenameProcess: %v", err)
 		}
@@ -112,15 +134,15 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		org, _ := MustCreateOrganization(t, s)
 		p := MustCreateProcess(t, s, org.ID, At(1))
 		kept := MustCreateProcess(t, s, org.ID, At(2))
-		if err := s.DeleteProcess(ctx, org.ID, p.ID); err != nil {
+		if err := s.DeleteProcess(ctx, org.ID, p.ID, nil); err != nil {
 			t.Fatalf("DeleteProcess: %v", err)
 		}
 		_, err := s.FindProcess(ctx, org.ID, p.ID)
 		wantCode(t, err, keywarden.ENOTFOUND)
 		procs, total, err := s.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: org.ID})
 		wantPage(t, "FindProcesses", procs, total, err, []*keywarden.Process{kept}, 1)
-		wantCode(t, s.DeleteProcess(ctx, org.ID, p.ID), keywarden.ENOTFOUND)
-		_, err = s.RenameProcess(ctx, org.ID, p.ID, "Receipts", At(3))
+		wantCode(t, s.DeleteProcess(ctx, org.ID, p.ID, nil), keywarden.ENOTFOUND)
+		_, err = s.RenameProcess(ctx, org.ID, p.ID, "Receipts", At(3), nil)
 		wantCode(t, err, keywarden.ENOTFOUND)
 	})
 
@@ -134,9 +156,9 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 
 		_, err := s.FindProcess(ctx, other.ID, p.ID)
 		wantCode(t, err, keywarden.ENOTFOUND)
-		_, err = s.RenameProcess(ctx, other.ID, p.ID, "Stolen", At(3))
+		_, err = s.RenameProcess(ctx, other.ID, p.ID, "Stolen", At(3), nil)
 		wantCode(t, err, keywarden.ENOTFOUND)
-		wantCode(t, s.DeleteProcess(ctx, other.ID, p.ID), keywarden.ENOTFOUND)
+		wantCode(t, s.DeleteProcess(ctx, other.ID, p.ID, nil), keywarden.ENOTFOUND)
 
 		procs, _, err := s.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: other.ID})
 		if err != nil {
@@ -147,7 +169,7 @@ func testProcesses(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				t.Errorf("FindProcesses of another organization lists process %s", p.ID)
 			}
 		}
-		procs, total, err := s.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: other.ID, ID: p.ID})
+		procs, total, err := s.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: other.ID, Restricted: true, IDs: []string{p.ID}})
 		wantPage(t, "FindProcesses of another organization by ID", procs, total, err, nil, 0)
 
 		got, err := s.FindProcess(ctx, org.ID, p.ID)

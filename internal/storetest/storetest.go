@@ -25,6 +25,9 @@ func Run(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	t.Run("Organizations", func(t *testing.T) { testOrganizations(t, newStore) })
 	t.Run("Processes", func(t *testing.T) { testProcesses(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
+	t.Run("Members", func(t *testing.T) { testMembers(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
 	t.Run("PingSucceeds", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
@@ -102,7 +105,7 @@ func NewProcess(tb testing.TB, orgID string, createdAt time.Time) *keywarden.Pro
 func MustCreateProcess(tb testing.TB, s keywarden.Store, orgID string, createdAt time.Time) *keywarden.Process {
 	tb.Helper()
 	p := NewProcess(tb, orgID, createdAt)
-	if err := s.CreateProcess(context.Background(), p); err != nil {
+	if err := s.CreateProcess(context.Background(), p, nil); err != nil {
 		tb.Fatalf("CreateProcess: %v", err)
 	}
 	return p
@@ -143,10 +146,121 @@ func NewAPIKey(tb testing.TB, orgID, processID string, createdAt time.Time) *key
 func MustCreateAPIKey(tb testing.TB, s keywarden.Store, orgID, processID string, createdAt time.Time) *keywarden.APIKey {
 	tb.Helper()
 	k := NewAPIKey(tb, orgID, processID, createdAt)
-	if err := s.CreateAPIKey(context.Background(), k); err != nil {
+	if err := s.CreateAPIKey(context.Background(), k, nil); err != nil {
 		tb.Fatalf("CreateAPIKey: %v", err)
 	}
 	return k
+}
+
+// NewInvite returns an invite to orgID with role, created at createdAt and
+// valid for a week, not yet stored. Its ID stands for a token's hash.
+func NewInvite(tb testing.TB, orgID string, role keywarden.Role, createdAt time.Time) *keywarden.Invite {
+	tb.Helper()
+	id := MustNewID(tb)
+	return &keywarden.Invite{
+		ID:        id + id, // 64 hex characters, as a SHA-256
+		OrgID:     orgID,
+		Email:     "invitee-" + id[:12] + "@example.com",
+		Role:      role,
+		CreatedAt: createdAt,
+		ExpiresAt: createdAt.Add(7*24*time.Hour + 1500*time.Microsecond),
+		CreatedBy: keywarden.Actor{Type: keywarden.ActorUser, ID: MustNewID(tb), Name: "Ada Lovelace"},
+	}
+}
+
+// MustCreateInvite stores a new invite to orgID with role, created at
+// createdAt.
+func MustCreateInvite(tb testing.TB, s keywarden.Store, orgID string, role keywarden.Role, createdAt time.Time) *keywarden.Invite {
+	tb.Helper()
+	inv := NewInvite(tb, orgID, role, createdAt)
+	if err := s.CreateInvite(context.Background(), inv, nil); err != nil {
+		tb.Fatalf("CreateInvite: %v", err)
+	}
+	return inv
+}
+
+// MustJoin makes u a member of orgID with role from joinedAt, through an
+// invite (the only way in), creating u when it is new.
+func MustJoin(tb testing.TB, s keywarden.Store, orgID string, u *keywarden.User, role keywarden.Role, joinedAt time.Time) {
+	tb.Helper()
+	inv := MustCreateInvite(tb, s, orgID, role, joinedAt)
+	if err := s.AcceptInvite(context.Background(), inv.ID, u, joinedAt, nil); err != nil {
+		tb.Fatalf("AcceptInvite: %v", err)
+	}
+}
+
+// MustAddMember makes a new user a member of orgID with role from joinedAt.
+func MustAddMember(tb testing.TB, s keywarden.Store, orgID string, role keywarden.Role, joinedAt time.Time) *keywarden.User {
+	tb.Helper()
+	u := NewUser(tb)
+	u.CreatedAt = joinedAt
+	MustJoin(tb, s, orgID, u, role, joinedAt)
+	return u
+}
+
+// MustSetProcessGrant gives u role on process p and returns the grant as a
+// store must read it back: with u's email.
+func MustSetProcessGrant(tb testing.TB, s keywarden.Store, p *keywarden.Process, u *keywarden.User, role keywarden.ProcessRole) *keywarden.ProcessGrant {
+	tb.Helper()
+	g := &keywarden.ProcessGrant{OrgID: p.OrgID, ProcessID: p.ID, UserID: u.ID, Role: role}
+	if err := s.SetProcessGrant(context.Background(), g, nil); err != nil {
+		tb.Fatalf("SetProcessGrant: %v", err)
+	}
+	g.Email = u.Email
+	return g
+}
+
+// NewSession returns a session of userID in orgID created at createdAt and
+// valid for 12 hours, not yet stored. Its ID stands for a token's hash.
+func NewSession(tb testing.TB, userID, orgID string, createdAt time.Time) *keywarden.Session {
+	tb.Helper()
+	id := MustNewID(tb)
+	return &keywarden.Session{
+		ID:        id + id,
+		UserID:    userID,
+		OrgID:     orgID,
+		CSRFToken: MustNewID(tb),
+		CreatedAt: createdAt,
+		ExpiresAt: createdAt.Add(12*time.Hour + 1500*time.Microsecond),
+	}
+}
+
+// MustCreateSession stores a new session of userID in orgID created at
+// createdAt.
+func MustCreateSession(tb testing.TB, s keywarden.Store, userID, orgID string, createdAt time.Time) *keywarden.Session {
+	tb.Helper()
+	sess := NewSession(tb, userID, orgID, createdAt)
+	if err := s.CreateSession(context.Background(), sess); err != nil {
+		tb.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
+
+// NewAuditEvent returns an event of orgID at at with every field filled, as
+// a caller must, for a store to write with a change.
+func NewAuditEvent(tb testing.TB, orgID, action string, at time.Time) *keywarden.AuditEvent {
+	tb.Helper()
+	id := MustNewID(tb)
+	return &keywarden.AuditEvent{
+		ID:         id,
+		OrgID:      orgID,
+		At:         at,
+		Actor:      keywarden.Actor{Type: keywarden.ActorUser, ID: MustNewID(tb), Name: "ada@example.com"},
+		Action:     action,
+		TargetType: "process",
+		TargetID:   MustNewID(tb),
+		TargetName: "Invoices " + id[:8],
+		ProcessID:  MustNewID(tb),
+		RemoteAddr: "192.0.2.7:51234",
+	}
+}
+
+// wantAuditEvents fails tb unless the organization's audit log is exactly
+// want, newest first.
+func wantAuditEvents(tb testing.TB, s keywarden.Store, orgID string, want ...*keywarden.AuditEvent) {
+	tb.Helper()
+	events, total, err := s.FindAuditEvents(context.Background(), orgID, keywarden.Page{Limit: keywarden.MaxPageLimit})
+	wantPage(tb, "FindAuditEvents", events, total, err, want, len(want))
 }
 
 // wantCode fails tb unless err carries the domain error code want.

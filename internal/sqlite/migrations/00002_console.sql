@@ -1,0 +1,98 @@
+-- The console: members and their access to processes, invites, sessions and
+-- the audit log. The conventions of 00001 hold: random TEXT IDs, INTEGER
+-- microsecond times in UTC, STRICT tables.
+
+-- +goose Up
+
+-- SQLite can add a NOT NULL column only with a constant default. The default
+-- is never used by Keywarden, which always writes created_at; existing
+-- memberships are backfilled with their organization's creation time, which
+-- is when the only memberships 00001 could make (the owners') were made.
+ALTER TABLE memberships ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+
+UPDATE memberships
+SET created_at = (SELECT created_at FROM organizations WHERE organizations.id = memberships.org_id);
+
+-- Lists an organization's members oldest first.
+CREATE INDEX memberships_org_created_at ON memberships (org_id, created_at, user_id);
+
+-- id is the SHA-256 (hex) of the invite link's token; the token itself is
+-- never stored. Accepting an invite deletes it.
+CREATE TABLE invites (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    org_id          TEXT    NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    email           TEXT    NOT NULL,
+    role            TEXT    NOT NULL CHECK (role IN ('owner', 'admin', 'user')),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    created_by_type TEXT    NOT NULL,
+    created_by_id   TEXT    NOT NULL,
+    created_by_name TEXT    NOT NULL
+) STRICT;
+
+CREATE INDEX invites_org_id ON invites (org_id);
+
+-- A grant ties a member to a process of the same organization: both foreign
+-- keys include org_id, so the schema itself refuses a grant that would cross
+-- tenants, and deleting the process or the membership deletes the grant.
+CREATE TABLE process_grants (
+    org_id     TEXT NOT NULL,
+    process_id TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('manager', 'user')),
+    PRIMARY KEY (org_id, process_id, user_id),
+    FOREIGN KEY (org_id, process_id) REFERENCES processes (org_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (org_id, user_id) REFERENCES memberships (org_id, user_id) ON DELETE CASCADE
+) STRICT;
+
+-- Serves a member's grants and the cascade from memberships; the primary key
+-- serves a process's grants and the cascade from processes.
+CREATE INDEX process_grants_org_user ON process_grants (org_id, user_id);
+
+-- id is the SHA-256 (hex) of the session cookie's token, so a copy of the
+-- database does not yield live sessions.
+CREATE TABLE sessions (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    org_id     TEXT    NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    csrf_token TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+-- Serves removing a member's sessions of one organization and the cascade
+-- from users.
+CREATE INDEX sessions_user_org ON sessions (user_id, org_id);
+CREATE INDEX sessions_org_id ON sessions (org_id);
+
+-- The audit log. It has no foreign key to what an event mentions (keys,
+-- processes, members), because the record of a deletion must outlive what
+-- was deleted. Empty strings, not NULLs, stand for absent fields, so that an
+-- event reads back exactly as it was written.
+CREATE TABLE audit_events (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    org_id      TEXT    NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    actor_type  TEXT    NOT NULL,
+    actor_id    TEXT    NOT NULL,
+    actor_name  TEXT    NOT NULL,
+    action      TEXT    NOT NULL,
+    target_type TEXT    NOT NULL,
+    target_id   TEXT    NOT NULL,
+    target_name TEXT    NOT NULL,
+    process_id  TEXT    NOT NULL,
+    remote_addr TEXT    NOT NULL
+) STRICT;
+
+-- Lists an organization's events newest first.
+CREATE INDEX audit_events_org_at ON audit_events (org_id, at DESC, id DESC);
+
+-- +goose Down
+DROP TABLE audit_events;
+DROP TABLE sessions;
+DROP TABLE process_grants;
+DROP TABLE invites;
+-- SQLite refuses to drop an indexed column.
+DROP INDEX memberships_org_created_at;
+ALTER TABLE memberships DROP COLUMN created_at;
