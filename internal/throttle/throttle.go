@@ -1,0 +1,93 @@
+// Package throttle counts failures per key (an account, an IP address) in a
+// sliding window, so that password guessing slows to a crawl while a person
+// who mistypes a few times is not locked out for long.
+package throttle
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter refuses a key after Max failures within Window. It is safe for
+// concurrent use and bounded in memory. It lives in one process: each node
+// of a cluster throttles on its own, which bounds guessing to nodes × Max
+// per window.
+type Limiter struct {
+	max     int
+	window  time.Duration
+	now     func() time.Time
+	maxKeys int
+
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+// New returns a Limiter allowing max failures per window, with now as clock.
+func New(max int, window time.Duration, now func() time.Time) *Limiter {
+	return &Limiter{max: max, window: window, now: now, maxKeys: 100_000, failures: map[string][]time.Time{}}
+}
+
+// Allow reports whether key may try again, and if not, how long until it may.
+func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	recent := l.recent(key, now)
+	if len(recent) < l.max {
+		return true, 0
+	}
+	return false, recent[0].Add(l.window).Sub(now)
+}
+
+// Fail records a failure of key.
+func (l *Limiter) Fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if len(l.failures) >= l.maxKeys {
+		l.sweep(now)
+	}
+	l.failures[key] = append(l.recent(key, now), now)
+}
+
+// Reset forgets the failures of key, after a success.
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, key)
+}
+
+// recent drops key's failures older than the window and returns the rest.
+func (l *Limiter) recent(key string, now time.Time) []time.Time {
+	list := l.failures[key]
+	i := 0
+	for i < len(list) && now.Sub(list[i]) >= l.window {
+		i++
+	}
+	if i == len(list) {
+		delete(l.failures, key)
+		return nil
+	}
+	list = list[i:]
+	l.failures[key] = list
+	return list
+}
+
+// sweep drops expired keys; if the map is still full, it drops half of it,
+// so a flood of distinct keys costs bounded memory rather than an outage.
+func (l *Limiter) sweep(now time.Time) {
+	for key := range l.failures {
+		l.recent(key, now)
+	}
+	if len(l.failures) < l.maxKeys {
+		return
+	}
+	n := 0
+	for key := range l.failures {
+		if n >= l.maxKeys/2 {
+			break
+		}
+		delete(l.failures, key)
+		n++
+	}
+}

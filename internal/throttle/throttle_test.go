@@ -1,0 +1,59 @@
+package throttle
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestLimiterRefusesAfterMaxFailuresUntilTheWindowPasses(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := New(3, time.Minute, c.now)
+	for i := 0; i < 3; i++ {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("refused after %d failures, want 3 allowed", i)
+		}
+		l.Fail("a")
+		c.t = c.t.Add(10 * time.Second)
+	}
+	ok, wait := l.Allow("a")
+	if ok || wait != 30*time.Second {
+		t.Fatalf("Allow after 3 failures = %v, %v; want refused for 30s", ok, wait)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Error("another key is refused")
+	}
+	c.t = c.t.Add(30 * time.Second) // the first failure leaves the window
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("still refused after the oldest failure left the window")
+	}
+}
+
+func TestResetForgetsFailures(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	l := New(1, time.Hour, c.now)
+	l.Fail("a")
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("allowed after max failures")
+	}
+	l.Reset("a")
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("refused after Reset")
+	}
+}
+
+func TestMemoryIsBounded(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	l := New(5, time.Hour, c.now)
+	l.maxKeys = 100
+	for i := 0; i < 1000; i++ {
+		l.Fail(strconv.Itoa(i))
+	}
+	if n := len(l.failures); n > 100 {
+		t.Fatalf("%d keys kept, want at most 100", n)
+	}
+}
