@@ -16,8 +16,9 @@ import (
 // fakeClock is the server's and command line's clock in tests, so expiry can
 // be crossed without waiting.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	follow bool // Now is the real time
 }
 
 func newFakeClock() *fakeClock {
@@ -27,7 +28,17 @@ func newFakeClock() *fakeClock {
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.follow {
+		return time.Now()
+	}
 	return c.now
+}
+
+// Follow makes the clock real.
+func (c *fakeClock) Follow() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.follow = true
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
@@ -80,8 +91,11 @@ func mustCLI(t *testing.T, clock *fakeClock, dataDir, stdin string, args ...stri
 }
 
 // testServer is "keywarden serve" running through run's code path on port 0.
+// Its clock is a fakeClock unless useRealClock is called (browser tests, in
+// which the browser's own clock computes expiry dates).
 type testServer struct {
 	URL    string
+	clock  *fakeClock
 	Log    *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
@@ -94,7 +108,7 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 func startServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{Log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &testServer{Log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), clock: clock}
 	a := &app{getenv: noEnv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.Log, now: clock.Now}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extraArgs...)
 	go func() { s.done <- a.run(ctx, args) }()
@@ -117,6 +131,9 @@ func startServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...st
 	t.Cleanup(func() { s.Stop(t) })
 	return s
 }
+
+// useRealClock sets the server's clock to now and lets it follow real time.
+func (s *testServer) useRealClock() { s.clock.Follow() }
 
 // Stop shuts the server down gracefully and fails the test if run returned
 // an error. It is safe to call twice.

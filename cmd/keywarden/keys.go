@@ -80,7 +80,11 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := store.CreateAPIKey(ctx, k); err != nil {
+	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyCreated, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
+	if err != nil {
+		return err
+	}
+	if err := store.CreateAPIKey(ctx, k, e); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -187,7 +191,15 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := store.DeleteAPIKey(ctx, org.ID, *id); err != nil {
+	k, err := store.FindAPIKey(ctx, org.ID, *id)
+	if err != nil {
+		return err
+	}
+	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyDeleted, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
+	if err != nil {
+		return err
+	}
+	if err := store.DeleteAPIKey(ctx, org.ID, *id, e); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "Deleted API key %s.\n", *id)

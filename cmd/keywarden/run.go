@@ -212,6 +212,19 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
 }
 
+// auditEvent returns the audit event of a change made from the command line.
+func (a *app) auditEvent(orgID, action, targetType, targetID, targetName, processID string) (*keywarden.AuditEvent, error) {
+	id, err := keywarden.NewID(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &keywarden.AuditEvent{
+		ID: id, OrgID: orgID, At: a.now().UTC().Truncate(time.Microsecond),
+		Actor:  keywarden.Actor{Type: keywarden.ActorCLI, Name: "keywarden command line"},
+		Action: action, TargetType: targetType, TargetID: targetID, TargetName: targetName, ProcessID: processID,
+	}, nil
+}
+
 // findOrg resolves --org, which takes an organization's ID or its name.
 func findOrg(ctx context.Context, store keywarden.Store, nameOrID string) (*keywarden.Organization, error) {
 	if nameOrID == "" {

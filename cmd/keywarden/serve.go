@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +32,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", a.env("KEYWARDEN_LOG_FORMAT", "text"), "log format: text or json (env KEYWARDEN_LOG_FORMAT)")
 	logLevel := fs.String("log-level", a.env("KEYWARDEN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env KEYWARDEN_LOG_LEVEL)")
 	kf := a.addKeyPrefixFlags(fs)
+	trustProxy := fs.Bool("trust-proxy", a.env("KEYWARDEN_TRUST_PROXY", "false") == "true", "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy in front of keywarden (env KEYWARDEN_TRUST_PROXY)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +52,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	defer store.Close()
 	logger.Info("database ready", "driver", "sqlite", "data_dir", sf.dataDir)
 
+	setupToken, err := a.setupToken(ctx, store)
+	if err != nil {
+		return err
+	}
+
 	handler := server.NewHandler(server.Config{
 		Store:            store,
 		Catalogue:        keywarden.MustDefaultCatalogue(),
@@ -56,6 +64,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		Now:              a.now,
 		OrgKeyPrefix:     kf.org,
 		ProcessKeyPrefix: kf.process,
+		SetupToken:       setupToken,
+		TrustProxy:       *trustProxy,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -72,6 +82,13 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String())
+	if setupToken != "" {
+		// The one secret this log ever carries, by design: it proves that
+		// whoever sets up Keywarden can read the server's log. It stops
+		// working once the first organization exists.
+		logger.Info("first run: open the setup page to create the first organization",
+			"setup_url", "http://"+ln.Addr().String()+"/setup?token="+setupToken)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -117,4 +134,18 @@ func (kf *keyPrefixFlags) validate() error {
 		return fmt.Errorf("%w: organization and process keys need different prefixes", errUsage)
 	}
 	return nil
+}
+
+// setupToken returns a fresh one-time token for the setup page when no
+// organization exists yet, and "" otherwise.
+func (a *app) setupToken(ctx context.Context, store keywarden.Store) (string, error) {
+	_, total, err := store.FindOrganizations(ctx, keywarden.Page{Limit: 1})
+	if err != nil || total > 0 {
+		return "", err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }

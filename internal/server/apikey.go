@@ -90,7 +90,11 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
+	e, err := s.auditEvent(r, keywarden.AuditAPIKeyCreated, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.CreateAPIKey(ctx, k, e); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(ctx, "api key created", "key_id", k.ID, "key_user", k.User, "org_id", k.OrgID, "process_id", k.ProcessID, "by", p.Actor.ID)
@@ -139,7 +143,11 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteAPIKey(r.Context(), k.OrgID, k.ID); err != nil {
+	e, err := s.auditEvent(r, keywarden.AuditAPIKeyDeleted, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteAPIKey(r.Context(), k.OrgID, k.ID, e); err != nil {
 		return err
 	}
 	p := keywarden.PrincipalFromContext(r.Context())

@@ -51,6 +51,25 @@ func credentials(r *http.Request) (string, bool) {
 // not tell a valid caller its key is wrong.
 func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 	ctx := r.Context()
+	// The console calls the API with its session cookie instead of a key;
+	// a state-changing call must then carry the session's CSRF token.
+	if len(r.Header.Values("Authorization")) == 0 {
+		if _, err := r.Cookie(sessionCookie); err == nil {
+			sess, p, err := s.session(r)
+			if err != nil {
+				return nil, err
+			}
+			if sess != nil {
+				if !safeMethod(r.Method) {
+					if err := s.checkCSRF(r, sess.CSRFToken, false); err != nil {
+						return nil, err
+					}
+				}
+				infoFrom(ctx).userID = p.UserID
+				return p, nil
+			}
+		}
+	}
 	presented, ok := credentials(r)
 	if !ok {
 		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
@@ -72,4 +91,9 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 		}
 	}
 	return keywarden.PrincipalForKey(k), nil
+}
+
+// safeMethod reports whether method only reads.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }

@@ -8,6 +8,7 @@ type RouteInfo struct {
 	Public   bool
 	AnyKey   bool
 	OrgLevel bool
+	Console  bool // a console page, not part of the REST API
 	Scope    keywarden.Scope
 }
 
@@ -16,7 +17,7 @@ func Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, rt := range (&server{}).routes() {
 		a := rt.access
-		out = append(out, RouteInfo{Pattern: rt.pattern, Public: a.public, AnyKey: a.anyKey, OrgLevel: a.orgLevel, Scope: a.scope})
+		out = append(out, RouteInfo{Pattern: rt.pattern, Public: a.public, AnyKey: a.anyKey, OrgLevel: a.orgLevel, Console: a.console, Scope: a.scope})
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 // requestInfo is filled in as a request passes the middleware, for its log line.
 type requestInfo struct {
 	keyUser string
+	userID  string
 }
 
 type requestInfoKey struct{}
@@ -72,6 +73,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.Duration("duration", s.Now().Sub(start)),
 			slog.String("remote_addr", r.RemoteAddr),
 			slog.String("key_user", info.keyUser),
+			slog.String("user_id", info.userID),
 		)
 	})
 }
@@ -158,7 +160,16 @@ func (s *server) authorize(rt route) http.Handler {
 		if pid := r.PathValue("processId"); pid != "" && !p.CanReachProcess(pid) {
 			return errProcessNotFound
 		}
-		if rt.access.scope != "" && !p.HasScope(rt.access.scope) {
+		// A route naming a process needs the scope on that process; any
+		// other route needs it at the principal's own level, or, for a
+		// list that the handler narrows to what the caller may see (GET
+		// /processes), on anything it reaches.
+		pid := r.PathValue("processId")
+		held := p.HasScopeOn(pid, rt.access.scope)
+		if pid == "" && !rt.access.orgLevel {
+			held = p.HoldsAnywhere(rt.access.scope)
+		}
+		if rt.access.scope != "" && !held {
 			return keywarden.Errorf(keywarden.EFORBIDDEN, "This endpoint requires the scope %s.", rt.access.scope)
 		}
 		return rt.handle(w, r.WithContext(keywarden.NewContextWithPrincipal(r.Context(), p)))

@@ -27,8 +27,9 @@ func (s *server) handleListProcesses(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	p := keywarden.PrincipalFromContext(r.Context())
-	// A process key sees only its own process.
-	procs, total, err := s.Store.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, ID: p.ProcessID, Page: page})
+	// A process key sees only its own process, a member only those granted.
+	ids, restricted := p.VisibleProcesses()
+	procs, total, err := s.Store.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, Restricted: restricted, IDs: ids, Page: page})
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,11 @@ func (s *server) handleCreateProcess(w http.ResponseWriter, r *http.Request) err
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	p := &keywarden.Process{ID: id, OrgID: keywarden.PrincipalFromContext(r.Context()).OrgID, Name: name,
 		ProcessTypeID: req.ProcessTypeID, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.CreateProcess(r.Context(), p); err != nil {
+	e, err := s.auditEvent(r, keywarden.AuditProcessCreated, "process", p.ID, p.Name, p.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.CreateProcess(r.Context(), p, e); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/processes/"+p.ID)
@@ -99,7 +104,11 @@ func (s *server) handleRenameProcess(w http.ResponseWriter, r *http.Request) err
 	if err := v.Err(); err != nil {
 		return err
 	}
-	p, err = s.Store.RenameProcess(r.Context(), p.OrgID, p.ID, name, s.Now().UTC().Truncate(time.Microsecond))
+	e, err := s.auditEvent(r, keywarden.AuditProcessRenamed, "process", p.ID, p.Name+" → "+name, p.ID)
+	if err != nil {
+		return err
+	}
+	p, err = s.Store.RenameProcess(r.Context(), p.OrgID, p.ID, name, s.Now().UTC().Truncate(time.Microsecond), e)
 	if err != nil {
 		return err
 	}
@@ -112,7 +121,11 @@ func (s *server) handleDeleteProcess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteProcess(r.Context(), p.OrgID, p.ID); err != nil {
+	e, err := s.auditEvent(r, keywarden.AuditProcessDeleted, "process", p.ID, p.Name, p.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteProcess(r.Context(), p.OrgID, p.ID, e); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(r.Context(), "process deleted", "process_id", p.ID, "org_id", p.OrgID, "by", keywarden.PrincipalFromContext(r.Context()).Actor.ID)

@@ -16,12 +16,26 @@ type access struct {
 	scope keywarden.Scope
 	// orgLevel refuses (403) principals confined to a process.
 	orgLevel bool
+
+	// console marks a page for people: session authentication, HTML
+	// errors, CSRF on every post. Its scope, if any, must be held on the
+	// page's {processId}; otherwise the page is 404.
+	console bool
+	// anonymous console pages need no session (sign-in, setup, invites).
+	anonymous bool
+	// admin console pages are for owners and admins only (404 for others).
+	admin bool
 }
 
 func public() access                    { return access{public: true} }
 func anyKey() access                    { return access{anyKey: true} }
 func scope(s keywarden.Scope) access    { return access{scope: s} }
 func orgScope(s keywarden.Scope) access { return access{scope: s, orgLevel: true} }
+
+func anonymousPage() access                { return access{console: true, anonymous: true} }
+func memberPage() access                   { return access{console: true} }
+func adminPage() access                    { return access{console: true, admin: true} }
+func processPage(s keywarden.Scope) access { return access{console: true, scope: s} }
 
 type route struct {
 	pattern string
@@ -55,5 +69,32 @@ func (s *server) routes() []route {
 		{"GET /api/v1/processes/{processId}/api-keys", scope(keywarden.ScopeProcessAPIKeyManage), s.handleListProcessKeys},
 		{"GET /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleGetProcessKey},
 		{"DELETE /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleDeleteProcessKey},
+
+		// The console. Changes to processes and keys go through the API
+		// routes above, called by the pages with the session cookie.
+		{"GET /static/{name}", public(), s.handleStatic},
+		{"GET /setup", anonymousPage(), s.handleSetupPage},
+		{"POST /setup", anonymousPage(), s.handleSetup},
+		{"GET /sign-in", anonymousPage(), s.handleSignInPage},
+		{"POST /sign-in", anonymousPage(), s.handleSignIn},
+		{"POST /sign-out", memberPage(), s.handleSignOut},
+		{"GET /invite", anonymousPage(), s.handleInvitePage},
+		{"POST /invite", anonymousPage(), s.handleAcceptInvite},
+
+		{"GET /{$}", memberPage(), s.handleDashboard},
+		{"GET /processes/{processId}/settings", processPage(keywarden.ScopeProcessRead), s.handleProcessGeneral},
+		{"GET /processes/{processId}/settings/access", adminPage(), s.handleProcessAccess},
+		{"POST /processes/{processId}/settings/access", adminPage(), s.handleGrantAccess},
+		{"POST /processes/{processId}/settings/access/{userId}/remove", adminPage(), s.handleRemoveAccess},
+		{"GET /processes/{processId}/settings/api-keys", processPage(keywarden.ScopeProcessAPIKeyManage), s.handleProcessKeys},
+
+		{"GET /settings", adminPage(), s.handleSettingsOrg},
+		{"POST /settings", adminPage(), s.handleUpdateOrg},
+		{"GET /settings/members", adminPage(), s.handleMembers},
+		{"POST /settings/members/invite", adminPage(), s.handleInvite},
+		{"POST /settings/members/{userId}/role", adminPage(), s.handleChangeRole},
+		{"POST /settings/members/{userId}/remove", adminPage(), s.handleRemoveMember},
+		{"GET /settings/api-keys", adminPage(), s.handleOrgKeysPage},
+		{"GET /settings/audit", adminPage(), s.handleAudit},
 	}
 }

@@ -28,6 +28,7 @@ func TestRoutesDeclareAccess(t *testing.T) {
 		}
 		_, path, _ := strings.Cut(rt.pattern, " ")
 		if !strings.HasPrefix(path, "/api/v1/") {
+			checkConsoleRoute(t, rt)
 			continue
 		}
 		a := rt.access
@@ -40,6 +41,8 @@ func TestRoutesDeclareAccess(t *testing.T) {
 			t.Errorf("API route %q accepts any key without a scope and is not in publicAPIRoutes", rt.pattern)
 		case !a.anyKey && a.scope == "":
 			t.Errorf("API route %q declares no scope", rt.pattern)
+		case a.console:
+			t.Errorf("API route %q is marked as a console page", rt.pattern)
 		}
 	}
 	for p := range publicAPIRoutes {
@@ -56,5 +59,37 @@ func TestAdminRoutesAreOrgLevel(t *testing.T) {
 		if strings.Contains(rt.pattern, "/api/v1/admin/") && !rt.access.orgLevel {
 			t.Errorf("admin route %q is not organization-level", rt.pattern)
 		}
+	}
+}
+
+// publicPages are the routes reachable without signing in. Adding to this
+// list is a security decision: say why.
+var publicPages = map[string]string{
+	"GET /healthz":       "liveness probe",
+	"GET /readyz":        "readiness probe",
+	"GET /static/{name}": "content-hashed CSS and JavaScript",
+	"GET /setup":         "first run; guarded by the one-time token",
+	"POST /setup":        "first run; guarded by the one-time token",
+	"GET /sign-in":       "signing in",
+	"POST /sign-in":      "signing in; throttled",
+	"GET /invite":        "accepting an invitation; guarded by its token",
+	"POST /invite":       "accepting an invitation; guarded by its token",
+}
+
+// checkConsoleRoute enforces deny by default outside the API: every route
+// is a console page that needs a session, unless it is listed in
+// publicPages; and a page for one process declares the scope it needs there.
+func checkConsoleRoute(t *testing.T, rt route) {
+	t.Helper()
+	a := rt.access
+	open := a.public || a.anonymous
+	if open != (publicPages[rt.pattern] != "") {
+		t.Errorf("route %q: reachable without a session = %v, listed in publicPages = %v", rt.pattern, open, publicPages[rt.pattern] != "")
+	}
+	if !a.public && !a.console {
+		t.Errorf("route %q outside the API is not a console page", rt.pattern)
+	}
+	if strings.Contains(rt.pattern, "{processId}") && a.scope == "" && !a.admin {
+		t.Errorf("process page %q declares neither a scope nor admin", rt.pattern)
 	}
 }

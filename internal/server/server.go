@@ -4,6 +4,7 @@
 package server
 
 import (
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/password"
+	"github.com/keywarden/keywarden/internal/throttle"
+	"github.com/keywarden/keywarden/internal/web"
 )
 
 // DefaultMaxBodyBytes bounds every request body.
@@ -31,12 +35,26 @@ type Config struct {
 	ProcessKeyPrefix string
 
 	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
+
+	// SetupToken guards the first-run setup page; empty disables it.
+	SetupToken string
+
+	// TrustProxy says a reverse proxy the operator runs sets
+	// X-Forwarded-For and X-Forwarded-Proto; otherwise they are ignored.
+	TrustProxy bool
 }
 
 // server holds the configured dependencies the handlers share.
 type server struct {
 	Config
 	verifier *keywarden.Verifier
+	assets   *web.Assets
+	// Sign-in failures are counted per account and per client address.
+	signInByAccount *throttle.Limiter
+	signInByIP      *throttle.Limiter
+	// dummyPasswordHash is checked against when a sign-in names an unknown
+	// email, so that the answer takes as long as for a known one.
+	dummyPasswordHash string
 }
 
 // NewHandler returns the HTTP handler serving the API and health endpoints.
@@ -59,11 +77,18 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{Config: cfg, verifier: &keywarden.Verifier{Keys: cfg.Store, Now: cfg.Now}}
+	s := &server{Config: cfg, verifier: &keywarden.Verifier{Keys: cfg.Store, Now: cfg.Now},
+		assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
+		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}
+	s.dummyPasswordHash = mustDummyPasswordHash()
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.authorize(rt))
+		if rt.access.console {
+			mux.Handle(rt.pattern, s.page(rt))
+		} else {
+			mux.Handle(rt.pattern, s.authorize(rt))
+		}
 	}
 	// Unknown API paths and methods answer with a problem document rather
 	// than the mux's plain text.
@@ -100,4 +125,17 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 		}
 	}
 	return allow
+}
+
+// mustDummyPasswordHash hashes a random password with the real parameters.
+func mustDummyPasswordHash() string {
+	pw := make([]byte, 32)
+	if _, err := rand.Read(pw); err != nil {
+		panic(err)
+	}
+	h, err := password.Hash(string(pw))
+	if err != nil {
+		panic(err)
+	}
+	return h
 }

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// person is a browser without JavaScript: a cookie jar that does not follow
+// redirects, so tests see them.
+type person struct {
+	t      *testing.T
+	srv    *testServer
+	client *http.Client
+	csrf   string // the token of the last page read
+}
+
+func newPerson(t *testing.T, srv *testServer) *person {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &person{t: t, srv: srv, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+var csrfMetaRE = regexp.MustCompile(`<meta name="csrf-token" content="([^"]*)">`)
+
+func (p *person) send(req *http.Request) response {
+	p.t.Helper()
+	res, err := p.client.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if m := csrfMetaRE.FindSubmatch(b); m != nil {
+		p.csrf = html.UnescapeString(string(m[1]))
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// get reads a page.
+func (p *person) get(path string) response {
+	p.t.Helper()
+	req, _ := http.NewRequest("GET", p.srv.URL+path, nil)
+	return p.send(req)
+}
+
+// post submits a form, with the CSRF token of the last page read unless
+// the form sets csrf_token itself.
+func (p *person) post(path string, form url.Values) response {
+	p.t.Helper()
+	if _, ok := form["csrf_token"]; !ok {
+		form.Set("csrf_token", p.csrf)
+	}
+	req, _ := http.NewRequest("POST", p.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return p.send(req)
+}
+
+// api calls the JSON API as the console's script does: session cookie and
+// X-CSRF-Token.
+func (p *person) api(method, path string, body any, withCSRF bool) response {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.srv.URL+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if withCSRF {
+		req.Header.Set("X-CSRF-Token", p.csrf)
+	}
+	return p.send(req)
+}
+
+var setupURLRE = regexp.MustCompile(`setup_url="?([^"\s]+)`)
+
+// setupViaConsole completes first-run setup as the owner and returns the
+// signed-in owner.
+func setupViaConsole(t *testing.T, srv *testServer, email, pw string) *person {
+	t.Helper()
+	m := setupURLRE.FindStringSubmatch(srv.Log.String())
+	if m == nil {
+		t.Fatalf("no setup URL in the log:\n%s", srv.Log)
+	}
+	u, err := url.Parse(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := newPerson(t, srv)
+	want(t, owner.get(u.RequestURI()), http.StatusOK)
+	r := owner.post("/setup", url.Values{"token": {u.Query().Get("token")}, "org_name": {"Acme"},
+		"email": {email}, "password": {pw}, "password_confirm": {pw}})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Fatalf("setup: %d %s\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+	want(t, owner.get("/"), http.StatusOK)
+	return owner
+}
+
+func cookieNamed(res response, name string) *http.Cookie {
+	for _, c := range (&http.Response{Header: res.Header}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestSetupSignInAndOut: the one-time setup link creates the organization
+// and signs the owner in; signing out ends the session; protected pages
+// send visitors to sign in.
+func TestSetupSignInAndOut(t *testing.T) {
+	srv := startServer(t, newFakeClock(), t.TempDir())
+	visitor := newPerson(t, srv)
+	if r := visitor.get("/setup?token=wrong"); r.Status != http.StatusNotFound {
+		t.Fatalf("setup with a wrong token: %d", r.Status)
+	}
+	owner := setupViaConsole(t, srv, "owner@acme.example", "correct horse battery")
+
+	// The setup link is spent.
+	m := setupURLRE.FindStringSubmatch(srv.Log.String())
+	u, _ := url.Parse(m[1])
+	want(t, visitor.get(u.RequestURI()), http.StatusNotFound)
+
+	// Signing out ends the session, on the server too.
+	want(t, owner.post("/sign-out", url.Values{}), http.StatusSeeOther)
+	r := owner.get("/settings/api-keys")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/sign-in?next=") {
+		t.Fatalf("protected page after sign-out: %d %q", r.Status, r.Header.Get("Location"))
+	}
+
+	// Sign in again, and land where we wanted to go.
+	want(t, owner.get("/sign-in?next=/settings/api-keys"), http.StatusOK)
+	r = owner.post("/sign-in", url.Values{"email": {"Owner@Acme.example"}, "password": {"correct horse battery"}, "next": {"/settings/api-keys"}})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-keys" {
+		t.Fatalf("sign-in: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+	want(t, owner.get("/settings/api-keys"), http.StatusOK)
+
+	// An open redirect is not possible.
+	other := newPerson(t, srv)
+	other.get("/sign-in")
+	r = other.post("/sign-in", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}, "next": {"//evil.example/"}})
+	if r.Header.Get("Location") != "/" {
+		t.Errorf("sign-in with next=//evil.example/ redirects to %q", r.Header.Get("Location"))
+	}
+}
+
+// TestSessionCookie: HttpOnly and SameSite=Lax always; Secure over HTTPS
+// (here: behind a trusted proxy that says so); a new session at sign-in.
+func TestSessionCookie(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	setupOrg(t, clock, dir, "Acme") // owner acme@example.com
+	srv := startServer(t, clock, dir, "--trust-proxy")
+
+	postSignIn := func(p *person, srv *testServer, https bool) response {
+		form := url.Values{"email": {"acme@example.com"}, "password": {"correct horse battery staple"}, "csrf_token": {p.csrf}}
+		req, _ := http.NewRequest("POST", srv.URL+"/sign-in", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if https {
+			req.Header.Set("X-Forwarded-Proto", "https")
+		}
+		return p.send(req)
+	}
+	p := newPerson(t, srv)
+	p.get("/sign-in")
+	r := want(t, postSignIn(p, srv, false), http.StatusSeeOther)
+	c := cookieNamed(r, "keywarden_session")
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure || len(c.Value) < 40 {
+		t.Fatalf("session cookie over HTTP = %+v", c)
+	}
+	first := c.Value
+	want(t, p.get("/"), http.StatusOK) // the signed-in page's token
+	r = want(t, postSignIn(p, srv, true), http.StatusSeeOther)
+	c = cookieNamed(r, "keywarden_session")
+	if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie over HTTPS = %+v", c)
+	}
+	if c.Value == first {
+		t.Fatal("signing in again kept the same session: no rotation")
+	}
+	// The old session no longer works.
+	stale := newPerson(t, srv)
+	u, _ := url.Parse(srv.URL)
+	stale.client.Jar.SetCookies(u, []*http.Cookie{{Name: "keywarden_session", Value: first}})
+	if r := stale.get("/"); r.Status != http.StatusSeeOther {
+		t.Fatalf("the rotated-out session still opens the dashboard: %d", r.Status)
+	}
+}
+
+func TestPagesCarrySecurityHeaders(t *testing.T) {
+	srv := startServer(t, newFakeClock(), t.TempDir())
+	r := want(t, newPerson(t, srv).get("/sign-in"), http.StatusOK)
+	csp := r.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || bytes.Contains(r.Body, []byte("<script>")) || bytes.Contains(r.Body, []byte(" style=")) {
+		t.Error("the page relies on inline script or style")
+	}
+	for h, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"} {
+		if got := r.Header.Get(h); got != v {
+			t.Errorf("%s = %q, want %q", h, got, v)
+		}
+	}
+}
+
+// TestCSRF: a form post or an API call with the session cookie but without
+// the page's token is refused and changes nothing.
+func TestCSRF(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+
+	owner.get("/settings")
+	r := owner.post("/settings", url.Values{"name": {"Hijacked"}, "max_key_lifetime_days": {"3650"}, "csrf_token": {"forged"}})
+	if r.Status != http.StatusForbidden {
+		t.Fatalf("settings post with a forged token: %d", r.Status)
+	}
+	r = owner.post("/settings", url.Values{"name": {"Hijacked"}, "max_key_lifetime_days": {"3650"}, "csrf_token": {""}})
+	if r.Status != http.StatusForbidden {
+		t.Fatalf("settings post without a token: %d", r.Status)
+	}
+	if body := owner.get("/settings").Body; bytes.Contains(body, []byte("Hijacked")) {
+		t.Fatal("a refused post changed the organization")
+	}
+	want(t, owner.api("POST", "/api/v1/processes", map[string]any{"name": "x"}, false), http.StatusForbidden)
+	if list := owner.api("GET", "/api/v1/processes", nil, false); !bytes.Contains(list.Body, []byte(`"total":0`)) {
+		t.Fatalf("a refused API call created a process: %s", list.Body)
+	}
+	// With the token, both work.
+	owner.get("/settings")
+	want(t, owner.post("/settings", url.Values{"name": {"Acme Corp"}, "max_key_lifetime_days": {"180"}}), http.StatusSeeOther)
+	want(t, owner.api("POST", "/api/v1/processes", map[string]any{"name": "x"}, true), http.StatusCreated)
+	// A cross-site Origin is refused even with the token.
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/processes", strings.NewReader(`{"name":"y"}`))
+	req.Header.Set("X-CSRF-Token", owner.csrf)
+	req.Header.Set("Origin", "https://evil.example")
+	want(t, owner.send(req), http.StatusForbidden)
+}
+
+// signedIn signs a person in with email and password.
+func signedIn(t *testing.T, srv *testServer, email, pw string) *person {
+	t.Helper()
+	p := newPerson(t, srv)
+	p.get("/sign-in")
+	r := p.post("/sign-in", url.Values{"email": {email}, "password": {pw}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in as %s: %d\n%s", email, r.Status, r.Body)
+	}
+	p.get("/")
+	return p
+}
+
+// TestSignInIsThrottled: after repeated wrong passwords the account is
+// refused for a while, even with the right password; then it works again.
+func TestSignInIsThrottled(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	p := newPerson(t, srv)
+	p.get("/sign-in")
+	for i := 0; i < 5; i++ {
+		r := p.post("/sign-in", url.Values{"email": {"acme@example.com"}, "password": {"wrong password " + string(rune('a'+i))}})
+		if r.Status != http.StatusUnauthorized || !bytes.Contains(r.Body, []byte("email or password is not correct")) {
+			t.Fatalf("wrong password %d: %d", i+1, r.Status)
+		}
+	}
+	r := p.post("/sign-in", url.Values{"email": {"acme@example.com"}, "password": {"correct horse battery staple"}})
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("sign-in after 5 failures: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+	}
+	clock.Advance(16 * time.Minute)
+	r = p.post("/sign-in", url.Values{"email": {"acme@example.com"}, "password": {"correct horse battery staple"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in after the window: %d", r.Status)
+	}
+}
+
+// invite creates an invitation as admin and has the invitee accept it with
+// a new password; it returns the signed-in invitee.
+func invite(t *testing.T, srv *testServer, admin *person, email, role string) *person {
+	t.Helper()
+	admin.get("/settings/members")
+	r := want(t, admin.post("/settings/members/invite", url.Values{"email": {email}, "role": {role}}), http.StatusOK)
+	m := regexp.MustCompile(`value="(http[^"]*/invite\?token=[^"]*)"`).FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("no invitation link on the page:\n%s", r.Body)
+	}
+	link, _ := url.Parse(html.UnescapeString(string(m[1])))
+	p := newPerson(t, srv)
+	want(t, p.get(link.RequestURI()), http.StatusOK)
+	r = p.post("/invite", url.Values{"token": {link.Query().Get("token")}, "password": {"member password 123"}, "password_confirm": {"member password 123"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("accept invitation: %d\n%s", r.Status, r.Body)
+	}
+	// The link works once.
+	if r := newPerson(t, srv).get(link.RequestURI()); r.Status != http.StatusNotFound {
+		t.Errorf("a used invitation link answers %d", r.Status)
+	}
+	p.get("/")
+	return p
+}
+
+// TestUserRoleMemberSeesOnlyGrantedProcesses: a member with the user role
+// sees only the processes granted, opens key screens only of those they
+// manage, and never the settings.
+func TestUserRoleMemberSeesOnlyGrantedProcesses(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	granted := srv.createProcess(t, root, "Invoices")
+	other := srv.createProcess(t, root, "Payroll")
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	member := invite(t, srv, owner, "bob@acme.example", "user")
+
+	owner.get("/processes/" + granted + "/settings/access")
+	r := owner.post("/processes/"+granted+"/settings/access", url.Values{"user_id": {memberID(t, owner, "bob@acme.example")}, "role": {"user"}})
+	want(t, r, http.StatusSeeOther)
+
+	dash := want(t, member.get("/"), http.StatusOK)
+	if !bytes.Contains(dash.Body, []byte("Invoices")) || bytes.Contains(dash.Body, []byte("Payroll")) {
+		t.Fatalf("the member's dashboard shows the wrong processes:\n%s", dash.Body)
+	}
+	want(t, member.get("/processes/"+granted+"/settings"), http.StatusOK)
+	for _, path := range []string{
+		"/processes/" + other + "/settings",
+		"/processes/" + other + "/settings/api-keys",
+		"/processes/" + granted + "/settings/api-keys", // a user, not a manager
+		"/processes/" + granted + "/settings/access",
+		"/settings", "/settings/api-keys", "/settings/members", "/settings/audit",
+	} {
+		if r := member.get(path); r.Status != http.StatusNotFound {
+			t.Errorf("member opens %s: %d, want 404", path, r.Status)
+		}
+	}
+	list := want(t, member.api("GET", "/api/v1/processes", nil, false), http.StatusOK)
+	if !bytes.Contains(list.Body, []byte(granted)) || bytes.Contains(list.Body, []byte(other)) {
+		t.Fatalf("the member's API process list: %s", list.Body)
+	}
+	want(t, member.api("GET", "/api/v1/processes/"+other, nil, false), http.StatusNotFound)
+	want(t, member.api("GET", "/api/v1/admin/api-keys", nil, false), http.StatusForbidden)
+
+	// As manager, the key screen opens and keys can be created, but only
+	// with process scopes.
+	owner.get("/processes/" + granted + "/settings/access")
+	want(t, owner.post("/processes/"+granted+"/settings/access", url.Values{"user_id": {memberID(t, owner, "bob@acme.example")}, "role": {"manager"}}), http.StatusSeeOther)
+	want(t, member.get("/processes/"+granted+"/settings/api-keys"), http.StatusOK)
+	exp := clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339)
+	r = want(t, member.api("POST", "/api/v1/processes/"+granted+"/api-keys", map[string]any{"name": "bob's", "scopes": []string{"all"}, "exp": exp}, true), http.StatusCreated)
+	var k map[string]any
+	_ = json.Unmarshal(r.Body, &k)
+	if k["createdBy"].(map[string]any)["type"] != "user" {
+		t.Errorf("createdBy = %v", k["createdBy"])
+	}
+	want(t, member.api("POST", "/api/v1/processes/"+other+"/api-keys", map[string]any{"name": "x", "scopes": []string{"all"}, "exp": exp}, true), http.StatusNotFound)
+
+	// Removing the member ends their session at once.
+	owner.get("/settings/members")
+	want(t, owner.post("/settings/members/"+memberID(t, owner, "bob@acme.example")+"/remove", url.Values{}), http.StatusSeeOther)
+	if r := member.get("/"); r.Status != http.StatusSeeOther {
+		t.Fatalf("a removed member still opens the dashboard: %d", r.Status)
+	}
+}
+
+// memberID finds a member's user ID on the members page.
+func memberID(t *testing.T, admin *person, email string) string {
+	t.Helper()
+	body := string(want(t, admin.get("/settings/members"), http.StatusOK).Body)
+	i := strings.Index(body, ">"+email+"<")
+	if i < 0 {
+		t.Fatalf("%s is not on the members page", email)
+	}
+	m := regexp.MustCompile(`/settings/members/([0-9a-f]{32})/role`).FindStringSubmatch(body[i:])
+	if m == nil {
+		t.Fatalf("no user ID for %s", email)
+	}
+	return m[1]
+}
+
+// TestLastOwnerStays: the last owner can be neither removed nor demoted.
+func TestLastOwnerStays(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	id := memberID(t, owner, "acme@example.com")
+	if r := owner.post("/settings/members/"+id+"/remove", url.Values{}); r.Status != http.StatusConflict {
+		t.Errorf("removing the last owner: %d", r.Status)
+	}
+	owner.get("/settings/members")
+	if r := owner.post("/settings/members/"+id+"/role", url.Values{"role": {"admin"}}); r.Status != http.StatusConflict {
+		t.Errorf("demoting the last owner: %d", r.Status)
+	}
+	want(t, owner.get("/settings"), http.StatusOK)
+}
+
+// TestAuditLogRecordsKeyChanges: who created and deleted which key, when,
+// and from where — and never the secret.
+func TestAuditLogRecordsKeyChanges(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	k := srv.createKey(t, root, "/api/v1/admin/api-keys", []string{"all"}, clock)
+	want(t, srv.do(t, basic(root), "DELETE", "/api/v1/admin/api-keys/"+k["id"].(string), nil), http.StatusNoContent)
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	page := string(want(t, owner.get("/settings/audit"), http.StatusOK).Body)
+	for _, s := range []string{"api_key.created", "api_key.deleted", k["user"].(string), "127.0.0.1", "API key “root”", "command line"} {
+		if !strings.Contains(html.UnescapeString(page), s) {
+			t.Errorf("the audit log does not show %q", s)
+		}
+	}
+	if strings.Contains(page, strings.SplitN(k["key"].(string), ":", 2)[1]) {
+		t.Fatal("the audit log shows a secret")
+	}
+}
