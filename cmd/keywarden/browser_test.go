@@ -83,11 +83,22 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
-// waitFor waits until a JavaScript expression is true.
+// waitFor waits until a JavaScript expression is true, across page loads
+// (a poll does not survive a navigation, so it starts again on the new page).
 func (b *browser) waitFor(expr string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		b.t.Fatalf("waiting for %s: %v (at %s)", expr, err, b.location())
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		// A navigation ends the poll with one of several errors ("target
+		// navigated", "cannot find context"); try again on the new page.
+		if time.Now().After(deadline) || b.ctx.Err() != nil {
+			b.t.Fatalf("waiting for %s: %v (at %s)", expr, err, b.location())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -289,6 +300,16 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		t.Fatalf("the deleted organization key still works: %d", got)
 	}
 
+	// Rename the process on its General tab, then delete it.
+	b.do(chromedp.Navigate(srv.URL+"/processes/"+processID+"/settings"), chromedp.WaitVisible(chromedp.CSS("#rename-name")))
+	b.checkLabels("process general")
+	b.do(chromedp.Clear(chromedp.CSS("#rename-name")), chromedp.SendKeys(chromedp.CSS("#rename-name"), "Invoices 2026"),
+		chromedp.Click(chromedp.CSS(`form[data-kind="rename-process"] button[type="submit"]`)))
+	b.waitFor(`document.querySelector('h1').textContent.includes('Invoices 2026')`)
+	b.do(chromedp.Click(chromedp.CSS(`[data-open="delete-process"]`)), chromedp.WaitVisible(chromedp.CSS("#delete-process")),
+		chromedp.Click(chromedp.CSS(`#delete-process button[type="submit"]`)))
+	b.waitFor(`location.pathname === '/' && document.body.innerText.includes('No processes yet')`)
+
 	// Sign out; a protected page sends us to sign in.
 	b.do(chromedp.Click(chromedp.CSS(`[data-testid="sign-out"]`)), chromedp.WaitVisible(chromedp.CSS("#email")))
 	b.do(chromedp.Navigate(srv.URL+"/settings/api-keys"), chromedp.WaitVisible(chromedp.CSS("#email")))
@@ -336,7 +357,8 @@ func TestBrowserKeyboardAndNarrowScreens(t *testing.T) {
 	if got := status(t, srv, key, "/api/v1/me"); got != http.StatusOK {
 		t.Fatalf("the key made with the keyboard: %d", got)
 	}
-	b.do(chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
+	b.do(chromedp.KeyEvent(kb.Escape))
+	b.waitFor(`document.readyState === 'complete' && !!document.querySelector('[data-testid="keys-table"]') && document.querySelector('[data-testid="keys-table"]').innerText.includes('Keyboard key')`)
 
 	// The "⋯" menu opens with Enter and closes with Escape.
 	b.do(chromedp.Focus(chromedp.CSS("tr[data-key-id] summary.menu-button")), chromedp.KeyEvent(kb.Enter))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -429,5 +430,102 @@ func TestAuditLogRecordsKeyChanges(t *testing.T) {
 	}
 	if strings.Contains(page, strings.SplitN(k["key"].(string), ":", 2)[1]) {
 		t.Fatal("the audit log shows a secret")
+	}
+}
+
+// TestKeyScreen: the table flags keys expiring within 14 days and expired
+// ones, shows no secret, and the create dialog offers only the scopes the
+// level allows, with the date picker capped at the policy's maximum.
+func TestKeyScreen(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	proc := srv.createProcess(t, root, "Invoices")
+	exp := func(d time.Duration) string { return clock.Now().Add(d).Format(time.RFC3339) }
+	for name, d := range map[string]time.Duration{"soon": 10 * 24 * time.Hour, "later": 60 * 24 * time.Hour, "lapsing": time.Hour} {
+		want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/api-keys", map[string]any{"name": name, "scopes": []string{"workspace.file:upload"}, "exp": exp(d)}), http.StatusCreated)
+	}
+	clock.Advance(2 * time.Hour) // "lapsing" has expired
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	page := string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
+	row := func(name string) string {
+		i := strings.Index(page, `<td class="cell-strong cell-wrap">`+name+`</td>`)
+		if i < 0 {
+			t.Fatalf("no row for %q", name)
+		}
+		j := strings.Index(page[i:], "</tr>")
+		return page[i : i+j]
+	}
+	if r := row("soon"); !strings.Contains(r, "Expires soon") {
+		t.Error("a key expiring in 10 days is not flagged")
+	}
+	if r := row("later"); strings.Contains(r, "Expires soon") || strings.Contains(r, "Expired") {
+		t.Error("a key expiring in 60 days is flagged")
+	}
+	if r := row("lapsing"); !strings.Contains(r, "Expired") {
+		t.Error("an expired key is not flagged")
+	}
+	if r := row("root"); !strings.Contains(r, `<span class="badge">All</span>`) {
+		t.Error(`the root key's scopes are not shown as "All"`)
+	}
+	if strings.Contains(page, strings.SplitN(root, ":", 2)[1]) {
+		t.Fatal("the key page contains a secret")
+	}
+	if !strings.Contains(page, `max="`+clock.Now().Add(365*24*time.Hour).Format(time.DateOnly)+`"`) {
+		t.Error("the date picker is not capped at the policy's maximum")
+	}
+
+	// A process key screen offers process-level scopes only.
+	ppage := string(want(t, owner.get("/processes/"+proc+"/settings/api-keys"), http.StatusOK).Body)
+	if !strings.Contains(ppage, `value="workspace.file:upload"`) || strings.Contains(ppage, `value="workspace.admin.`) ||
+		strings.Contains(ppage, `value="workspace.process:create"`) {
+		t.Error("the process key dialog offers the wrong scopes")
+	}
+	// A 30-day policy leaves only the 30-day preset.
+	owner.get("/settings")
+	want(t, owner.post("/settings", url.Values{"name": {"Acme"}, "max_key_lifetime_days": {"30"}}), http.StatusSeeOther)
+	page = string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
+	if !strings.Contains(page, `name="expiry" value="30"`) || strings.Contains(page, `name="expiry" value="90"`) {
+		t.Error("presets beyond a 30-day policy are offered")
+	}
+	want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/api-keys", map[string]any{"name": "x", "scopes": []string{"all"}, "exp": exp(31 * 24 * time.Hour)}), http.StatusBadRequest)
+}
+
+// TestSettingsFormsKeepWhatWasTyped: a rejected form shows its errors next
+// to the fields and keeps the input.
+func TestSettingsFormsKeepWhatWasTyped(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	owner.get("/settings")
+	r := want(t, owner.post("/settings", url.Values{"name": {"Acme Renamed"}, "max_key_lifetime_days": {"9999"}}), http.StatusBadRequest)
+	if !bytes.Contains(r.Body, []byte(`value="Acme Renamed"`)) || !bytes.Contains(r.Body, []byte("from 1 to 3650")) {
+		t.Errorf("the rejected settings form lost the input or the error:\n%s", r.Body)
+	}
+	owner.get("/settings/members")
+	r = want(t, owner.post("/settings/members/invite", url.Values{"email": {"not-an-email"}, "role": {"admin"}}), http.StatusBadRequest)
+	if !bytes.Contains(r.Body, []byte(`value="not-an-email"`)) || !bytes.Contains(r.Body, []byte("valid email")) {
+		t.Errorf("the rejected invitation lost the input or the error")
+	}
+}
+
+// TestAuditLogPages: the audit log is paginated, newest first.
+func TestAuditLogPages(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	for i := 0; i < 55; i++ {
+		srv.createProcess(t, root, fmt.Sprintf("Process %02d", i))
+		clock.Advance(time.Second)
+	}
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	first := string(want(t, owner.get("/settings/audit"), http.StatusOK).Body)
+	if !strings.Contains(first, "Process 54") || strings.Contains(first, "Process 03<") || !strings.Contains(first, "offset=50") {
+		t.Error("the first audit page is not the newest 50 with a link to older ones")
+	}
+	second := string(want(t, owner.get("/settings/audit?offset=50"), http.StatusOK).Body)
+	if !strings.Contains(second, "Process 00") || strings.Contains(second, "Process 54") || !strings.Contains(second, "51–56 of 56") {
+		t.Errorf("the second audit page is wrong")
 	}
 }
