@@ -184,6 +184,10 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		return fail(http.StatusUnauthorized, errBadSignIn)
 	}
 	s.signInByAccount.Reset(email)
+	// Sign-ins are rare enough to sweep expired sessions on.
+	if err := s.Store.DeleteExpiredSessions(r.Context(), s.Now()); err != nil {
+		s.Logger.WarnContext(r.Context(), "delete expired sessions", "error", err)
+	}
 	if err := s.startSession(w, r, user.ID, memberships[0].OrgID); err != nil {
 		return err
 	}
