@@ -293,6 +293,16 @@ func TestSignInIsThrottled(t *testing.T) {
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("sign-in after the window: %d", r.Status)
 	}
+
+	// From one address, guessing across many accounts is throttled too.
+	q := newPerson(t, srv)
+	q.get("/sign-in")
+	for i := 0; i < 20; i++ {
+		want(t, q.post("/sign-in", url.Values{"email": {fmt.Sprintf("guess%d@acme.example", i)}, "password": {"wrong password"}}), http.StatusUnauthorized)
+	}
+	if r := q.post("/sign-in", url.Values{"email": {"acme@example.com"}, "password": {"correct horse battery staple"}}); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("sign-in after 20 failures from one address: %d", r.Status)
+	}
 }
 
 // invite creates an invitation as admin and has the invitee accept it with
