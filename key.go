@@ -1,6 +1,7 @@
 package keywarden
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,7 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"strings"
+	"unsafe"
 )
 
 // Key format (see README "Key format"):
@@ -46,7 +47,7 @@ type SecretHash [sha256.Size]byte
 
 // HashSecret returns the stored form of secret.
 func HashSecret(secret string) SecretHash {
-	return sha256.Sum256([]byte(secret))
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(secret), len(secret)))
 }
 
 // Equal compares two hashes in constant time.
@@ -90,7 +91,9 @@ func (k KeyMaterial) LogValue() slog.Value { return slog.StringValue(k.User) }
 // ValidKeyPrefix reports whether p can prefix key IDs: a lower-case letter,
 // then lower-case letters, digits or underscores, ending in "_", at most 32
 // characters. The trailing underscore keeps the random part visually separate.
-func ValidKeyPrefix(p string) bool {
+func ValidKeyPrefix(p string) bool { return validPrefix(p) }
+
+func validPrefix[T ~string | ~[]byte](p T) bool {
 	if len(p) < 2 || len(p) > maxPrefixLen || p[len(p)-1] != '_' || !(p[0] >= 'a' && p[0] <= 'z') {
 		return false
 	}
@@ -149,34 +152,50 @@ var (
 )
 
 // ParseKey splits "user:pass" and checks its shape and checksum without any
-// I/O (on a bad checksum it returns the well-formed User for the log), so typos and random strings are rejected before the cache or store is
-// consulted. It accepts any well-formed prefix: keys minted before an operator
-// changed the configured prefix keep working.
+// I/O, so typos and random strings are rejected before the cache or store is
+// consulted (on a bad checksum it returns the well-formed User for the log).
+// It accepts any well-formed prefix: keys minted before an operator changed
+// the configured prefix keep working.
 func ParseKey(s string) (KeyMaterial, error) {
-	i := strings.IndexByte(s, ':')
-	if i < 0 {
-		return KeyMaterial{}, ErrMalformedKey
+	// A read-only view of s: ParseKeyBytes neither keeps nor changes it.
+	user, secret, err := ParseKeyBytes(unsafe.Slice(unsafe.StringData(s), len(s)))
+	km := KeyMaterial{User: s[:len(user)]}
+	if err == nil {
+		km.Secret = s[len(user)+1 : len(user)+1+len(secret)]
 	}
-	user, pass := s[:i], s[i+1:]
-	if !ValidKeyID(user) || len(pass) != passLen || !isBase62(pass) {
-		return KeyMaterial{}, ErrMalformedKey
+	return km, err
+}
+
+// ParseKeyBytes is ParseKey on bytes, returning the user and the secret as
+// sub-slices of b. It allocates nothing, for the verification hot path.
+func ParseKeyBytes(b []byte) (user, secret []byte, err error) {
+	i := bytes.IndexByte(b, ':')
+	if i < 0 {
+		return nil, nil, ErrMalformedKey
+	}
+	user, pass := b[:i], b[i+1:]
+	if !validKeyID(user) || len(pass) != passLen || !isBase62(pass) {
+		return nil, nil, ErrMalformedKey
 	}
 	secret, sum := pass[:secretLen], pass[secretLen:]
-	if subtle.ConstantTimeCompare([]byte(sum), []byte(checksum(user, secret))) != 1 {
-		return KeyMaterial{User: user}, ErrBadChecksum
+	want := checksumOf(user, secret)
+	if subtle.ConstantTimeCompare(sum, want[:]) != 1 {
+		return user, nil, ErrBadChecksum
 	}
-	return KeyMaterial{User: user, Secret: secret}, nil
+	return user, secret, nil
 }
 
 // ValidKeyID reports whether user has the shape of a public key ID. Only IDs
 // of this shape are ever written to logs, so a secret pasted into the user
 // field cannot leak through them.
-func ValidKeyID(user string) bool {
+func ValidKeyID(user string) bool { return validKeyID(user) }
+
+func validKeyID[T ~string | ~[]byte](user T) bool {
 	n := len(user) - keyIDRandomLen
-	return n >= 2 && ValidKeyPrefix(user[:n]) && isBase62(user[n:])
+	return n >= 2 && validPrefix(user[:n]) && isBase62(user[n:])
 }
 
-func isBase62(s string) bool {
+func isBase62[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
@@ -189,15 +208,23 @@ func isBase62(s string) bool {
 // checksum returns CRC32-IEEE of "user:secret" as 6 base62 digits, most
 // significant first, zero-padded.
 func checksum(user, secret string) string {
-	h := crc32.NewIEEE()
-	_, _ = io.WriteString(h, user)
-	_, _ = io.WriteString(h, ":")
-	_, _ = io.WriteString(h, secret)
-	v := h.Sum32()
+	sum := checksumOf(unsafe.Slice(unsafe.StringData(user), len(user)), unsafe.Slice(unsafe.StringData(secret), len(secret)))
+	return string(sum[:])
+}
+
+var colon = []byte{':'}
+
+func checksumOf(user, secret []byte) [checksumLen]byte {
+	v := crc32.Update(0, crc32.IEEETable, user)
+	v = crc32.Update(v, crc32.IEEETable, colon)
+	v = crc32.Update(v, crc32.IEEETable, secret)
 	var b [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		b[i] = base62Alphabet[v%62]
 		v /= 62
 	}
-	return string(b[:])
+	return b
 }
+
+// HashSecretBytes is HashSecret on bytes.
+func HashSecretBytes(secret []byte) SecretHash { return sha256.Sum256(secret) }
