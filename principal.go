@@ -20,6 +20,8 @@ type Principal struct {
 	// ProcessID confines the principal to one process when non-empty.
 	ProcessID string
 	Scopes    []Scope
+	// Set holds Scopes as bits, for HasScopeBit on the request path.
+	Set ScopeSet
 	// Grants, when non-nil, confines the principal to the processes it maps,
 	// each with its own scopes.
 	Grants map[string][]Scope
@@ -36,11 +38,12 @@ type Principal struct {
 }
 
 // PrincipalForKey returns the principal an authenticated key acts as.
-func PrincipalForKey(k *APIKey) *Principal {
+func PrincipalForKey(k KeyIdentity, c *Catalogue) *Principal {
 	return &Principal{
 		OrgID:     k.OrgID,
 		ProcessID: k.ProcessID,
-		Scopes:    k.Scopes,
+		Scopes:    c.ScopesOf(k.Scopes),
+		Set:       k.Scopes,
 		Actor:     Actor{Type: ActorAPIKey, ID: k.ID, Name: k.Name},
 		KeyID:     k.ID,
 		KeyUser:   k.User,
@@ -60,6 +63,7 @@ func PrincipalForMember(u *User, m *Membership, grants []*ProcessGrant, c *Catal
 	}
 	if m.Role == RoleOwner || m.Role == RoleAdmin {
 		p.Scopes = c.ForLevel(LevelOrganization)
+		p.Set = c.SetOf(p.Scopes)
 		return p
 	}
 	p.Grants = make(map[string][]Scope, len(grants))
@@ -97,6 +101,16 @@ func (p *Principal) ScopesOn(id string) []Scope {
 // HasScopeOn reports whether the principal holds s on process id (or, with
 // an empty id, on the organization).
 func (p *Principal) HasScopeOn(id string, s Scope) bool { return slices.Contains(p.ScopesOn(id), s) }
+
+// HasScopeBit is HasScopeOn for the scope at catalogue index i, checked as
+// a bit for principals that hold one set of scopes (keys, admins); members
+// with per-process grants are checked by name.
+func (p *Principal) HasScopeBit(id string, i int, s Scope) bool {
+	if p.Grants != nil {
+		return p.HasScopeOn(id, s)
+	}
+	return p.CanReachProcess(id) && p.Set.Has(i)
+}
 
 // HasScope reports whether the principal holds s at its own level: on the
 // organization, or on its one process for a process key.

@@ -73,12 +73,18 @@ func TestPrincipalForKey(t *testing.T) {
 		User: "kwp_AAAAAAAAAAAAAAAAAAAA", Scopes: []keywarden.Scope{"workspace.file:upload"},
 		ExpiresAt: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
 	}
-	p := keywarden.PrincipalForKey(k)
+	p := keywarden.PrincipalForKey(k.Identity(keywarden.MustDefaultCatalogue()), keywarden.MustDefaultCatalogue())
 	if p.OrgID != k.OrgID || p.ProcessID != k.ProcessID || p.KeyID != k.ID || p.KeyUser != k.User || !p.ExpiresAt.Equal(k.ExpiresAt) {
 		t.Errorf("PrincipalForKey = %+v, want the key's organization, process, ID, user and expiry", p)
 	}
 	if want := (keywarden.Actor{Type: keywarden.ActorAPIKey, ID: k.ID, Name: k.Name}); p.Actor != want {
 		t.Errorf("Actor = %+v, want %+v", p.Actor, want)
+	}
+	upload, _ := keywarden.MustDefaultCatalogue().Index("workspace.file:upload")
+	download, _ := keywarden.MustDefaultCatalogue().Index("workspace.file:download")
+	if !p.HasScopeBit(k.ProcessID, upload, "workspace.file:upload") || p.HasScopeBit(k.ProcessID, download, "workspace.file:download") ||
+		p.HasScopeBit("another", upload, "workspace.file:upload") {
+		t.Error("HasScopeBit disagrees with the key's scopes")
 	}
 	if p.Level() != keywarden.LevelProcess || !p.HasScope("workspace.file:upload") || p.HasScope("workspace.file:download") {
 		t.Errorf("principal of a process key with one scope: Level %q, scopes %v", p.Level(), p.Scopes)

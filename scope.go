@@ -120,9 +120,33 @@ type Catalogue struct {
 	index  map[Scope]int
 }
 
+// MaxScopes bounds a catalogue, so that any set of its scopes fits in a
+// ScopeSet.
+const MaxScopes = 256
+
+// ScopeSet is a set of scopes of one catalogue as bits, indexed by catalogue
+// position: checking a scope on the request path is a shift and a mask, not
+// string comparisons. It is a value, so copying it allocates nothing.
+type ScopeSet [MaxScopes / 64]uint64
+
+// Has reports whether the scope at catalogue index i is in the set.
+func (s ScopeSet) Has(i int) bool {
+	return i >= 0 && i < MaxScopes && s[i/64]&(1<<(uint(i)%64)) != 0
+}
+
+// Add puts the scope at catalogue index i in the set.
+func (s *ScopeSet) Add(i int) {
+	if i >= 0 && i < MaxScopes {
+		s[i/64] |= 1 << (uint(i) % 64)
+	}
+}
+
 // NewCatalogue builds a catalogue from scopes, rejecting malformed or duplicate
-// names.
+// names and more than MaxScopes.
 func NewCatalogue(scopes []ScopeInfo) (*Catalogue, error) {
+	if len(scopes) > MaxScopes {
+		return nil, Errorf(EINVALID, "a catalogue holds at most %d scopes, not %d", MaxScopes, len(scopes))
+	}
 	c := &Catalogue{index: make(map[Scope]int, len(scopes))}
 	for _, s := range scopes {
 		if !ValidScopeName(string(s.Name)) {
@@ -159,6 +183,35 @@ func (c *Catalogue) Lookup(s Scope) (ScopeInfo, bool) {
 		return ScopeInfo{}, false
 	}
 	return c.scopes[i], true
+}
+
+// Index returns the catalogue position of s, its bit in a ScopeSet.
+func (c *Catalogue) Index(s Scope) (int, bool) {
+	i, ok := c.index[s]
+	return i, ok
+}
+
+// SetOf returns scopes as a ScopeSet; scopes unknown to the catalogue (say,
+// removed from the configuration since) are left out.
+func (c *Catalogue) SetOf(scopes []Scope) ScopeSet {
+	var set ScopeSet
+	for _, s := range scopes {
+		if i, ok := c.index[s]; ok {
+			set.Add(i)
+		}
+	}
+	return set
+}
+
+// ScopesOf returns the scopes of set, in catalogue order.
+func (c *Catalogue) ScopesOf(set ScopeSet) []Scope {
+	var out []Scope
+	for i, info := range c.scopes {
+		if set.Has(i) {
+			out = append(out, info.Name)
+		}
+	}
+	return out
 }
 
 // AllowedAt reports whether a key of level may hold s.

@@ -423,3 +423,35 @@ func TestValidScopeName(t *testing.T) {
 		})
 	}
 }
+
+func TestScopeSet(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	scopes := []keywarden.Scope{"workspace.file:upload", "workspace.admin.api_key:manage", "workspace.unknown:thing"}
+	set := c.SetOf(scopes)
+	for _, s := range c.All() {
+		i, ok := c.Index(s.Name)
+		if !ok {
+			t.Fatalf("Index(%s) not found", s.Name)
+		}
+		want := s.Name == "workspace.file:upload" || s.Name == "workspace.admin.api_key:manage"
+		if set.Has(i) != want {
+			t.Errorf("set.Has(%s) = %v, want %v", s.Name, set.Has(i), want)
+		}
+	}
+	if got := c.ScopesOf(set); len(got) != 2 || got[0] != "workspace.file:upload" || got[1] != "workspace.admin.api_key:manage" {
+		t.Errorf("ScopesOf = %v, want the two known scopes in catalogue order", got)
+	}
+	var big keywarden.ScopeSet
+	big.Add(keywarden.MaxScopes - 1)
+	big.Add(keywarden.MaxScopes) // out of range: ignored
+	if !big.Has(keywarden.MaxScopes-1) || big.Has(keywarden.MaxScopes) || big.Has(-1) || big.Has(0) {
+		t.Error("ScopeSet bounds are wrong")
+	}
+	many := make([]keywarden.ScopeInfo, keywarden.MaxScopes+1)
+	for i := range many {
+		many[i] = keywarden.ScopeInfo{Name: keywarden.Scope(fmt.Sprintf("x.r%d:a", i))}
+	}
+	if _, err := keywarden.NewCatalogue(many); err == nil {
+		t.Error("a catalogue over MaxScopes was accepted")
+	}
+}

@@ -2,6 +2,7 @@ package keywarden_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -79,7 +80,7 @@ func TestVerifier(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			finder := &fakeFinder{keys: map[string]*keywarden.APIKey{k.User: k}, err: tc.storeErr}
-			v := &keywarden.Verifier{Keys: finder, Now: func() time.Time { return tc.now }}
+			v := &keywarden.Verifier{Keys: finder, Catalogue: keywarden.MustDefaultCatalogue(), Now: func() time.Time { return tc.now }}
 			got, err := v.Verify(context.Background(), tc.presented)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
@@ -88,8 +89,12 @@ func TestVerifier(t *testing.T) {
 				t.Errorf("Verify = {Code:%s Reason:%q User:%q}, want {Code:%s Reason:%q User:%q}",
 					got.Code, got.Reason, got.User, tc.wantCode, tc.wantReason, tc.wantUser)
 			}
-			if wantKey := tc.wantCode == keywarden.VerifyValid; (got.Key == k) != wantKey || (got.Key != nil) != wantKey {
-				t.Errorf("Verify Key = %v, want the stored key only when valid", got.Key)
+			want := keywarden.KeyIdentity{}
+			if tc.wantCode == keywarden.VerifyValid {
+				want = k.Identity(keywarden.MustDefaultCatalogue())
+			}
+			if got.Key != want {
+				t.Errorf("Verify Key = %+v, want %+v (the stored key only when valid)", got.Key, want)
 			}
 			if n := finder.Calls(); n != tc.wantCalls {
 				t.Errorf("store queried %d times, want %d", n, tc.wantCalls)
@@ -111,7 +116,7 @@ func TestVerifierStoreErrorIsReturned(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			finder := &fakeFinder{err: tc.err}
-			v := &keywarden.Verifier{Keys: finder, Now: func() time.Time { return testNow }}
+			v := &keywarden.Verifier{Keys: finder, Catalogue: keywarden.MustDefaultCatalogue(), Now: func() time.Time { return testNow }}
 			got, err := v.Verify(context.Background(), km.Value())
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("Verify error = %v, want %v", err, tc.err)
@@ -119,7 +124,7 @@ func TestVerifierStoreErrorIsReturned(t *testing.T) {
 			if keywarden.ErrorCode(err) != tc.wantCode {
 				t.Errorf("ErrorCode = %q, want %q", keywarden.ErrorCode(err), tc.wantCode)
 			}
-			if got.Code == keywarden.VerifyValid || got.Key != nil {
+			if got.Code == keywarden.VerifyValid || got.Key != (keywarden.KeyIdentity{}) {
 				t.Errorf("Verify = %+v with a store error, want no valid verdict", got)
 			}
 		})
@@ -139,5 +144,30 @@ func TestVerifierTreatsAMissingKeyWithoutErrorAsUnknown(t *testing.T) {
 	got, err := v.Verify(context.Background(), km.Value())
 	if err != nil || got.Code != keywarden.VerifyInvalid || got.Reason != keywarden.ReasonUnknownKey {
 		t.Fatalf("Verify = %+v, %v; want INVALID unknown_key", got, err)
+	}
+}
+
+// TestVerifyAuthorization: Basic and Bearer headers reach the same verdict;
+// anything else is malformed without a store query.
+func TestVerifyAuthorization(t *testing.T) {
+	k, km := MustMintAPIKey(t, testRequest(), testMintParams(t))
+	finder := &fakeFinder{keys: map[string]*keywarden.APIKey{k.User: k}}
+	v := &keywarden.Verifier{Keys: finder, Catalogue: keywarden.MustDefaultCatalogue(), Now: func() time.Time { return testNow }}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(km.Value()))
+	for _, h := range []string{basic, "basic " + basic[6:], "Bearer " + km.Value(), "bearer  " + km.Value()} {
+		got, err := v.VerifyAuthorization(context.Background(), h)
+		if err != nil || got.Code != keywarden.VerifyValid || got.Key.ID != k.ID {
+			t.Errorf("VerifyAuthorization(%.12q…) = %+v, %v", h, got, err)
+		}
+	}
+	calls := finder.Calls()
+	for _, h := range []string{"", "Basic", "Basic !!!", "Digest " + km.Value(), "Bearer", km.Value()} {
+		got, err := v.VerifyAuthorization(context.Background(), h)
+		if err != nil || got.Code != keywarden.VerifyInvalid || got.Reason != keywarden.ReasonMalformed {
+			t.Errorf("VerifyAuthorization(%.12q) = %+v, %v; want malformed", h, got, err)
+		}
+	}
+	if finder.Calls() != calls {
+		t.Error("a malformed header reached the store")
 	}
 }

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"encoding/base64"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/keywarden/keywarden"
@@ -18,32 +16,6 @@ var (
 	errUnauthorized    = keywarden.Errorf(keywarden.EUNAUTHORIZED, "unauthorized")
 	errProcessNotFound = keywarden.Errorf(keywarden.ENOTFOUND, "Process not found.")
 )
-
-// credentials extracts "user:pass" from the Authorization header: Basic (what
-// curl -u sends) or Bearer user:pass. ok is false for a missing or malformed
-// header.
-func credentials(r *http.Request) (string, bool) {
-	values := r.Header.Values("Authorization")
-	if len(values) != 1 {
-		return "", false
-	}
-	scheme, rest, found := strings.Cut(values[0], " ")
-	if !found {
-		return "", false
-	}
-	rest = strings.TrimSpace(rest)
-	switch {
-	case strings.EqualFold(scheme, "Basic"):
-		raw, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return "", false
-		}
-		return string(raw), true
-	case strings.EqualFold(scheme, "Bearer"):
-		return rest, true
-	}
-	return "", false
-}
 
 // authenticate returns the principal of a request or the one 401 error. Why
 // it failed is logged with the key's public ID (when the key was well-formed)
@@ -70,12 +42,12 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 			}
 		}
 	}
-	presented, ok := credentials(r)
-	if !ok {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
 		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
 		return nil, errUnauthorized
 	}
-	v, err := s.verifier.Verify(ctx, presented)
+	v, err := s.Verifier.VerifyAuthorization(ctx, values[0])
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +62,7 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
 		}
 	}
-	return keywarden.PrincipalForKey(k), nil
+	return keywarden.PrincipalForKey(k, s.Catalogue), nil
 }
 
 // safeMethod reports whether method only reads.

@@ -165,7 +165,7 @@ func (s *server) authorize(rt route) http.Handler {
 		// list that the handler narrows to what the caller may see (GET
 		// /processes), on anything it reaches.
 		pid := r.PathValue("processId")
-		held := p.HasScopeOn(pid, rt.access.scope)
+		held := p.HasScopeBit(pid, rt.access.scopeIndex, rt.access.scope)
 		if pid == "" && !rt.access.orgLevel {
 			held = p.HoldsAnywhere(rt.access.scope)
 		}

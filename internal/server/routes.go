@@ -12,8 +12,10 @@ import (
 type access struct {
 	public bool // no credentials at all (health checks only)
 	anyKey bool // any valid credentials, no particular scope
-	// scope is the scope the caller must hold.
-	scope keywarden.Scope
+	// scope is the scope the caller must hold; scopeIndex is its bit,
+	// resolved against the catalogue when the handler is built.
+	scope      keywarden.Scope
+	scopeIndex int
 	// orgLevel refuses (403) principals confined to a process.
 	orgLevel bool
 

@@ -23,7 +23,10 @@ const DefaultMaxBodyBytes = 1 << 20
 // Config is what the handler depends on. Everything with state — store,
 // clock, randomness, logger — is passed in, so tests control it.
 type Config struct {
-	Store     keywarden.Store
+	Store keywarden.Store
+	// Verifier checks API keys; a keywarden.Verifier over Store when nil.
+	// The cache package supplies one that answers from memory.
+	Verifier  keywarden.KeyVerifier
 	Catalogue *keywarden.Catalogue
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -47,8 +50,7 @@ type Config struct {
 // server holds the configured dependencies the handlers share.
 type server struct {
 	Config
-	verifier *keywarden.Verifier
-	assets   *web.Assets
+	assets *web.Assets
 	// Sign-in failures are counted per account and per client address.
 	signInByAccount *throttle.Limiter
 	signInByIP      *throttle.Limiter
@@ -77,13 +79,22 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{Config: cfg, verifier: &keywarden.Verifier{Keys: cfg.Store, Now: cfg.Now},
-		assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
+	if cfg.Verifier == nil {
+		cfg.Verifier = &keywarden.Verifier{Keys: cfg.Store, Catalogue: cfg.Catalogue, Now: cfg.Now}
+	}
+	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
+		if rt.access.scope != "" {
+			i, ok := cfg.Catalogue.Index(rt.access.scope)
+			if !ok {
+				panic("server: route " + rt.pattern + " requires " + string(rt.access.scope) + ", which the catalogue lacks")
+			}
+			rt.access.scopeIndex = i
+		}
 		if rt.access.console {
 			mux.Handle(rt.pattern, s.page(rt))
 		} else {
