@@ -84,9 +84,10 @@ type APIKeyStore interface {
 	// DeleteAPIKey deletes a key of the organization. Once it returns nil the
 	// deletion is durable.
 	DeleteAPIKey(ctx context.Context, orgID, id string, e *AuditEvent) error
-	// TouchAPIKey records that the key was used at at; it never moves
-	// lastUsedAt backwards.
-	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+	// TouchAPIKey records that the key whose public ID is user was used at
+	// at; it never moves lastUsedAt backwards. It takes the public ID, the
+	// key the verification path (and its cache) knows a key by.
+	TouchAPIKey(ctx context.Context, user string, at time.Time) error
 }
 
 // CreateAPIKeyRequest is the body of a create call. Exp is a string so that a

@@ -12,6 +12,7 @@ type Store interface {
 	APIKeyStore
 	SessionStore
 	AuditStore
+	KeyChangeFeed
 	// Ping reports whether the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

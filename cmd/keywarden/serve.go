@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/server"
 )
 
@@ -33,6 +36,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", a.env("KEYWARDEN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env KEYWARDEN_LOG_LEVEL)")
 	kf := a.addKeyPrefixFlags(fs)
 	trustProxy := fs.Bool("trust-proxy", a.env("KEYWARDEN_TRUST_PROXY", "false") == "true", "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy in front of keywarden (env KEYWARDEN_TRUST_PROXY)")
+	cacheSize := fs.Int("cache-size", envInt(a, "KEYWARDEN_CACHE_SIZE", cache.DefaultSize), "how many keys the verification cache holds (env KEYWARDEN_CACHE_SIZE)")
+	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here")
+	metricsAddr := fs.String("metrics-addr", a.env("KEYWARDEN_METRICS_ADDR", ""), "serve /metrics on this address instead of the main one, e.g. 127.0.0.1:9090 (env KEYWARDEN_METRICS_ADDR)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -57,9 +63,26 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	// The store, measured, behind the verification cache: what the cache
+	// answers never reaches the store or its metrics.
+	catalogue := keywarden.MustDefaultCatalogue()
+	m := metrics.New()
+	keys := cache.New(m.WrapStore(store), cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if err := keys.Watch(watchCtx, *cachePoll, func(err error) {
+		logger.Error("key change feed unreadable: verification cache emptied", "error", err)
+	}); err != nil {
+		return err
+	}
+
 	handler := server.NewHandler(server.Config{
-		Store:            store,
-		Catalogue:        keywarden.MustDefaultCatalogue(),
+		Store:            keys,
+		Verifier:         keys,
+		Metrics:          m,
+		ServeMetrics:     *metricsAddr == "",
+		Catalogue:        catalogue,
 		Logger:           logger,
 		Now:              a.now,
 		OrgKeyPrefix:     kf.org,
@@ -81,7 +104,17 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String())
+	served := make(chan error, 2)
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return err
+		}
+		msrv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: writeTimeout}
+		go func() { served <- msrv.Serve(mln) }()
+		defer msrv.Close()
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	if setupToken != "" {
 		// The one secret this log ever carries, by design: it proves that
 		// whoever sets up Keywarden can read the server's log. It stops
@@ -89,8 +122,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		logger.Info("first run: open the setup page to create the first organization",
 			"setup_url", "http://"+ln.Addr().String()+"/setup?token="+setupToken)
 	}
+	// Logged last: tests (and people) take it to mean everything is up.
+	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String())
 
-	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
@@ -148,4 +182,13 @@ func (a *app) setupToken(ctx context.Context, store keywarden.Store) (string, er
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// envInt is a.env for an integer flag's default.
+func envInt(a *app, name string, def int) int {
+	n, err := strconv.Atoi(a.env(name, strconv.Itoa(def)))
+	if err != nil {
+		return def
+	}
+	return n
 }

@@ -44,12 +44,18 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 	}
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 {
+		if s.Metrics != nil {
+			s.Metrics.ObserveVerification(string(keywarden.VerifyInvalid))
+		}
 		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
 		return nil, errUnauthorized
 	}
 	v, err := s.Verifier.VerifyAuthorization(ctx, values[0])
 	if err != nil {
 		return nil, err
+	}
+	if s.Metrics != nil {
+		s.Metrics.ObserveVerification(string(v.Code))
 	}
 	if v.Code != keywarden.VerifyValid {
 		s.Logger.InfoContext(ctx, "authentication failed", "reason", v.Reason, "key_user", v.User, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
@@ -58,7 +64,7 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 	k := v.Key
 	infoFrom(ctx).keyUser = k.User
 	if now := s.Now(); now.Sub(k.LastUsedAt) >= lastUsedResolution {
-		if err := s.Store.TouchAPIKey(ctx, k.ID, now.UTC().Truncate(time.Microsecond)); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+		if err := s.Store.TouchAPIKey(ctx, k.User, now.UTC().Truncate(time.Microsecond)); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
 		}
 	}

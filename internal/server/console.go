@@ -77,6 +77,7 @@ func (s *server) page(rt route) http.Handler {
 }
 
 func (s *server) servePage(w http.ResponseWriter, r *http.Request, rt route) error {
+	infoFrom(r.Context()).route = rt.pattern
 	sess, p, err := s.session(r)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 // requestInfo is filled in as a request passes the middleware, for its log line.
 type requestInfo struct {
+	route   string // the pattern of the route that served the request
 	keyUser string
 	userID  string
 }
@@ -65,12 +66,20 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		d := s.Now().Sub(start)
+		if s.Metrics != nil {
+			route := info.route
+			if route == "" {
+				route = "unmatched"
+			}
+			s.Metrics.ObserveRequest(route, r.Method, rec.status, d)
+		}
 		s.Logger.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", s.Now().Sub(start)),
+			slog.Duration("duration", d),
 			slog.String("remote_addr", r.RemoteAddr),
 			slog.String("key_user", info.keyUser),
 			slog.String("user_id", info.userID),
@@ -147,6 +156,7 @@ func (s *server) refuseKeysInURL(next http.Handler) http.Handler {
 // that process; an organization-only route refuses process keys with 403.
 func (s *server) authorize(rt route) http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		infoFrom(r.Context()).route = rt.pattern
 		if rt.access.public {
 			return rt.handle(w, r)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/password"
 	"github.com/keywarden/keywarden/internal/throttle"
 	"github.com/keywarden/keywarden/internal/web"
@@ -38,6 +39,12 @@ type Config struct {
 	ProcessKeyPrefix string
 
 	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
+
+	// Metrics records requests and verifications; nil records nothing.
+	Metrics *metrics.Metrics
+	// ServeMetrics mounts GET /metrics on this handler (unauthenticated, as
+	// Prometheus scrapes it); off when the operator binds it elsewhere.
+	ServeMetrics bool
 
 	// SetupToken guards the first-run setup page; empty disables it.
 	SetupToken string
@@ -100,6 +107,9 @@ func NewHandler(cfg Config) http.Handler {
 		} else {
 			mux.Handle(rt.pattern, s.authorize(rt))
 		}
+	}
+	if cfg.ServeMetrics && cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	}
 	// Unknown API paths and methods answer with a problem document rather
 	// than the mux's plain text.

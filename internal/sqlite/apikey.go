@@ -170,11 +170,14 @@ func (db *DB) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) ([]*key
 // synchronous=FULL, the deletion is on disk once this returns nil.
 func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id)
-		if err != nil {
+		var user string
+		err := tx.QueryRowContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND id = ? RETURNING "user"`, orgID, id).Scan(&user)
+		if err == sql.ErrNoRows {
+			return keywarden.Errorf(keywarden.ENOTFOUND, "%s", apiKeyMessages.notFound)
+		} else if err != nil {
 			return err
 		}
-		if err := affectedOne(res, apiKeyMessages.notFound); err != nil {
+		if err := recordKeyChange(ctx, tx, user, ""); err != nil {
 			return err
 		}
 		return insertAuditEvent(ctx, tx, e)
@@ -184,11 +187,11 @@ func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.A
 
 // TouchAPIKey records that the key was used at at. It never moves
 // last_used_at back: touches may arrive out of order.
-func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+func (db *DB) TouchAPIKey(ctx context.Context, user string, at time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?1), ?1)
-			WHERE id = ?2`, micros(at), id)
+			WHERE "user" = ?2`, micros(at), user)
 		if err != nil {
 			return err
 		}

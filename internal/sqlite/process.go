@@ -133,6 +133,9 @@ func (db *DB) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.
 		if err := affectedOne(res, processMessages.notFound); err != nil {
 			return err
 		}
+		if err := recordKeyChange(ctx, tx, "", id); err != nil {
+			return err
+		}
 		return insertAuditEvent(ctx, tx, e)
 	})
 	return storeError("DeleteProcess", err, processMessages)

@@ -244,7 +244,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				_, err = s.FindAPIKey(ctx, org.ID, k.ID)
 				wantCode(t, err, keywarden.ENOTFOUND)
 				wantCode(t, s.DeleteAPIKey(ctx, org.ID, k.ID, nil), keywarden.ENOTFOUND)
-				wantCode(t, s.TouchAPIKey(ctx, k.ID, At(3)), keywarden.ENOTFOUND)
+				wantCode(t, s.TouchAPIKey(ctx, k.User, At(3)), keywarden.ENOTFOUND)
 				keys, total, err := s.FindAPIKeys(ctx, keywarden.APIKeyFilter{OrgID: org.ID, Level: tt.level, ProcessID: tt.processID})
 				wantPage(t, "FindAPIKeys", keys, total, err, []*keywarden.APIKey{kept}, 1)
 			})
@@ -301,7 +301,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			{"EarlierIsIgnored", 15, 20},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				if err := s.TouchAPIKey(ctx, k.ID, At(tt.touch)); err != nil {
+				if err := s.TouchAPIKey(ctx, k.User, At(tt.touch)); err != nil {
 					t.Fatalf("TouchAPIKey: %v", err)
 				}
 				want := *k
@@ -318,7 +318,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			t.Fatalf("FindAPIKey: %v", err)
 		}
 		wantEqual(t, "another key, untouched", got, other)
-		wantCode(t, s.TouchAPIKey(ctx, MustNewID(t), At(30)), keywarden.ENOTFOUND)
+		wantCode(t, s.TouchAPIKey(ctx, "kwo_NoSuchKeyAAAAAAAAAAA", At(30)), keywarden.ENOTFOUND)
 	})
 
 	t.Run("ConcurrentCreatesAllSucceed", func(t *testing.T) {

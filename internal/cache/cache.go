@@ -1,0 +1,479 @@
+// Package cache answers key verification from memory. Store wraps a
+// keywarden.Store: a verification of a cached key costs about one SHA-256
+// and allocates nothing; an unknown key ID is remembered for a short while,
+// so a flood of made-up keys does not reach the database; and every change
+// made through Store invalidates what it changes before it returns, so a key
+// stops working the moment its deletion is acknowledged.
+package cache
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/keywarden/keywarden"
+)
+
+// Defaults.
+const (
+	// DefaultSize holds a million keys in about 250 MB at most (see
+	// docs/performance.md for the measured bytes per key).
+	DefaultSize = 1 << 20
+	// DefaultNegativeSize bounds the memory of unknown key IDs.
+	DefaultNegativeSize = 1 << 16
+	// DefaultNegativeTTL is how long an unknown key ID is answered from
+	// memory. It bounds how long a key created through another node (whose
+	// creation this node does not see) is refused after someone presented
+	// its ID before it existed — which only its creator can do.
+	DefaultNegativeTTL = 10 * time.Second
+)
+
+// maxDecoded bounds a decoded Basic credential: a key is at most 32 + 20 + 1
+// + 49 = 102 bytes; anything longer is not a key.
+const maxDecoded = 128
+
+// Metrics receives what the cache does; internal/metrics implements it.
+type Metrics interface {
+	CacheHit(kind string)
+	CacheMiss(kind string)
+	CacheEviction(kind string)
+	SetCacheSize(kind string, n int)
+}
+
+// Config tunes a Store. Zero values take the defaults.
+type Config struct {
+	Size         int
+	NegativeSize int
+	NegativeTTL  time.Duration
+	Catalogue    *keywarden.Catalogue
+	Now          func() time.Time
+	Metrics      Metrics
+}
+
+// Store is a keywarden.Store with a verification cache in front of its keys.
+// Everything it does not override passes through to the wrapped store.
+type Store struct {
+	keywarden.Store
+	cfg  Config
+	bufs sync.Pool // *[maxDecoded]byte, for decoding Basic credentials
+
+	mu       sync.RWMutex
+	index    map[string]int32 // public key ID → slot
+	chunks   [][]entry        // the slots, in chunks of chunkSize: growing never copies or over-allocates
+	nslots   int
+	free     []int32
+	hand     int              // the CLOCK eviction hand
+	negative map[string]int64 // unknown public key ID → until (Unix ns)
+	scopes   map[scope]*scope // shared by the keys of one process (or organization) with the same scopes
+	// gen counts invalidations. A lookup that missed notes it before asking
+	// the store and drops its result if it changed meanwhile: a key deleted
+	// while it was being fetched is never put back.
+	gen uint64
+}
+
+var (
+	_ keywarden.Store       = (*Store)(nil)
+	_ keywarden.KeyVerifier = (*Store)(nil)
+)
+
+// chunkSize is how many slots are allocated at a time.
+const chunkSize = 1024
+
+// at returns slot i. Called with mu held.
+func (s *Store) at(i int32) *entry { return &s.chunks[i/chunkSize][i%chunkSize] }
+
+// entry is one cached key: what verification and authorization need, and no
+// more, so that a million keys fit in a few hundred megabytes.
+type entry struct {
+	user, id, name    string
+	hash              keywarden.SecretHash
+	scope             *scope
+	expires, lastUsed int64 // Unix ns; lastUsed 0 when never used
+	ref               atomic.Uint32
+	used              bool
+}
+
+// scope is where a key reaches and what it may do there. Keys of one
+// process with the same scopes share one.
+type scope struct {
+	org, process string
+	scopes       keywarden.ScopeSet
+}
+
+// New returns a Store caching the keys of inner.
+func New(inner keywarden.Store, cfg Config) *Store {
+	if cfg.Size <= 0 {
+		cfg.Size = DefaultSize
+	}
+	if cfg.NegativeSize <= 0 {
+		cfg.NegativeSize = DefaultNegativeSize
+	}
+	if cfg.NegativeTTL <= 0 {
+		cfg.NegativeTTL = DefaultNegativeTTL
+	}
+	if cfg.Catalogue == nil {
+		cfg.Catalogue = keywarden.MustDefaultCatalogue()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	s := &Store{
+		Store:    inner,
+		cfg:      cfg,
+		index:    make(map[string]int32),
+		negative: make(map[string]int64),
+		scopes:   make(map[scope]*scope),
+	}
+	s.bufs.New = func() any { return new([maxDecoded]byte) }
+	return s
+}
+
+// VerifyAuthorization checks an Authorization header value. A hit on a
+// cached key decodes into a pooled buffer, parses in place, hashes the
+// secret and compares: no allocation, no lock held while hashing.
+func (s *Store) VerifyAuthorization(ctx context.Context, authorization string) (keywarden.Verification, error) {
+	scheme, param, ok := strings.Cut(authorization, " ")
+	if !ok {
+		return malformed, nil
+	}
+	param = strings.TrimSpace(param)
+	var key []byte
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		if base64.StdEncoding.DecodedLen(len(param)) > maxDecoded {
+			return malformed, nil
+		}
+		buf := s.bufs.Get().(*[maxDecoded]byte)
+		defer func() {
+			clear(buf[:]) // the decoded secret does not outlive the request
+			s.bufs.Put(buf)
+		}()
+		n, err := base64.StdEncoding.Decode(buf[:], bytesOf(param))
+		if err != nil {
+			return malformed, nil
+		}
+		key = buf[:n]
+	case strings.EqualFold(scheme, "Bearer"):
+		key = bytesOf(param) // read only
+	default:
+		return malformed, nil
+	}
+	return s.verify(ctx, key)
+}
+
+var malformed = keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
+
+// bytesOf is a read-only view of s: nothing here writes to it or keeps it.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func (s *Store) verify(ctx context.Context, key []byte) (keywarden.Verification, error) {
+	user, secret, err := keywarden.ParseKeyBytes(key)
+	if err == keywarden.ErrBadChecksum {
+		return keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonBadChecksum, User: string(user)}, nil
+	} else if err != nil {
+		return malformed, nil
+	}
+	presented := keywarden.HashSecretBytes(secret)
+	now := s.cfg.Now()
+
+	s.mu.RLock()
+	if i, ok := s.index[string(user)]; ok {
+		e := s.at(i)
+		e.ref.Store(1)
+		id, stored := e.identity(), e.hash
+		s.mu.RUnlock()
+		s.cfg.Metrics.CacheHit("positive")
+		return keywarden.Check(id, stored, presented, now), nil
+	}
+	until, known := s.negative[string(user)]
+	gen := s.gen
+	s.mu.RUnlock()
+	if known && now.UnixNano() < until {
+		s.cfg.Metrics.CacheHit("negative")
+		presented.Equal(keywarden.SecretHash{}) // as much work as a wrong secret
+		return keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonUnknownKey, User: string(user)}, nil
+	}
+
+	s.cfg.Metrics.CacheMiss("positive")
+	u := string(user)
+	k, err := s.Store.FindAPIKeyByUser(ctx, u)
+	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k == nil {
+		s.rememberUnknown(u, gen, now)
+		presented.Equal(keywarden.SecretHash{})
+		return keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonUnknownKey, User: u}, nil
+	} else if err != nil {
+		return keywarden.Verification{}, err
+	}
+	s.add(k, gen)
+	return keywarden.Check(k.Identity(s.cfg.Catalogue), k.SecretHash, presented, now), nil
+}
+
+// identity returns the entry as a KeyIdentity, sharing its strings.
+func (e *entry) identity() keywarden.KeyIdentity {
+	id := keywarden.KeyIdentity{ID: e.id, User: e.user, OrgID: e.scope.org, ProcessID: e.scope.process, Name: e.name,
+		Scopes: e.scope.scopes, ExpiresAt: time.Unix(0, e.expires).UTC()}
+	if e.lastUsed != 0 {
+		id.LastUsedAt = time.Unix(0, e.lastUsed).UTC()
+	}
+	return id
+}
+
+// add caches k unless an invalidation happened since gen was read.
+func (s *Store) add(k *keywarden.APIKey, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.gen {
+		return
+	}
+	i, ok := s.index[k.User]
+	if !ok {
+		i = s.slot()
+		s.index[k.User] = i
+	}
+	e := s.at(i)
+	e.user, e.id, e.name = k.User, k.ID, k.Name
+	e.scope = s.shared(scope{org: k.OrgID, process: k.ProcessID, scopes: s.cfg.Catalogue.SetOf(k.Scopes)})
+	e.hash = k.SecretHash
+	e.expires = k.ExpiresAt.UnixNano()
+	e.lastUsed = 0
+	if !k.LastUsedAt.IsZero() {
+		e.lastUsed = k.LastUsedAt.UnixNano()
+	}
+	e.ref.Store(1)
+	e.used = true
+	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
+}
+
+// slot returns a free slot, growing up to Size and then evicting with the
+// CLOCK algorithm: the hand clears recently used entries and takes the first
+// that was not used since it last passed. Called with mu held.
+func (s *Store) slot() int32 {
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		return i
+	}
+	if s.nslots < s.cfg.Size {
+		if s.nslots%chunkSize == 0 {
+			s.chunks = append(s.chunks, make([]entry, min(chunkSize, s.cfg.Size-s.nslots)))
+		}
+		s.nslots++
+		return int32(s.nslots - 1)
+	}
+	for {
+		s.hand = (s.hand + 1) % s.nslots
+		e := s.at(int32(s.hand))
+		if e.ref.Swap(0) == 0 {
+			delete(s.index, e.user)
+			s.cfg.Metrics.CacheEviction("positive")
+			*e = entry{}
+			return int32(s.hand)
+		}
+	}
+}
+
+// shared returns the one shared copy of sc. The table is bounded: when it
+// outgrows the cache it starts over (entries keep what they point to).
+func (s *Store) shared(sc scope) *scope {
+	if p, ok := s.scopes[sc]; ok {
+		return p
+	}
+	if len(s.scopes) >= s.cfg.Size {
+		clear(s.scopes)
+	}
+	p := &sc
+	s.scopes[sc] = p
+	return p
+}
+
+// rememberUnknown notes that no key has the public ID user, unless an
+// invalidation (such as a creation) happened since gen was read.
+func (s *Store) rememberUnknown(user string, gen uint64, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.gen {
+		return
+	}
+	if len(s.negative) >= s.cfg.NegativeSize {
+		n := now.UnixNano()
+		for u, until := range s.negative {
+			if n >= until {
+				delete(s.negative, u)
+			}
+		}
+		if len(s.negative) >= s.cfg.NegativeSize {
+			s.cfg.Metrics.CacheEviction("negative")
+			clear(s.negative)
+		}
+	}
+	s.negative[user] = now.Add(s.cfg.NegativeTTL).UnixNano()
+	s.cfg.Metrics.SetCacheSize("negative", len(s.negative))
+}
+
+// Invalidate forgets what the cache knows about the key whose public ID is
+// user, positive or negative. The PostgreSQL store's change notifications
+// call it for changes made through other nodes.
+func (s *Store) Invalidate(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	delete(s.negative, user)
+	if i, ok := s.index[user]; ok {
+		s.drop(i)
+	}
+}
+
+// InvalidateProcess forgets every cached key of a process.
+func (s *Store) InvalidateProcess(processID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	for i := 0; i < s.nslots; i++ {
+		if e := s.at(int32(i)); e.used && e.scope.process == processID {
+			s.drop(int32(i))
+		}
+	}
+}
+
+// InvalidateAll forgets everything, for when changes may have been missed.
+func (s *Store) InvalidateAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	clear(s.index)
+	clear(s.negative)
+	s.chunks, s.nslots = nil, 0
+	s.free = s.free[:0]
+	s.hand = 0
+	s.cfg.Metrics.SetCacheSize("positive", 0)
+	s.cfg.Metrics.SetCacheSize("negative", 0)
+}
+
+// drop frees slot i. Called with mu held.
+func (s *Store) drop(i int32) {
+	delete(s.index, s.at(i).user)
+	*s.at(i) = entry{}
+	s.free = append(s.free, i)
+	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
+}
+
+// CreateAPIKey stores k and forgets that its public ID was once unknown.
+func (s *Store) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarden.AuditEvent) error {
+	err := s.Store.CreateAPIKey(ctx, k, e)
+	s.Invalidate(k.User)
+	return err
+}
+
+// DeleteAPIKey deletes the key and drops it from the cache before returning,
+// so it stops working the moment the deletion is acknowledged.
+func (s *Store) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) error {
+	k, err := s.Store.FindAPIKey(ctx, orgID, id)
+	if err != nil {
+		return err
+	}
+	err = s.Store.DeleteAPIKey(ctx, orgID, id, e)
+	s.Invalidate(k.User)
+	return err
+}
+
+// DeleteProcess deletes the process with its keys and drops them from the
+// cache.
+func (s *Store) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) error {
+	err := s.Store.DeleteProcess(ctx, orgID, id, e)
+	s.InvalidateProcess(id)
+	return err
+}
+
+// TouchAPIKey records the use and updates the cached entry, so the next
+// request does not record it again.
+func (s *Store) TouchAPIKey(ctx context.Context, user string, at time.Time) error {
+	if err := s.Store.TouchAPIKey(ctx, user, at); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.index[user]; ok && at.UnixNano() > s.at(i).lastUsed {
+		s.at(i).lastUsed = at.UnixNano()
+	}
+	return nil
+}
+
+// Len returns the number of cached keys.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.index)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) CacheHit(string)          {}
+func (noMetrics) CacheMiss(string)         {}
+func (noMetrics) CacheEviction(string)     {}
+func (noMetrics) SetCacheSize(string, int) {}
+
+// Watch follows the store's key change feed in the background until ctx
+// ends, dropping the keys that other processes sharing the store (the
+// command line, other nodes) deleted: a deletion made elsewhere stops
+// working here within interval. It reads the feed's position before it
+// returns, so no change made after Watch returns is missed. When the feed
+// cannot be read, the cache is emptied: it may have missed a deletion, so it
+// must not keep answering from memory — the next verifications go to the
+// store, and fail closed if it is down.
+func (s *Store) Watch(ctx context.Context, interval time.Duration, onError func(error)) error {
+	seq, err := s.Store.LatestKeyChange(ctx)
+	if err != nil {
+		return err
+	}
+	go func() {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			next, err := s.follow(ctx, seq)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.InvalidateAll()
+				onError(err)
+			}
+			seq = next
+		}
+	}()
+	return nil
+}
+
+// follow applies the changes after seq and returns the last one applied.
+func (s *Store) follow(ctx context.Context, seq int64) (int64, error) {
+	const batch = 1000
+	for {
+		changes, err := s.Store.KeyChangesSince(ctx, seq, batch)
+		if err != nil {
+			return seq, err
+		}
+		for _, c := range changes {
+			if c.User != "" {
+				s.Invalidate(c.User)
+			}
+			if c.ProcessID != "" {
+				s.InvalidateProcess(c.ProcessID)
+			}
+			seq = c.Seq
+		}
+		if len(changes) < batch {
+			return seq, nil
+		}
+	}
+}

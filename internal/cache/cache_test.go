@@ -1,0 +1,423 @@
+package cache_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/storetest"
+)
+
+// MustSQLite returns a migrated SQLite store in a temporary directory.
+func MustSQLite(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "keywarden.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// The cache passes every call it does not answer itself through to the
+// store: it must pass the stores' conformance suite unchanged.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) keywarden.Store { return cache.New(MustSQLite(t), cache.Config{}) })
+}
+
+// counting counts the store's key lookups.
+type counting struct {
+	keywarden.Store
+	mu      sync.Mutex
+	lookups int
+	block   chan struct{} // when set, lookups wait on it
+}
+
+func (c *counting) FindAPIKeyByUser(ctx context.Context, user string) (*keywarden.APIKey, error) {
+	c.mu.Lock()
+	c.lookups++
+	block := c.block
+	c.mu.Unlock()
+	if block != nil {
+		<-block
+	}
+	return c.Store.FindAPIKeyByUser(ctx, user)
+}
+
+func (c *counting) Lookups() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lookups
+}
+
+type fixture struct {
+	store *counting
+	cache *cache.Store
+	org   *keywarden.Organization
+	now   time.Time
+}
+
+func newFixture(t *testing.T, cfg cache.Config) *fixture {
+	t.Helper()
+	f := &fixture{store: &counting{Store: MustSQLite(t)}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	cfg.Now = func() time.Time { return f.now }
+	f.cache = cache.New(f.store, cfg)
+	f.org, _ = storetest.MustCreateOrganization(t, f.store)
+	return f
+}
+
+// key creates a key through the cache and returns its Basic header.
+func (f *fixture) key(t *testing.T, processID string, exp time.Duration) (*keywarden.APIKey, string) {
+	t.Helper()
+	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{Name: "k", Scopes: []string{"workspace.file:upload"},
+		Exp: f.now.Add(exp).Format(time.RFC3339)}, keywarden.MintParams{Org: f.org, ProcessID: processID,
+		Catalogue: keywarden.MustDefaultCatalogue(), Now: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.cache.CreateAPIKey(context.Background(), k, nil); err != nil {
+		t.Fatal(err)
+	}
+	return k, basic(km.Value())
+}
+
+func basic(key string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(key)) }
+
+func (f *fixture) verify(t *testing.T, header string) keywarden.Verification {
+	t.Helper()
+	v, err := f.cache.VerifyAuthorization(context.Background(), header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestSecondVerificationIsServedFromMemory(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	k, h := f.key(t, "", 24*time.Hour)
+	for i := 0; i < 3; i++ {
+		v := f.verify(t, h)
+		if v.Code != keywarden.VerifyValid || v.Key.ID != k.ID || v.Key.OrgID != f.org.ID || v.Key.User != k.User {
+			t.Fatalf("verification %d = %+v", i, v)
+		}
+	}
+	if n := f.store.Lookups(); n != 1 {
+		t.Fatalf("%d store lookups for three verifications, want 1", n)
+	}
+	bearer := "Bearer " + mustDecode(t, h)
+	if v := f.verify(t, bearer); v.Code != keywarden.VerifyValid {
+		t.Fatalf("Bearer: %+v", v)
+	}
+	// A wrong secret for a cached ID is refused without the store.
+	wrong := keywarden.KeyMaterial{User: k.User, Secret: mustGenerate(t).Secret}
+	if v := f.verify(t, basic(wrong.Value())); v.Code != keywarden.VerifyInvalid || v.Reason != keywarden.ReasonWrongSecret {
+		t.Fatalf("wrong secret: %+v", v)
+	}
+	// Expiry is checked on every verification, cached or not.
+	f.now = f.now.Add(24 * time.Hour)
+	if v := f.verify(t, h); v.Code != keywarden.VerifyExpired {
+		t.Fatalf("at exp: %+v", v)
+	}
+	if n := f.store.Lookups(); n != 1 {
+		t.Fatalf("%d store lookups, want 1", n)
+	}
+}
+
+func mustDecode(t *testing.T, h string) string {
+	b, err := base64.StdEncoding.DecodeString(h[len("Basic "):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustGenerate(t *testing.T) keywarden.KeyMaterial {
+	km, err := keywarden.GenerateKey(nil, "kwo_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
+}
+
+func TestMalformedKeysNeverReachTheCacheOrTheStore(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	km := mustGenerate(t)
+	v := km.Value()
+	for _, h := range []string{"", "Basic", "Basic !!", "Digest x", basic("nope"), basic(v[:len(v)-1] + "0"), basic(v[:len(v)-1] + "1"),
+		"Basic " + base64.StdEncoding.EncodeToString(make([]byte, 200)), "Bearer " + v + "x"} {
+		if got := f.verify(t, h); got.Code != keywarden.VerifyInvalid || got.Reason == keywarden.ReasonUnknownKey {
+			t.Errorf("%.20q: %+v", h, got)
+		}
+	}
+	if n := f.store.Lookups(); n != 0 {
+		t.Fatalf("%d store lookups for malformed keys", n)
+	}
+}
+
+func TestUnknownKeyIDsAreRememberedBriefly(t *testing.T) {
+	f := newFixture(t, cache.Config{NegativeTTL: 10 * time.Second})
+	h := basic(mustGenerate(t).Value())
+	for i := 0; i < 100; i++ {
+		if v := f.verify(t, h); v.Code != keywarden.VerifyInvalid || v.Reason != keywarden.ReasonUnknownKey {
+			t.Fatalf("%+v", v)
+		}
+	}
+	if n := f.store.Lookups(); n != 1 {
+		t.Fatalf("%d store lookups for one unknown key asked 100 times, want 1", n)
+	}
+	f.now = f.now.Add(10 * time.Second)
+	f.verify(t, h)
+	if n := f.store.Lookups(); n != 2 {
+		t.Fatalf("after the TTL: %d lookups, want 2", n)
+	}
+}
+
+// A key created after its ID was looked up works at once: creation clears
+// the negative entry.
+func TestCreationClearsTheNegativeEntry(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{Name: "k", Scopes: []string{"all"},
+		Exp: f.now.Add(time.Hour).Format(time.RFC3339)}, keywarden.MintParams{Org: f.org, Catalogue: keywarden.MustDefaultCatalogue(), Now: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.verify(t, basic(km.Value())); v.Reason != keywarden.ReasonUnknownKey {
+		t.Fatalf("before creation: %+v", v)
+	}
+	if err := f.cache.CreateAPIKey(context.Background(), k, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.verify(t, basic(km.Value())); v.Code != keywarden.VerifyValid {
+		t.Fatalf("after creation: %+v", v)
+	}
+}
+
+func TestDeletionStopsACachedKeyAtOnce(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	ctx := context.Background()
+	k, h := f.key(t, "", time.Hour)
+	f.verify(t, h)
+	if err := f.cache.DeleteAPIKey(ctx, f.org.ID, k.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.verify(t, h); v.Code != keywarden.VerifyInvalid {
+		t.Fatalf("after delete: %+v", v)
+	}
+
+	p := storetest.MustCreateProcess(t, f.store, f.org.ID, f.now)
+	_, ph := f.key(t, p.ID, time.Hour)
+	_, oh := f.key(t, "", time.Hour)
+	f.verify(t, ph)
+	f.verify(t, oh)
+	if err := f.cache.DeleteProcess(ctx, f.org.ID, p.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.verify(t, ph); v.Code != keywarden.VerifyInvalid {
+		t.Fatalf("process key after its process was deleted: %+v", v)
+	}
+	if v := f.verify(t, oh); v.Code != keywarden.VerifyValid {
+		t.Fatalf("another key after the process was deleted: %+v", v)
+	}
+}
+
+// A lookup that started before a deletion must not put the deleted key back
+// into the cache when it finishes after it.
+func TestLookupRacingADeletionIsNotCached(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	k, h := f.key(t, "", time.Hour)
+	block := make(chan struct{})
+	f.store.mu.Lock()
+	f.store.block = block
+	f.store.mu.Unlock()
+	done := make(chan keywarden.Verification)
+	go func() {
+		v, _ := f.cache.VerifyAuthorization(context.Background(), h)
+		done <- v
+	}()
+	for f.store.Lookups() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// The lookup is in flight and will see the key. Delete it meanwhile.
+	f.cache.Invalidate(k.User) // what DeleteAPIKey does after the store's delete
+	f.store.mu.Lock()
+	f.store.block = nil
+	f.store.mu.Unlock()
+	close(block)
+	<-done
+	if f.cache.Len() != 0 {
+		t.Fatal("a key fetched before an invalidation was cached after it")
+	}
+}
+
+func TestTouchUpdatesTheCachedLastUse(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	k, h := f.key(t, "", time.Hour)
+	if v := f.verify(t, h); !v.Key.LastUsedAt.IsZero() {
+		t.Fatalf("a new key has lastUsedAt %v", v.Key.LastUsedAt)
+	}
+	at := f.now.Add(time.Minute)
+	if err := f.cache.TouchAPIKey(context.Background(), k.User, at); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.verify(t, h); !v.Key.LastUsedAt.Equal(at) {
+		t.Fatalf("cached lastUsedAt = %v, want %v", v.Key.LastUsedAt, at)
+	}
+}
+
+func TestSizeIsBoundedAndRecentlyUsedKeysStay(t *testing.T) {
+	f := newFixture(t, cache.Config{Size: 8})
+	_, hot := f.key(t, "", time.Hour)
+	for i := 0; i < 50; i++ {
+		f.verify(t, hot)
+		_, h := f.key(t, "", time.Hour)
+		f.verify(t, h)
+		if n := f.cache.Len(); n > 8 {
+			t.Fatalf("%d keys cached, want at most 8", n)
+		}
+	}
+	before := f.store.Lookups()
+	f.verify(t, hot)
+	if f.store.Lookups() != before {
+		t.Error("a key used on every round was evicted")
+	}
+}
+
+// TestCachedVerificationAllocatesNothing is the property the benchmarks
+// measure, kept as a test so a regression fails CI.
+func TestCachedVerificationAllocatesNothing(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	_, h := f.key(t, "", time.Hour)
+	bearer := "Bearer " + mustDecode(t, h)
+	f.verify(t, h)
+	ctx := context.Background()
+	for name, header := range map[string]string{"Basic": h, "Bearer": bearer} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			if v, _ := f.cache.VerifyAuthorization(ctx, header); v.Code != keywarden.VerifyValid {
+				panic("not valid")
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per cached verification, want 0", name, allocs)
+		}
+	}
+}
+
+// TestMemoryPerKey measures the heap the cache holds per key, for keys as
+// the store returns them (fresh strings), with typical names.
+func TestMemoryPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 100k keys")
+	}
+	const n = 100_000
+	before := heapInUse()
+	c := cache.New(nil, cache.Config{Size: n})
+	for i := 0; i < n; i++ {
+		cache.Fill(c, syntheticKey(i)) // what the cache does not keep is garbage
+	}
+	after := heapInUse()
+	perKey := float64(after-before) / n
+	t.Logf("cache memory: %.0f bytes per key", perKey)
+	if perKey > 256 {
+		t.Errorf("the cache holds %.0f bytes per key, want at most 256", perKey)
+	}
+	runtime.KeepAlive(c)
+}
+
+// syntheticKey is a key as a store would return it: every string separately
+// allocated, a typical name, one of a few organizations and processes.
+func syntheticKey(i int) *keywarden.APIKey {
+	org := fmt.Sprintf("%032x", i%10)
+	process := ""
+	if i%2 == 0 {
+		process = fmt.Sprintf("%032x", 1000+i%100)
+	}
+	var hash keywarden.SecretHash
+	hash[0], hash[1], hash[2] = byte(i), byte(i>>8), byte(i>>16)
+	return &keywarden.APIKey{
+		ID: fmt.Sprintf("%032x", 1<<40+i), OrgID: org, ProcessID: process, Name: fmt.Sprintf("CI upload %d", i),
+		User: fmt.Sprintf("kwo_%020d", i), SecretHash: hash, Scopes: []keywarden.Scope{"workspace.file:upload", "workspace.process:read"},
+		ExpiresAt: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+func heapInUse() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestWatchDropsKeysDeletedElsewhere: a deletion made past the cache (by
+// the command line, or another node) reaches it through the change feed.
+func TestWatchDropsKeysDeletedElsewhere(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	k, h := f.key(t, "", time.Hour)
+	f.verify(t, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 10)
+	if err := f.cache.Watch(ctx, 5*time.Millisecond, func(err error) { errs <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.DeleteAPIKey(context.Background(), f.org.ID, k.ID, nil); err != nil { // not through the cache
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.verify(t, h).Code == keywarden.VerifyValid {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache still honours a key deleted past it")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("Watch reported %v", err)
+	default:
+	}
+}
+
+// failingFeed is a store whose change feed cannot be read.
+type failingFeed struct{ keywarden.Store }
+
+func (failingFeed) KeyChangesSince(context.Context, int64, int) ([]keywarden.KeyChange, error) {
+	return nil, keywarden.Errorf(keywarden.EINTERNAL, "connection lost")
+}
+
+// TestWatchEmptiesTheCacheWhenTheFeedFails: a node that cannot read the
+// feed may have missed a deletion, so it stops answering from memory.
+func TestWatchEmptiesTheCacheWhenTheFeedFails(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	c := cache.New(failingFeed{f.store}, cache.Config{Now: func() time.Time { return f.now }})
+	k, _ := f.key(t, "", time.Hour)
+	cache.Fill(c, k)
+	if c.Len() != 1 {
+		t.Fatal("not cached")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 10)
+	if err := c.Watch(ctx, 5*time.Millisecond, func(err error) { errs <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-errs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not report the failure")
+	}
+	if c.Len() != 0 {
+		t.Fatal("the cache kept its keys although the feed failed")
+	}
+}
