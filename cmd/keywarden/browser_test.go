@@ -17,13 +17,21 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-// screenshotDir is where the browser tests save what the README shows.
-const screenshotDir = "../../docs/screenshots"
+// screenshotDir is where the browser tests save what the README shows, when
+// KEYWARDEN_UPDATE_SCREENSHOTS=1; otherwise they save them in a temporary
+// directory, so that running the tests leaves the work tree unchanged.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("KEYWARDEN_UPDATE_SCREENSHOTS") == "1" {
+		return "../../docs/screenshots"
+	}
+	return t.TempDir()
+}
 
 // browser is a headless Chromium tab driven through chromedp.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
+	t        *testing.T
+	ctx      context.Context
+	shotsDir string
 }
 
 // newBrowser starts Debian's Chromium (skipped where it is absent, failed
@@ -45,7 +53,7 @@ func newBrowser(t *testing.T) *browser {
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	b := &browser{t: t, ctx: ctx}
+	b := &browser{t: t, ctx: ctx, shotsDir: screenshotDir(t)}
 	b.do(chromedp.EmulateViewport(1280, 900))
 	return b
 }
@@ -102,17 +110,20 @@ func (b *browser) waitFor(expr string) {
 	}
 }
 
-// screenshot saves the viewport as docs/screenshots/name.png.
+// screenshot saves the viewport as name.png in the screenshot directory.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+	if err := os.MkdirAll(b.shotsDir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644); err != nil {
+	if len(png) < 1000 || string(png[1:4]) != "PNG" {
+		b.t.Fatalf("screenshot %s is not a PNG image", name)
+	}
+	if err := os.WriteFile(filepath.Join(b.shotsDir, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
 }
