@@ -37,9 +37,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	kf := a.addKeyPrefixFlags(fs)
 	trustProxy := fs.Bool("trust-proxy", a.env("KEYWARDEN_TRUST_PROXY", "false") == "true", "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy in front of keywarden (env KEYWARDEN_TRUST_PROXY)")
 	cacheSize := fs.Int("cache-size", envInt(a, "KEYWARDEN_CACHE_SIZE", cache.DefaultSize), "how many keys the verification cache holds (env KEYWARDEN_CACHE_SIZE)")
-	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here")
+	cachePoll := fs.Duration("cache-poll", envDuration(a, "KEYWARDEN_CACHE_POLL", 250*time.Millisecond), "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here (env KEYWARDEN_CACHE_POLL)")
 	metricsAddr := fs.String("metrics-addr", a.env("KEYWARDEN_METRICS_ADDR", ""), "serve /metrics on this address instead of the main one, e.g. 127.0.0.1:9090 (env KEYWARDEN_METRICS_ADDR)")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
+	shutdownTimeout := fs.Duration("shutdown-timeout", envDuration(a, "KEYWARDEN_SHUTDOWN_TIMEOUT", 15*time.Second), "how long to let in-flight requests finish on SIGINT/SIGTERM (env KEYWARDEN_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -191,4 +191,13 @@ func envInt(a *app, name string, def int) int {
 		return def
 	}
 	return n
+}
+
+// envDuration is a.env for a duration flag's default.
+func envDuration(a *app, name string, def time.Duration) time.Duration {
+	d, err := time.ParseDuration(a.env(name, def.String()))
+	if err != nil {
+		return def
+	}
+	return d
 }
