@@ -16,7 +16,9 @@ type KeyChange struct {
 // KeyChangeFeed is the ordered log of key changes.
 type KeyChangeFeed interface {
 	// KeyChangesSince returns up to limit changes with Seq > after, oldest
-	// first.
+	// first. Seq order is commit order: a reader that has seen Seq n never
+	// later finds a change numbered below n (readers rely on it to follow
+	// the feed by its last Seq).
 	KeyChangesSince(ctx context.Context, after int64, limit int) ([]KeyChange, error)
 	// LatestKeyChange returns the Seq of the newest change, 0 when none.
 	LatestKeyChange(ctx context.Context) (int64, error)

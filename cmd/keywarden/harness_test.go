@@ -107,29 +107,43 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // listens. The server stops when the test ends.
 func startServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...string) *testServer {
 	t.Helper()
+	s := launchServer(t, clock, dataDir, extraArgs...)
+	s.waitListening(t)
+	return s
+}
+
+// launchServer starts "keywarden serve" without waiting for it.
+func launchServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...string) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{Log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), clock: clock}
 	a := &app{getenv: noEnv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.Log, now: clock.Now}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extraArgs...)
 	go func() { s.done <- a.run(ctx, args) }()
-	deadline := time.Now().Add(10 * time.Second)
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+// waitListening waits until the server logs that it listens.
+func (s *testServer) waitListening(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if m := listeningRE.FindStringSubmatch(s.Log.String()); m != nil {
 			s.URL = "http://" + m[1]
-			break
+			return
 		}
 		select {
 		case err := <-s.done:
+			s.cancel = nil
 			t.Fatalf("serve exited before listening: %v\nlog:\n%s", err, s.Log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start listening within 10s\nlog:\n%s", s.Log)
+			t.Fatalf("serve did not start listening within 20s\nlog:\n%s", s.Log)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Cleanup(func() { s.Stop(t) })
-	return s
 }
 
 // useRealClock sets the server's clock to now and lets it follow real time.
@@ -246,13 +260,19 @@ func want(t *testing.T, r response, status int) response {
 // returns the org ID and the key.
 func setupOrg(t *testing.T, clock *fakeClock, dataDir, name string) (orgID, rootKey string) {
 	t.Helper()
-	out := mustCLI(t, clock, dataDir, "correct horse battery staple\n", "orgs", "create", "--name", name,
-		"--owner-email", strings.ToLower(strings.ReplaceAll(name, " ", ""))+"@example.com", "--password-stdin", "--json")
+	return setupOrgWith(t, clock, dataDir, name)
+}
+
+// setupOrgWith is setupOrg with extra command-line flags (--database-url).
+func setupOrgWith(t *testing.T, clock *fakeClock, dataDir, name string, flags ...string) (orgID, rootKey string) {
+	t.Helper()
+	out := mustCLI(t, clock, dataDir, "correct horse battery staple\n", append([]string{"orgs", "create", "--name", name,
+		"--owner-email", strings.ToLower(strings.ReplaceAll(name, " ", "")) + "@example.com", "--password-stdin", "--json"}, flags...)...)
 	var org struct{ ID string }
 	if err := json.Unmarshal([]byte(out), &org); err != nil || org.ID == "" {
 		t.Fatalf("orgs create --json printed %q: %v", out, err)
 	}
-	key := strings.TrimSpace(mustCLI(t, clock, dataDir, "", "keys", "create", "--org", name, "--name", "root", "--scopes", "all"))
+	key := strings.TrimSpace(mustCLI(t, clock, dataDir, "", append([]string{"keys", "create", "--org", name, "--name", "root", "--scopes", "all"}, flags...)...))
 	return org.ID, key
 }
 

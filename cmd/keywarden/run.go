@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/sqlite"
 )
 
@@ -144,28 +146,62 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // storeFlags are the flags of every command that opens the database.
 type storeFlags struct {
-	dataDir string
-	migrate bool
+	dataDir     string
+	databaseURL string
+	maxConns    int
+	migrate     bool
 }
 
 func (a *app) addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	sf := &storeFlags{}
 	fs.StringVar(&sf.dataDir, "data-dir", a.env("KEYWARDEN_DATA_DIR", "keywarden-data"), "directory of the embedded SQLite database (env KEYWARDEN_DATA_DIR)")
+	fs.StringVar(&sf.databaseURL, "database-url", a.env("KEYWARDEN_DATABASE_URL", ""), "PostgreSQL URL (postgres://user:pass@host:5432/db); the embedded SQLite database when empty (env KEYWARDEN_DATABASE_URL)")
+	fs.IntVar(&sf.maxConns, "db-max-conns", envInt(a, "KEYWARDEN_DB_MAX_CONNS", 10), "PostgreSQL connection pool size of this process (env KEYWARDEN_DB_MAX_CONNS)")
 	fs.BoolVar(&sf.migrate, "migrate", a.env("KEYWARDEN_MIGRATE", "true") == "true", "apply pending migrations at start; when false, refuse to run on an out-of-date schema (env KEYWARDEN_MIGRATE)")
 	return sf
 }
 
-// openStore opens the SQLite store in the data directory, creating the
-// directory private to this user (it holds key hashes), and brings the schema
-// up to date or refuses an out-of-date one.
-func (a *app) openStore(ctx context.Context, sf *storeFlags) (*sqlite.DB, error) {
-	if err := os.MkdirAll(sf.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+// database is a store whose schema the command line manages.
+type database interface {
+	keywarden.Store
+	Migrate(ctx context.Context) error
+	SchemaCurrent(ctx context.Context) (bool, error)
+}
+
+// listenerName names a node's listening connection in pg_stat_activity:
+// "keywarden-listener", or NAME-listener when the database URL sets
+// application_name=NAME, so that the nodes of a cluster can be told apart.
+func listenerName(databaseURL string) string {
+	if u, err := url.Parse(databaseURL); err == nil {
+		if name := u.Query().Get("application_name"); name != "" {
+			return name + "-listener"
+		}
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(sf.dataDir, "keywarden.db"))
-	if err != nil {
-		return nil, err
+	return postgres.DefaultListenerName
+}
+
+// openStore opens PostgreSQL when --database-url is set, else the SQLite
+// file in the data directory (created private to this user: it holds key
+// hashes), and brings the schema up to date or refuses an out-of-date one.
+func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
+	var db database
+	if sf.databaseURL != "" {
+		pg, err := postgres.Open(ctx, postgres.Config{URL: sf.databaseURL, MaxConns: int32(sf.maxConns), ListenerName: listenerName(sf.databaseURL)})
+		if err != nil {
+			return nil, err
+		}
+		db = pg
+	} else {
+		if err := os.MkdirAll(sf.dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		lite, err := sqlite.Open(ctx, filepath.Join(sf.dataDir, "keywarden.db"))
+		if err != nil {
+			return nil, err
+		}
+		db = lite
 	}
+	var err error
 	if sf.migrate {
 		err = db.Migrate(ctx)
 	} else if current, cerr := db.SchemaCurrent(ctx); cerr != nil {

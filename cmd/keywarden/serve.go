@@ -15,6 +15,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
 	"github.com/keywarden/keywarden/internal/metrics"
+	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/server"
 )
 
@@ -56,7 +57,24 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
-	logger.Info("database ready", "driver", "sqlite", "data_dir", sf.dataDir)
+	// Every node follows the key change feed; on PostgreSQL a LISTEN wakes
+	// it as soon as another node commits a deletion.
+	var wake chan struct{}
+	if pg, ok := store.(*postgres.DB); ok {
+		logger.Info("database ready", "driver", "postgres", "database", pg.Redacted())
+		wake = make(chan struct{}, 1)
+		listenCtx, stopListening := context.WithCancel(ctx)
+		defer stopListening()
+		go pg.ListenKeyChanges(listenCtx, wake, func(msg string, err error) {
+			if err != nil {
+				logger.Warn("key change notifications: "+msg, "error", err)
+			} else {
+				logger.Info("key change notifications: " + msg)
+			}
+		})
+	} else {
+		logger.Info("database ready", "driver", "sqlite", "data_dir", sf.dataDir)
+	}
 
 	setupToken, err := a.setupToken(ctx, store)
 	if err != nil {
@@ -71,7 +89,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	if err := keys.Watch(watchCtx, *cachePoll, func(err error) {
+	if err := keys.Watch(watchCtx, *cachePoll, wake, func(err error) {
 		logger.Error("key change feed unreadable: verification cache emptied", "error", err)
 	}); err != nil {
 		return err

@@ -422,12 +422,13 @@ func (noMetrics) SetCacheSize(string, int) {}
 // Watch follows the store's key change feed in the background until ctx
 // ends, dropping the keys that other processes sharing the store (the
 // command line, other nodes) deleted: a deletion made elsewhere stops
-// working here within interval. It reads the feed's position before it
+// working here within interval, or as soon as wake fires (a PostgreSQL
+// notification; nil for none). It reads the feed's position before it
 // returns, so no change made after Watch returns is missed. When the feed
 // cannot be read, the cache is emptied: it may have missed a deletion, so it
 // must not keep answering from memory — the next verifications go to the
 // store, and fail closed if it is down.
-func (s *Store) Watch(ctx context.Context, interval time.Duration, onError func(error)) error {
+func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan struct{}, onError func(error)) error {
 	seq, err := s.Store.LatestKeyChange(ctx)
 	if err != nil {
 		return err
@@ -440,6 +441,7 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, onError func(
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
+			case <-wake:
 			}
 			next, err := s.follow(ctx, seq)
 			if err != nil {

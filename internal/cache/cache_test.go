@@ -369,7 +369,7 @@ func TestWatchDropsKeysDeletedElsewhere(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errs := make(chan error, 10)
-	if err := f.cache.Watch(ctx, 5*time.Millisecond, func(err error) { errs <- err }); err != nil {
+	if err := f.cache.Watch(ctx, 5*time.Millisecond, nil, func(err error) { errs <- err }); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.store.DeleteAPIKey(context.Background(), f.org.ID, k.ID, nil); err != nil { // not through the cache
@@ -409,7 +409,7 @@ func TestWatchEmptiesTheCacheWhenTheFeedFails(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errs := make(chan error, 10)
-	if err := c.Watch(ctx, 5*time.Millisecond, func(err error) { errs <- err }); err != nil {
+	if err := c.Watch(ctx, 5*time.Millisecond, nil, func(err error) { errs <- err }); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -419,5 +419,30 @@ func TestWatchEmptiesTheCacheWhenTheFeedFails(t *testing.T) {
 	}
 	if c.Len() != 0 {
 		t.Fatal("the cache kept its keys although the feed failed")
+	}
+}
+
+// TestWatchWakesOnNotification: with a notification, a deletion elsewhere
+// is applied without waiting for the poll.
+func TestWatchWakesOnNotification(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	k, h := f.key(t, "", time.Hour)
+	f.verify(t, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := make(chan struct{}, 1)
+	if err := f.cache.Watch(ctx, time.Hour, wake, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.DeleteAPIKey(context.Background(), f.org.ID, k.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	wake <- struct{}{}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.verify(t, h).Code == keywarden.VerifyValid {
+		if time.Now().After(deadline) {
+			t.Fatal("a notification did not make the cache drop the deleted key")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

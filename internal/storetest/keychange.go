@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/keywarden/keywarden"
@@ -49,5 +51,85 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	}
 	if one, _ := s.KeyChangesSince(ctx, 0, 1); len(one) != 1 || one[0].Seq != changes[0].Seq {
 		t.Errorf("KeyChangesSince with limit 1 = %+v", one)
+	}
+}
+
+// testKeyChangeFollower: a reader that follows the feed by seq, as every
+// node's cache does, sees every deletion even while many are made at once.
+// A store whose writers run concurrently must make seq order commit order:
+// were a change with a lower seq to commit after a higher one was read, the
+// follower would skip it for ever, and keep honouring a deleted key.
+func testKeyChangeFollower(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	org, _ := MustCreateOrganization(t, s)
+	const writers, perWriter = 8, 8
+	keys := make([]*keywarden.APIKey, writers*perWriter)
+	for i := range keys {
+		keys[i] = MustCreateAPIKey(t, s, org.ID, "", At(i))
+	}
+
+	seen := make(map[string]bool)
+	var seq int64
+	follow := func() error {
+		changes, err := s.KeyChangesSince(ctx, seq, 1000)
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if c.Seq <= seq {
+				return fmt.Errorf("KeyChangesSince(%d) returned seq %d", seq, c.Seq)
+			}
+			seen[c.User] = true
+			seq = c.Seq
+		}
+		return nil
+	}
+	done := make(chan struct{})
+	var followErr error
+	var follower sync.WaitGroup
+	follower.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if followErr = follow(); followErr != nil {
+				return
+			}
+		}
+	})
+
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := w * perWriter; i < (w+1)*perWriter; i++ {
+				errs[i] = s.DeleteAPIKey(ctx, org.ID, keys[i].ID, nil)
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	follower.Wait()
+	if followErr != nil {
+		t.Fatalf("following the feed: %v", followErr)
+	}
+	// Every deletion has returned: a last read must find the rest.
+	if err := follow(); err != nil {
+		t.Fatalf("following the feed: %v", err)
+	}
+	missed := 0
+	for i, k := range keys {
+		if errs[i] != nil {
+			t.Errorf("DeleteAPIKey %d: %v", i, errs[i])
+		} else if !seen[k.User] {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Errorf("a follower of the feed never saw %d of %d concurrent deletions", missed, len(keys))
 	}
 }
