@@ -131,8 +131,18 @@ func (db *DB) FindAPIKey(ctx context.Context, orgID, id string) (*keywarden.APIK
 // FindAPIKeyByUser returns the key whose public ID is user, of any
 // organization. It is the verification path: one lookup on a unique index.
 func (db *DB) FindAPIKeyByUser(ctx context.Context, user string) (*keywarden.APIKey, error) {
-	k, err := scanAPIKey(db.db.QueryRowContext(ctx, `
-		SELECT `+apiKeyColumns+` FROM api_keys WHERE "user" = ?`, user))
+	st := db.byUser.Load()
+	if st == nil {
+		prepared, err := db.db.PrepareContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE "user" = ?`)
+		if err != nil {
+			return nil, storeError("FindAPIKeyByUser", err, apiKeyMessages)
+		}
+		if !db.byUser.CompareAndSwap(nil, prepared) {
+			prepared.Close() // another caller prepared it first
+		}
+		st = db.byUser.Load()
+	}
+	k, err := scanAPIKey(st.QueryRowContext(ctx, user))
 	if err != nil {
 		return nil, storeError("FindAPIKeyByUser", err, apiKeyMessages)
 	}

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -35,6 +36,10 @@ var migrationFiles embed.FS
 // use.
 type DB struct {
 	db *sql.DB
+	// byUser is the verification path's query, prepared once (on first use:
+	// before the first migration its table does not exist) so that a cache
+	// miss does not compile the same SELECT again.
+	byUser atomic.Pointer[sql.Stmt]
 }
 
 var _ keywarden.Store = (*DB)(nil)
@@ -178,6 +183,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the database. Every committed transaction is already on disk.
 func (db *DB) Close() error {
+	if st := db.byUser.Load(); st != nil {
+		st.Close()
+	}
 	return db.db.Close()
 }
 

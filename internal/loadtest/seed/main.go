@@ -1,0 +1,157 @@
+// Command seed fills a fresh data directory for scripts/loadtest.sh: an
+// organization with its owner, and n API keys imported in bulk. Next to
+// the database it writes the credentials the load test sends:
+//
+//	valid.key      one stored key, "user:pass"
+//	unknown.keys   k well-formed keys (valid checksums, prefix kwo_) that
+//	               were never stored, one per line
+//	unknown.basic  the same keys as Authorization header values, "Basic …",
+//	               for wrk's Lua script, which has no base64
+//
+// These files hold working secrets of a throwaway database: the data
+// directory is for load tests only.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/password"
+	"github.com/keywarden/keywarden/internal/sqlite"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "data directory to create (must not hold a database yet)")
+	n := fs.Int("n", 100_000, "how many keys to store")
+	k := fs.Int("unknown", 5_000, "how many unknown keys to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dataDir == "" || *n < 1 || *k < 0 {
+		return errors.New("usage: seed -data-dir DIR [-n N] [-unknown K]")
+	}
+	path := filepath.Join(*dataDir, "keywarden.db")
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists: seed a fresh directory", path)
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	// A CSPRNG seeded from crypto/rand: as unpredictable, and fast enough
+	// for hundreds of thousands of keys.
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return err
+	}
+	rng := mrand.NewChaCha8(seed)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+
+	org, owner, err := newOwner(rng, now)
+	if err != nil {
+		return err
+	}
+	if err := db.CreateOrganization(ctx, org, owner); err != nil {
+		return err
+	}
+
+	start := time.Now()
+	const batch = 50_000
+	keys := make([]*keywarden.APIKey, 0, min(batch, *n))
+	var valid keywarden.KeyMaterial
+	for i := range *n {
+		km, err := keywarden.GenerateKey(rng, keywarden.DefaultOrgKeyPrefix)
+		if err != nil {
+			return err
+		}
+		id, err := keywarden.NewID(rng)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			valid = km
+		}
+		keys = append(keys, &keywarden.APIKey{
+			ID: id, OrgID: org.ID, Name: "load test " + id[:8],
+			User: km.User, SecretHash: km.Hash(),
+			Scopes:    []keywarden.Scope{keywarden.ScopeProcessRead, "workspace.file:upload"},
+			CreatedAt: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "seed"},
+			ExpiresAt: now.Add(30 * 24 * time.Hour),
+		})
+		if len(keys) == batch || i == *n-1 {
+			if err := db.ImportAPIKeys(ctx, keys); err != nil {
+				return err
+			}
+			keys = keys[:0]
+		}
+	}
+	imported := time.Since(start)
+
+	if err := os.WriteFile(filepath.Join(*dataDir, "valid.key"), []byte(valid.Value()+"\n"), 0o600); err != nil {
+		return err
+	}
+	var raw, basic []byte
+	for range *k {
+		km, err := keywarden.GenerateKey(rng, keywarden.DefaultOrgKeyPrefix)
+		if err != nil {
+			return err
+		}
+		// 20 random base62 characters: a collision with a stored key is
+		// as likely as guessing one.
+		raw = append(append(raw, km.Value()...), '\n')
+		basic = append(append(append(basic, "Basic "...), base64.StdEncoding.EncodeToString([]byte(km.Value()))...), '\n')
+	}
+	if err := os.WriteFile(filepath.Join(*dataDir, "unknown.keys"), raw, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dataDir, "unknown.basic"), basic, 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("seeded %s: %d keys imported in %v, %d unknown keys written\n", *dataDir, *n, imported.Round(time.Millisecond), *k)
+	return nil
+}
+
+// newOwner returns an organization and its owner, whose password is random
+// and thrown away: nobody signs in to a load test's console.
+func newOwner(rng *mrand.ChaCha8, now time.Time) (*keywarden.Organization, *keywarden.User, error) {
+	orgID, err := keywarden.NewID(rng)
+	if err != nil {
+		return nil, nil, err
+	}
+	userID, err := keywarden.NewID(rng)
+	if err != nil {
+		return nil, nil, err
+	}
+	hash, err := password.Hash(rand.Text())
+	if err != nil {
+		return nil, nil, err
+	}
+	org := &keywarden.Organization{ID: orgID, Name: "Load test", MaxKeyLifetime: 90 * 24 * time.Hour, CreatedAt: now}
+	owner := &keywarden.User{ID: userID, Email: "owner@loadtest.invalid", PasswordHash: hash, CreatedAt: now}
+	return org, owner, nil
+}
