@@ -47,7 +47,7 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 		if s.Metrics != nil {
 			s.Metrics.ObserveVerification(string(keywarden.VerifyInvalid))
 		}
-		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
+		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", safePath(r.URL.Path), "remote_addr", r.RemoteAddr)
 		return nil, errUnauthorized
 	}
 	v, err := s.Verifier.VerifyAuthorization(ctx, values[0])
@@ -58,7 +58,7 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 		s.Metrics.ObserveVerification(string(v.Code))
 	}
 	if v.Code != keywarden.VerifyValid {
-		s.Logger.InfoContext(ctx, "authentication failed", "reason", v.Reason, "key_user", v.User, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
+		s.Logger.InfoContext(ctx, "authentication failed", "reason", v.Reason, "key_user", v.User, "path", safePath(r.URL.Path), "remote_addr", r.RemoteAddr)
 		return nil, errUnauthorized
 	}
 	k := v.Key

@@ -162,7 +162,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusInternalServerError
 	}
 	if code == keywarden.EINTERNAL {
-		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", safePath(r.URL.Path), "error", err)
 	}
 	v := &view{Title: http.StatusText(status), Error: keywarden.ErrorMessage(err), Principal: stateFrom(r.Context()).principal}
 	if rerr := s.renderStatus(w, status, "error", v); rerr != nil {

@@ -76,7 +76,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		}
 		s.Logger.LogAttrs(r.Context(), levelFor(rec.status), "request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", safePath(r.URL.Path)),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
 			slog.Duration("duration", d),
@@ -85,6 +85,22 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("user_id", info.userID),
 		)
 	})
+}
+
+// safePath returns the path for the log, with any segment that starts like
+// a key — a key ID and a colon — redacted, whole or truncated: a client that
+// put its key in the path by mistake must not leak even part of the secret.
+func safePath(p string) string {
+	if !strings.Contains(p, ":") {
+		return p
+	}
+	segments := strings.Split(p, "/")
+	for i, seg := range segments {
+		if user, _, ok := strings.Cut(seg, ":"); ok && keywarden.ValidKeyID(user) {
+			segments[i] = "[REDACTED]"
+		}
+	}
+	return strings.Join(segments, "/")
 }
 
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.

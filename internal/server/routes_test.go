@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/keywarden/keywarden"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,24 @@ func checkConsoleRoute(t *testing.T, rt route) {
 	}
 	if strings.Contains(rt.pattern, "{processId}") && a.scope == "" && !a.admin {
 		t.Errorf("process page %q declares neither a scope nor admin", rt.pattern)
+	}
+}
+
+func TestSafePathRedactsKeys(t *testing.T) {
+	km, err := keywarden.GenerateKey(nil, "kwo_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"/api/v1/me":                        "/api/v1/me",
+		"/api/v1/processes/abc:def":         "/api/v1/processes/abc:def",
+		"/api/v1/" + km.Value():             "/api/v1/[REDACTED]",
+		"/api/v1/" + km.Value() + "/x":      "/api/v1/[REDACTED]/x",
+		"/api/v1/" + km.Value()[:60] + "XX": "/api/v1/[REDACTED]",
+		"/api/v1/" + km.User + ":":          "/api/v1/[REDACTED]",
+	} {
+		if got := safePath(in); got != want {
+			t.Errorf("safePath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
