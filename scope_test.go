@@ -2,6 +2,8 @@ package keywarden_test
 
 import (
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -453,5 +455,26 @@ func TestScopeSet(t *testing.T) {
 	}
 	if _, err := keywarden.NewCatalogue(many); err == nil {
 		t.Error("a catalogue over MaxScopes was accepted")
+	}
+}
+
+// TestREADMEListsTheCatalogue keeps the README's scope table in step with
+// the default catalogue.
+func TestREADMEListsTheCatalogue(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(workspace\\.[^`]+)` \\| (yes|—) \\| (.+) \\|$")
+	rows := row.FindAllStringSubmatch(string(readme), -1)
+	scopes := keywarden.DefaultScopes()
+	if len(rows) != len(scopes) {
+		t.Fatalf("the README lists %d scopes, the catalogue has %d", len(rows), len(scopes))
+	}
+	for i, s := range scopes {
+		r := rows[i]
+		if r[1] != string(s.Name) || (r[2] == "yes") != s.ProcessLevel || r[3] != s.Description {
+			t.Errorf("README row %d = %q, want %s (process level %v): %s", i, r[0], s.Name, s.ProcessLevel, s.Description)
+		}
 	}
 }
