@@ -40,22 +40,42 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	path := testenv.Program(t, "Chromium (apt-get install chromium)", "/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // the tests run as root in CI
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	b := &browser{t: t, ctx: ctx, shotsDir: screenshotDir(t)}
-	b.do(chromedp.EmulateViewport(1280, 900))
-	return b
+	// A Chromium that hangs while starting (seen, rarely, on busy machines)
+	// is killed and started again rather than failing the run.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox, // the tests run as root in CI
+			chromedp.DisableGPU,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.UserDataDir(t.TempDir()),
+			chromedp.WindowSize(1280, 900),
+		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(allocCtx)
+		ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+		started := make(chan error, 1)
+		go func() { started <- chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)) }() // starts the browser
+		var err error
+		select {
+		case err = <-started:
+		case <-time.After(45 * time.Second):
+			err = fmt.Errorf("Chromium did not start within 45s")
+		}
+		if err == nil {
+			t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+			return &browser{t: t, ctx: ctx, shotsDir: screenshotDir(t)}
+		}
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		if attempt == attempts {
+			t.Fatalf("starting Chromium, %d attempts: %v", attempts, err)
+		}
+		t.Logf("starting Chromium: %v; trying again", err)
+	}
 }
 
 // do runs steps and fails the test on error.
