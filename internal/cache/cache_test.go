@@ -317,9 +317,6 @@ func TestCachedVerificationAllocatesNothing(t *testing.T) {
 // TestMemoryPerKey measures the heap the cache holds per key, for keys as
 // the store returns them (fresh strings), with typical names.
 func TestMemoryPerKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates 100k keys")
-	}
 	const n = 100_000
 	before := heapInUse()
 	c := cache.New(nil, cache.Config{Size: n})

@@ -23,9 +23,10 @@ var (
 // not tell a valid caller its key is wrong.
 func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 	ctx := r.Context()
+	values := r.Header.Values("Authorization")
 	// The console calls the API with its session cookie instead of a key;
 	// a state-changing call must then carry the session's CSRF token.
-	if len(r.Header.Values("Authorization")) == 0 {
+	if len(values) == 0 {
 		if _, err := r.Cookie(sessionCookie); err == nil {
 			sess, p, err := s.session(r)
 			if err != nil {
@@ -42,17 +43,12 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 			}
 		}
 	}
-	values := r.Header.Values("Authorization")
-	if len(values) != 1 {
-		if s.Metrics != nil {
-			s.Metrics.ObserveVerification(string(keywarden.VerifyInvalid))
+	v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
+	if len(values) == 1 {
+		var err error
+		if v, err = s.Verifier.VerifyAuthorization(ctx, values[0]); err != nil {
+			return nil, err
 		}
-		s.Logger.InfoContext(ctx, "authentication failed", "reason", keywarden.ReasonMalformed, "path", safePath(r.URL.Path), "remote_addr", r.RemoteAddr)
-		return nil, errUnauthorized
-	}
-	v, err := s.Verifier.VerifyAuthorization(ctx, values[0])
-	if err != nil {
-		return nil, err
 	}
 	if s.Metrics != nil {
 		s.Metrics.ObserveVerification(string(v.Code))
