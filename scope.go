@@ -141,6 +141,17 @@ func (s *ScopeSet) Add(i int) {
 	}
 }
 
+// Minus returns the scopes of s that are not in other.
+func (s ScopeSet) Minus(other ScopeSet) ScopeSet {
+	for i := range s {
+		s[i] &^= other[i]
+	}
+	return s
+}
+
+// Empty reports whether the set holds no scope.
+func (s ScopeSet) Empty() bool { return s == ScopeSet{} }
+
 // NewCatalogue builds a catalogue from scopes, rejecting malformed or duplicate
 // names and more than MaxScopes.
 func NewCatalogue(scopes []ScopeInfo) (*Catalogue, error) {

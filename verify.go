@@ -4,19 +4,26 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 )
 
 // VerifyCode is the outcome of checking a key, as the verify API reports it.
 type VerifyCode string
 
 const (
-	VerifyValid             VerifyCode = "VALID"
+	VerifyValid VerifyCode = "VALID"
+	// VerifyInvalid covers an unknown key ID, a wrong secret, a bad
+	// checksum, a deleted key and a malformed one alike: one code, so the
+	// answer is no oracle for which key IDs exist.
 	VerifyInvalid           VerifyCode = "INVALID"
 	VerifyExpired           VerifyCode = "EXPIRED"
 	VerifyInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
 	VerifyWrongProcess      VerifyCode = "WRONG_PROCESS"
-	VerifyRateLimited       VerifyCode = "RATE_LIMITED"
+	// VerifyRateLimited is reserved for per-key rate limits; nothing
+	// produces it yet.
+	VerifyRateLimited VerifyCode = "RATE_LIMITED"
 )
 
 // Reasons a key failed, for the server log only: the HTTP caller always sees
@@ -27,6 +34,8 @@ const (
 	ReasonUnknownKey  = "unknown_key"
 	ReasonWrongSecret = "wrong_secret"
 	ReasonExpired     = "expired"
+	ReasonScope       = "insufficient_scope"
+	ReasonProcess     = "wrong_process"
 )
 
 // KeyIdentity is what authorization needs to know about a valid key. It is a
@@ -50,102 +59,216 @@ func (k *APIKey) Identity(c *Catalogue) KeyIdentity {
 		Scopes: c.SetOf(k.Scopes), ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt}
 }
 
+// KeyRecord is what verification reads about a stored key: who it is, and
+// the hash of its secret.
+type KeyRecord struct {
+	Key  KeyIdentity
+	Hash SecretHash
+}
+
+// KeySource finds the stored record of a key by its public ID. StoreKeys
+// does it with one query; the cache package answers from memory.
+type KeySource interface {
+	// LookupKey returns the record of the key whose public ID is user, or
+	// found false when there is none. It only reads user and does not keep
+	// it. The error is non-nil only when the lookup itself failed.
+	LookupKey(ctx context.Context, user []byte) (rec KeyRecord, found bool, err error)
+}
+
+// APIKeyFinder is the part of a store that StoreKeys needs.
+type APIKeyFinder interface {
+	FindAPIKeyByUser(ctx context.Context, user string) (*APIKey, error)
+}
+
+// StoreKeys is a KeySource over a store: every lookup is a query.
+type StoreKeys struct {
+	Finder    APIKeyFinder
+	Catalogue *Catalogue
+}
+
+var _ KeySource = StoreKeys{}
+
+// LookupKey implements KeySource.
+func (s StoreKeys) LookupKey(ctx context.Context, user []byte) (KeyRecord, bool, error) {
+	k, err := s.Finder.FindAPIKeyByUser(ctx, string(user))
+	if ErrorCode(err) == ENOTFOUND || err == nil && k == nil {
+		return KeyRecord{}, false, nil
+	} else if err != nil {
+		return KeyRecord{}, false, err
+	}
+	return KeyRecord{Key: k.Identity(s.Catalogue), Hash: k.SecretHash}, true, nil
+}
+
+// ProcessFinder is the part of a store that checks which organization a
+// process belongs to, for requirements that name a process.
+type ProcessFinder interface {
+	FindProcess(ctx context.Context, orgID, id string) (*Process, error)
+}
+
+// Requirement is what a request needs of its key beyond being valid: every
+// scope of Scopes, and, when ProcessID is set, reach into that process (a
+// process key must be that process's; an organization key's organization
+// must own it).
+type Requirement struct {
+	Scopes    ScopeSet
+	ProcessID string
+}
+
 // Verification is the result of checking a key.
 type Verification struct {
 	Code   VerifyCode
 	Reason string      // why it failed, for logs; empty when valid
 	User   string      // the public key ID when the key was well-formed, for logs
-	Key    KeyIdentity // set when Code is VerifyValid
+	Key    KeyIdentity // set when the key authenticated (VALID, INSUFFICIENT_SCOPE, WRONG_PROCESS)
+	// Missing holds the required scopes the key lacks (INSUFFICIENT_SCOPE).
+	Missing ScopeSet
 }
 
-// KeyVerifier checks the credentials of a request. Verifier does it against
-// the store; the cache package does it from memory.
+// Authenticated reports whether the key itself is good, whether or not it
+// meets the requirement: failures before this point are 401s, after it 403s.
+func (v Verification) Authenticated() bool {
+	return v.Code == VerifyValid || v.Code == VerifyInsufficientScope || v.Code == VerifyWrongProcess
+}
+
+// KeyVerifier checks presented keys against requirements. Verifier is the
+// one implementation; the interface lets handlers be tested with others.
 type KeyVerifier interface {
 	// VerifyAuthorization checks an Authorization header value: "Basic
 	// base64(user:pass)" or "Bearer user:pass". The error is non-nil only
-	// when the store failed: callers must then fail closed with a server
+	// when a lookup failed: callers must then fail closed with a server
 	// error, not a 401.
-	VerifyAuthorization(ctx context.Context, authorization string) (Verification, error)
+	VerifyAuthorization(ctx context.Context, authorization string, req Requirement) (Verification, error)
+	// VerifyKey checks a bare "user:pass", as the verify API receives it.
+	VerifyKey(ctx context.Context, key string, req Requirement) (Verification, error)
 }
 
-// APIKeyFinder is the part of the store verification needs.
-type APIKeyFinder interface {
-	FindAPIKeyByUser(ctx context.Context, user string) (*APIKey, error)
-}
-
-// Verifier checks presented keys against a store. It holds no state of its
-// own; the cache package offers the same in front of the store.
+// Verifier is the one key check, shared by every entry point — the REST
+// API's authentication, the verify API, forward-auth — so that they cannot
+// disagree: parse (shape and checksum, no I/O), look up, compare in constant
+// time, check expiry, then authorize against the requirement. Its zero value
+// is not usable; fill Keys, Processes and Now.
 type Verifier struct {
-	Keys      APIKeyFinder
-	Catalogue *Catalogue
+	Keys      KeySource
+	Processes ProcessFinder
 	Now       func() time.Time
+	// bufs holds *[maxDecoded]byte for decoding Basic credentials without
+	// allocating.
+	bufs sync.Pool
 }
 
 var _ KeyVerifier = (*Verifier)(nil)
 
-// Credentials returns the key ("user:pass") in an Authorization header
-// value, or ok false when the header is not Basic or Bearer or does not
-// decode.
-func Credentials(authorization string) (key string, ok bool) {
-	scheme, param, found := strings.Cut(authorization, " ")
-	if !found {
-		return "", false
+// maxDecoded bounds a decoded Basic credential: a key is at most 32 + 20 + 1
+// + 49 = 102 bytes; anything longer is not a key.
+const maxDecoded = 128
+
+// VerifyAuthorization implements KeyVerifier. A Basic credential is decoded
+// into a pooled buffer that is wiped after use, so a cache hit allocates
+// nothing and the decoded secret does not outlive the request.
+func (v *Verifier) VerifyAuthorization(ctx context.Context, authorization string, req Requirement) (Verification, error) {
+	scheme, param, ok := strings.Cut(authorization, " ")
+	if !ok {
+		return malformed, nil
 	}
 	param = strings.TrimSpace(param)
 	switch {
 	case strings.EqualFold(scheme, "Basic"):
-		raw, err := base64.StdEncoding.DecodeString(param)
-		if err != nil {
-			return "", false
+		if base64.StdEncoding.DecodedLen(len(param)) > maxDecoded {
+			return malformed, nil
 		}
-		return string(raw), true
+		buf, _ := v.bufs.Get().(*[maxDecoded]byte)
+		if buf == nil {
+			buf = new([maxDecoded]byte)
+		}
+		defer func() {
+			clear(buf[:])
+			v.bufs.Put(buf)
+		}()
+		n, err := base64.StdEncoding.Decode(buf[:], bytesOf(param))
+		if err != nil {
+			return malformed, nil
+		}
+		return v.verify(ctx, buf[:n], req)
 	case strings.EqualFold(scheme, "Bearer"):
-		return param, true
+		return v.verify(ctx, bytesOf(param), req)
 	}
-	return "", false
+	return malformed, nil
 }
 
-// VerifyAuthorization implements KeyVerifier.
-func (v *Verifier) VerifyAuthorization(ctx context.Context, authorization string) (Verification, error) {
-	key, ok := Credentials(authorization)
-	if !ok {
-		return Verification{Code: VerifyInvalid, Reason: ReasonMalformed}, nil
-	}
-	return v.Verify(ctx, key)
+// VerifyKey implements KeyVerifier.
+func (v *Verifier) VerifyKey(ctx context.Context, key string, req Requirement) (Verification, error) {
+	return v.verify(ctx, bytesOf(key), req)
 }
 
-// Verify checks a presented "user:pass". The error is non-nil only when the
-// store failed.
-func (v *Verifier) Verify(ctx context.Context, presented string) (Verification, error) {
-	km, err := ParseKey(presented)
-	switch err {
-	case nil:
-	case ErrBadChecksum:
-		return Verification{Code: VerifyInvalid, Reason: ReasonBadChecksum, User: km.User}, nil
-	default:
-		return Verification{Code: VerifyInvalid, Reason: ReasonMalformed}, nil
-	}
-	hash := km.Hash()
-	k, err := v.Keys.FindAPIKeyByUser(ctx, km.User)
-	if ErrorCode(err) == ENOTFOUND || err == nil && k == nil {
-		// Compare anyway, so an unknown ID and a wrong secret take the same work.
-		hash.Equal(SecretHash{})
-		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: km.User}, nil
+var malformed = Verification{Code: VerifyInvalid, Reason: ReasonMalformed}
+
+// bytesOf is a read-only view of s: verification neither writes to it nor
+// keeps it.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Verification, error) {
+	user, secret, err := ParseKeyBytes(key)
+	if err == ErrBadChecksum {
+		return Verification{Code: VerifyInvalid, Reason: ReasonBadChecksum, User: string(user)}, nil
 	} else if err != nil {
+		return malformed, nil
+	}
+	presented := HashSecretBytes(secret)
+	rec, found, err := v.Keys.LookupKey(ctx, user)
+	if err != nil {
 		return Verification{}, err
 	}
-	return Check(k.Identity(v.Catalogue), k.SecretHash, hash, v.Now()), nil
+	if !found {
+		// Compare anyway, so an unknown ID and a wrong secret take the same work.
+		presented.Equal(SecretHash{})
+		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: string(user)}, nil
+	}
+	id := rec.Key
+	if !presented.Equal(rec.Hash) {
+		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: id.User}, nil
+	}
+	if !v.Now().Before(id.ExpiresAt) {
+		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User}, nil
+	}
+	return v.authorize(ctx, id, req)
 }
 
-// Check decides a well-formed key whose stored record is id and stored,
-// given the hash of the presented secret: wrong secret, expired, or valid.
-// The hash comparison is constant-time.
-func Check(id KeyIdentity, stored, presented SecretHash, now time.Time) Verification {
-	if !presented.Equal(stored) {
-		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: id.User}
+// authorize decides an authenticated key against req. The process comes
+// first: a key that cannot reach the process learns nothing about the
+// scopes it would need there.
+func (v *Verifier) authorize(ctx context.Context, id KeyIdentity, req Requirement) (Verification, error) {
+	if req.ProcessID != "" {
+		reaches, err := v.reachesProcess(ctx, id, req.ProcessID)
+		if err != nil {
+			return Verification{}, err
+		}
+		if !reaches {
+			return Verification{Code: VerifyWrongProcess, Reason: ReasonProcess, User: id.User, Key: id}, nil
+		}
 	}
-	if !now.Before(id.ExpiresAt) {
-		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User}
+	if missing := req.Scopes.Minus(id.Scopes); !missing.Empty() {
+		return Verification{Code: VerifyInsufficientScope, Reason: ReasonScope, User: id.User, Key: id, Missing: missing}, nil
 	}
-	return Verification{Code: VerifyValid, User: id.User, Key: id}
+	return Verification{Code: VerifyValid, User: id.User, Key: id}, nil
+}
+
+// reachesProcess reports whether the key may act on process pid: a process
+// key on its own process only, an organization key on its organization's.
+// Another organization's process and a process that does not exist are the
+// same answer.
+func (v *Verifier) reachesProcess(ctx context.Context, id KeyIdentity, pid string) (bool, error) {
+	if id.ProcessID != "" {
+		return id.ProcessID == pid, nil
+	}
+	if !IsID(pid) {
+		return false, nil
+	}
+	_, err := v.Processes.FindProcess(ctx, id.OrgID, pid)
+	switch ErrorCode(err) {
+	case "":
+		return true, nil
+	case ENOTFOUND:
+		return false, nil
+	}
+	return false, err
 }

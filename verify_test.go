@@ -80,8 +80,8 @@ func TestVerifier(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			finder := &fakeFinder{keys: map[string]*keywarden.APIKey{k.User: k}, err: tc.storeErr}
-			v := &keywarden.Verifier{Keys: finder, Catalogue: keywarden.MustDefaultCatalogue(), Now: func() time.Time { return tc.now }}
-			got, err := v.Verify(context.Background(), tc.presented)
+			v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: keywarden.MustDefaultCatalogue()}, Now: func() time.Time { return tc.now }}
+			got, err := v.VerifyKey(context.Background(), tc.presented, keywarden.Requirement{})
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -116,8 +116,8 @@ func TestVerifierStoreErrorIsReturned(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			finder := &fakeFinder{err: tc.err}
-			v := &keywarden.Verifier{Keys: finder, Catalogue: keywarden.MustDefaultCatalogue(), Now: func() time.Time { return testNow }}
-			got, err := v.Verify(context.Background(), km.Value())
+			v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: keywarden.MustDefaultCatalogue()}, Now: func() time.Time { return testNow }}
+			got, err := v.VerifyKey(context.Background(), km.Value(), keywarden.Requirement{})
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("Verify error = %v, want %v", err, tc.err)
 			}
@@ -140,8 +140,8 @@ func (nilFinder) FindAPIKeyByUser(context.Context, string) (*keywarden.APIKey, e
 
 func TestVerifierTreatsAMissingKeyWithoutErrorAsUnknown(t *testing.T) {
 	km := MustGenerateKey(t, nil, keywarden.DefaultOrgKeyPrefix)
-	v := &keywarden.Verifier{Keys: nilFinder{}, Now: time.Now}
-	got, err := v.Verify(context.Background(), km.Value())
+	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: nilFinder{}, Catalogue: keywarden.MustDefaultCatalogue()}, Now: time.Now}
+	got, err := v.VerifyKey(context.Background(), km.Value(), keywarden.Requirement{})
 	if err != nil || got.Code != keywarden.VerifyInvalid || got.Reason != keywarden.ReasonUnknownKey {
 		t.Fatalf("Verify = %+v, %v; want INVALID unknown_key", got, err)
 	}
@@ -152,17 +152,17 @@ func TestVerifierTreatsAMissingKeyWithoutErrorAsUnknown(t *testing.T) {
 func TestVerifyAuthorization(t *testing.T) {
 	k, km := MustMintAPIKey(t, testRequest(), testMintParams(t))
 	finder := &fakeFinder{keys: map[string]*keywarden.APIKey{k.User: k}}
-	v := &keywarden.Verifier{Keys: finder, Catalogue: keywarden.MustDefaultCatalogue(), Now: func() time.Time { return testNow }}
+	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: keywarden.MustDefaultCatalogue()}, Now: func() time.Time { return testNow }}
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(km.Value()))
 	for _, h := range []string{basic, "basic " + basic[6:], "Bearer " + km.Value(), "bearer  " + km.Value()} {
-		got, err := v.VerifyAuthorization(context.Background(), h)
+		got, err := v.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
 		if err != nil || got.Code != keywarden.VerifyValid || got.Key.ID != k.ID {
 			t.Errorf("VerifyAuthorization(%.12q…) = %+v, %v", h, got, err)
 		}
 	}
 	calls := finder.Calls()
 	for _, h := range []string{"", "Basic", "Basic !!!", "Digest " + km.Value(), "Bearer", km.Value()} {
-		got, err := v.VerifyAuthorization(context.Background(), h)
+		got, err := v.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
 		if err != nil || got.Code != keywarden.VerifyInvalid || got.Reason != keywarden.ReasonMalformed {
 			t.Errorf("VerifyAuthorization(%.12q) = %+v, %v; want malformed", h, got, err)
 		}
@@ -170,4 +170,100 @@ func TestVerifyAuthorization(t *testing.T) {
 	if finder.Calls() != calls {
 		t.Error("a malformed header reached the store")
 	}
+}
+
+// fakeProcesses is a ProcessFinder holding processes by ID, counting calls.
+type fakeProcesses struct {
+	byID  map[string]*keywarden.Process
+	err   error
+	calls int
+}
+
+func (f *fakeProcesses) FindProcess(_ context.Context, orgID, id string) (*keywarden.Process, error) {
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	if p, ok := f.byID[id]; ok && p.OrgID == orgID {
+		return p, nil
+	}
+	return nil, keywarden.Errorf(keywarden.ENOTFOUND, "Process not found.")
+}
+
+// TestVerifierAuthorizesAgainstTheRequirement: after a key authenticates,
+// the one check decides its requirement — the process first, then the
+// scopes — and reports the scopes it misses.
+func TestVerifierAuthorizesAgainstTheRequirement(t *testing.T) {
+	c := keywarden.MustDefaultCatalogue()
+	const ownProcess, otherProcess, foreignProcess = "11111111111111111111111111111111", "22222222222222222222222222222222", "33333333333333333333333333333333"
+	processes := &fakeProcesses{byID: map[string]*keywarden.Process{
+		ownProcess:     {ID: ownProcess, OrgID: testOrgID},
+		otherProcess:   {ID: otherProcess, OrgID: testOrgID},
+		foreignProcess: {ID: foreignProcess, OrgID: "ffffffffffffffffffffffffffffffff"},
+	}}
+	orgReq := testRequest()
+	orgReq.Scopes = []string{"workspace.file:upload", "workspace.result:read"}
+	orgKey, orgKM := MustMintAPIKey(t, orgReq, testMintParams(t))
+	pp := testMintParams(t)
+	pp.ProcessID = ownProcess
+	procKey, procKM := MustMintAPIKey(t, testRequest(), pp)
+	finder := &fakeFinder{keys: map[string]*keywarden.APIKey{orgKey.User: orgKey, procKey.User: procKey}}
+	now := testNow
+	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: c}, Processes: processes, Now: func() time.Time { return now }}
+
+	set := func(names ...keywarden.Scope) keywarden.ScopeSet { return c.SetOf(names) }
+	upload, read, del := keywarden.Scope("workspace.file:upload"), keywarden.Scope("workspace.result:read"), keywarden.Scope("workspace.result:delete")
+	for _, tc := range []struct {
+		name        string
+		key         keywarden.KeyMaterial
+		req         keywarden.Requirement
+		expired     bool
+		want        keywarden.VerifyCode
+		wantMissing keywarden.ScopeSet
+		wantLookups int
+	}{
+		{"no requirement is valid", orgKM, keywarden.Requirement{}, false, keywarden.VerifyValid, keywarden.ScopeSet{}, 0},
+		{"held scopes are valid", orgKM, keywarden.Requirement{Scopes: set(upload, read)}, false, keywarden.VerifyValid, keywarden.ScopeSet{}, 0},
+		{"a scope not held is insufficient and named", orgKM, keywarden.Requirement{Scopes: set(upload, del)}, false, keywarden.VerifyInsufficientScope, set(del), 0},
+		{"process key on its own process is valid", procKM, keywarden.Requirement{Scopes: set(upload), ProcessID: ownProcess}, false, keywarden.VerifyValid, keywarden.ScopeSet{}, 0},
+		{"process key on another process is wrong process", procKM, keywarden.Requirement{Scopes: set(upload), ProcessID: otherProcess}, false, keywarden.VerifyWrongProcess, keywarden.ScopeSet{}, 0},
+		{"process comes before scope", procKM, keywarden.Requirement{Scopes: set(del), ProcessID: otherProcess}, false, keywarden.VerifyWrongProcess, keywarden.ScopeSet{}, 0},
+		{"process key needs the scope on its own process", procKM, keywarden.Requirement{Scopes: set(read), ProcessID: ownProcess}, false, keywarden.VerifyInsufficientScope, set(read), 0},
+		{"organization key on its organization's process is valid", orgKM, keywarden.Requirement{Scopes: set(upload), ProcessID: otherProcess}, false, keywarden.VerifyValid, keywarden.ScopeSet{}, 1},
+		{"organization key on another organization's process is wrong process", orgKM, keywarden.Requirement{ProcessID: foreignProcess}, false, keywarden.VerifyWrongProcess, keywarden.ScopeSet{}, 1},
+		{"organization key on a process that does not exist is wrong process", orgKM, keywarden.Requirement{ProcessID: "44444444444444444444444444444444"}, false, keywarden.VerifyWrongProcess, keywarden.ScopeSet{}, 1},
+		{"a malformed process ID is wrong process without a lookup", orgKM, keywarden.Requirement{ProcessID: "../x"}, false, keywarden.VerifyWrongProcess, keywarden.ScopeSet{}, 0},
+		{"expiry comes before the requirement", procKM, keywarden.Requirement{ProcessID: otherProcess}, true, keywarden.VerifyExpired, keywarden.ScopeSet{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = testNow
+			if tc.expired {
+				now = procKey.ExpiresAt
+			}
+			processes.calls = 0
+			got, err := v.VerifyKey(context.Background(), tc.key.Value(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Code != tc.want || got.Missing != tc.wantMissing {
+				t.Errorf("VerifyKey = %s missing %v, want %s missing %v", got.Code, c.ScopesOf(got.Missing), tc.want, c.ScopesOf(tc.wantMissing))
+			}
+			if got.Authenticated() != (tc.want != keywarden.VerifyExpired) || got.Authenticated() && got.Key.User != tc.key.User {
+				t.Errorf("Authenticated() = %v with key %q", got.Authenticated(), got.Key.User)
+			}
+			if processes.calls != tc.wantLookups {
+				t.Errorf("%d process lookups, want %d", processes.calls, tc.wantLookups)
+			}
+		})
+	}
+
+	t.Run("a failed process lookup is an error, not a verdict", func(t *testing.T) {
+		now = testNow
+		processes.err = errors.New("database is down")
+		defer func() { processes.err = nil }()
+		got, err := v.VerifyKey(context.Background(), orgKM.Value(), keywarden.Requirement{ProcessID: otherProcess})
+		if err == nil || got.Code != "" {
+			t.Fatalf("VerifyKey = %+v, %v; want an error and no verdict", got, err)
+		}
+	})
 }

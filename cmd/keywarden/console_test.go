@@ -166,7 +166,7 @@ func TestSetupSignInAndOut(t *testing.T) {
 func TestSessionCookie(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	setupOrg(t, clock, dir, "Acme") // owner acme@example.com
-	srv := startServer(t, clock, dir, "--trust-proxy")
+	srv := startServer(t, clock, dir, "--trusted-proxies", "127.0.0.1")
 
 	postSignIn := func(p *person, srv *testServer, https bool) response {
 		form := url.Values{"email": {"acme@example.com"}, "password": {"correct horse battery staple"}, "csrf_token": {p.csrf}}

@@ -9,13 +9,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/postgres"
+	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
 )
 
@@ -36,9 +42,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", a.env("KEYWARDEN_LOG_FORMAT", "text"), "log format: text or json (env KEYWARDEN_LOG_FORMAT)")
 	logLevel := fs.String("log-level", a.env("KEYWARDEN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env KEYWARDEN_LOG_LEVEL)")
 	kf := a.addKeyPrefixFlags(fs)
-	trustProxy := fs.Bool("trust-proxy", a.env("KEYWARDEN_TRUST_PROXY", "false") == "true", "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy in front of keywarden (env KEYWARDEN_TRUST_PROXY)")
+	trustedProxies := fs.String("trusted-proxies", a.env("KEYWARDEN_TRUSTED_PROXIES", ""), "comma-separated CIDRs of the reverse proxies in front of keywarden, whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1/32,10.0.0.0/8 (env KEYWARDEN_TRUSTED_PROXIES)")
 	cacheSize := fs.Int("cache-size", envInt(a, "KEYWARDEN_CACHE_SIZE", cache.DefaultSize), "how many keys the verification cache holds (env KEYWARDEN_CACHE_SIZE)")
 	cachePoll := fs.Duration("cache-poll", envDuration(a, "KEYWARDEN_CACHE_POLL", 250*time.Millisecond), "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here (env KEYWARDEN_CACHE_POLL)")
+	routesFile := fs.String("routes", a.env("KEYWARDEN_ROUTES", ""), "forward-auth route table (YAML): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP (env KEYWARDEN_ROUTES)")
 	metricsAddr := fs.String("metrics-addr", a.env("KEYWARDEN_METRICS_ADDR", ""), "serve /metrics on this address instead of the main one, e.g. 127.0.0.1:9090 (env KEYWARDEN_METRICS_ADDR)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", envDuration(a, "KEYWARDEN_SHUTDOWN_TIMEOUT", 15*time.Second), "how long to let in-flight requests finish on SIGINT/SIGTERM (env KEYWARDEN_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
@@ -47,10 +54,28 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err := kf.validate(); err != nil {
 		return err
 	}
+	clientIPs, err := clientip.Parse(*trustedProxies)
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+	}
 	logger, err := newLogger(a.stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
+
+	catalogue := keywarden.MustDefaultCatalogue()
+	routes, err := loadRoutes(*routesFile, catalogue)
+	if err != nil {
+		return err
+	}
+	if t := routes.Load(); t != nil {
+		logger.Info("forward-auth route table loaded", "file", t.Source(), "routes", len(t.Routes()))
+	}
+	if len(clientIPs.Trusted()) > 0 {
+		logger.Info("trusting X-Forwarded-For and X-Forwarded-Proto from proxies", "trusted_proxies", *trustedProxies)
+	}
+	stopReloading := reloadRoutesOnHangup(ctx, *routesFile, catalogue, routes, logger)
+	defer stopReloading()
 
 	store, err := a.openStore(ctx, sf)
 	if err != nil {
@@ -83,7 +108,6 @@ func (a *app) serve(ctx context.Context, args []string) error {
 
 	// The store, measured, behind the verification cache: what the cache
 	// answers never reaches the store or its metrics.
-	catalogue := keywarden.MustDefaultCatalogue()
 	m := metrics.New()
 	keys := cache.New(m.WrapStore(store), cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
 
@@ -97,7 +121,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 
 	handler := server.NewHandler(server.Config{
 		Store:            keys,
-		Verifier:         keys,
+		Verifier:         &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
 		Metrics:          m,
 		ServeMetrics:     *metricsAddr == "",
 		Catalogue:        catalogue,
@@ -106,7 +130,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		OrgKeyPrefix:     kf.org,
 		ProcessKeyPrefix: kf.process,
 		SetupToken:       setupToken,
-		TrustProxy:       *trustProxy,
+		ClientIPs:        clientIPs,
+		ForwardRoutes:    routes.Load,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -162,6 +187,58 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadRoutes loads the forward-auth route table of --routes, if any. An
+// invalid file stops the server: its errors name the file and line.
+func loadRoutes(file string, c *keywarden.Catalogue) (*atomic.Pointer[routetable.Table], error) {
+	routes := &atomic.Pointer[routetable.Table]{}
+	if file == "" {
+		return routes, nil
+	}
+	t, err := routetable.Load(file, c)
+	if err != nil {
+		return nil, fmt.Errorf("--routes: %w", err)
+	}
+	routes.Store(t)
+	return routes, nil
+}
+
+// reloadRoutesOnHangup reloads the route table from file on every SIGHUP
+// until ctx ends or the returned function is called. A file that no longer
+// loads leaves the table in force and logs why, so a typo cannot open or
+// close the gateway by accident. Without --routes, SIGHUP is logged and
+// otherwise ignored rather than killing the server.
+func reloadRoutesOnHangup(ctx context.Context, file string, c *keywarden.Catalogue, routes *atomic.Pointer[routetable.Table], logger *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+			}
+			if file == "" {
+				logger.Info("SIGHUP: no route table to reload (--routes is not set)")
+				continue
+			}
+			t, err := routetable.Load(file, c)
+			if err != nil {
+				logger.Error("route table not reloaded: keeping the previous one", "file", file, "error", err)
+				continue
+			}
+			routes.Store(t)
+			logger.Info("route table reloaded", "file", file, "routes", len(t.Routes()))
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // keyPrefixFlags configure the prefixes of new key IDs.

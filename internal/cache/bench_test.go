@@ -63,11 +63,12 @@ const hotKeys = 1_000
 // keywarden.GenerateKey (drawn from a seeded ChaCha8 stream, so fixtures are
 // reproducible and quick to build), stored as syntheticKey shapes them.
 type benchKeys struct {
-	cache   *cache.Store
-	headers []string // Basic headers of keys picked at random among all n (with repeats when n < benchHeaders)
-	hot     []string // Basic headers of the first hotKeys keys, benchHeaders of them
-	users   []string // all n public IDs, for the floor's map
-	hashes  []keywarden.SecretHash
+	cache    *cache.Store
+	verifier *keywarden.Verifier // over cache
+	headers  []string            // Basic headers of keys picked at random among all n (with repeats when n < benchHeaders)
+	hot      []string            // Basic headers of the first hotKeys keys, benchHeaders of them
+	users    []string            // all n public IDs, for the floor's map
+	hashes   []keywarden.SecretHash
 }
 
 var (
@@ -114,6 +115,7 @@ func mustBenchKeys(b *testing.B, n int) *benchKeys {
 			hot = append(hot, basic(km.Value()))
 		}
 	}
+	f.verifier = &keywarden.Verifier{Keys: f.cache, Now: time.Now}
 	if f.cache.Len() != n {
 		b.Fatalf("cached %d keys, want %d", f.cache.Len(), n)
 	}
@@ -144,7 +146,7 @@ func cycle(r *rand.Rand, hs []string) []string {
 func benchmarkCached(b *testing.B, f *benchKeys, headers []string) {
 	ctx := context.Background()
 	for _, h := range headers { // each is the hit path to VALID, not a failure path
-		if v, err := f.cache.VerifyAuthorization(ctx, h); err != nil || v.Code != keywarden.VerifyValid {
+		if v, err := f.verifier.VerifyAuthorization(ctx, h, keywarden.Requirement{}); err != nil || v.Code != keywarden.VerifyValid {
 			b.Fatalf("fixture key: %+v, %v", v, err)
 		}
 	}
@@ -152,7 +154,7 @@ func benchmarkCached(b *testing.B, f *benchKeys, headers []string) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		v, _ := f.cache.VerifyAuthorization(ctx, headers[i%benchHeaders])
+		v, _ := f.verifier.VerifyAuthorization(ctx, headers[i%benchHeaders], keywarden.Requirement{})
 		if v.Code != keywarden.VerifyValid {
 			b.Fatal("not valid")
 		}

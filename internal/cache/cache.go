@@ -1,6 +1,7 @@
-// Package cache answers key verification from memory. Store wraps a
-// keywarden.Store: a verification of a cached key costs about one SHA-256
-// and allocates nothing; an unknown key ID is remembered for a short while,
+// Package cache answers key lookups from memory. Store wraps a
+// keywarden.Store and is the keywarden.KeySource of the one key check
+// (keywarden.Verifier): a verification of a cached key costs about one
+// SHA-256 and allocates nothing; an unknown key ID is remembered for a short while,
 // so a flood of made-up keys does not reach the database; and every change
 // made through Store invalidates what it changes before it returns, so a key
 // stops working the moment its deletion is acknowledged.
@@ -8,12 +9,9 @@ package cache
 
 import (
 	"context"
-	"encoding/base64"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/keywarden/keywarden"
 )
@@ -31,10 +29,6 @@ const (
 	// its ID before it existed — which only its creator can do.
 	DefaultNegativeTTL = 10 * time.Second
 )
-
-// maxDecoded bounds a decoded Basic credential: a key is at most 32 + 20 + 1
-// + 49 = 102 bytes; anything longer is not a key.
-const maxDecoded = 128
 
 // Metrics receives what the cache does; internal/metrics implements it.
 type Metrics interface {
@@ -58,8 +52,7 @@ type Config struct {
 // Everything it does not override passes through to the wrapped store.
 type Store struct {
 	keywarden.Store
-	cfg  Config
-	bufs sync.Pool // *[maxDecoded]byte, for decoding Basic credentials
+	cfg Config
 
 	mu       sync.RWMutex
 	index    map[string]int32 // public key ID → slot
@@ -76,8 +69,8 @@ type Store struct {
 }
 
 var (
-	_ keywarden.Store       = (*Store)(nil)
-	_ keywarden.KeyVerifier = (*Store)(nil)
+	_ keywarden.Store     = (*Store)(nil)
+	_ keywarden.KeySource = (*Store)(nil)
 )
 
 // chunkSize is how many slots are allocated at a time.
@@ -131,74 +124,30 @@ func New(inner keywarden.Store, cfg Config) *Store {
 		negative: make(map[string]int64),
 		scopes:   make(map[scope]*scope),
 	}
-	s.bufs.New = func() any { return new([maxDecoded]byte) }
 	return s
 }
 
-// VerifyAuthorization checks an Authorization header value. A hit on a
-// cached key decodes into a pooled buffer, parses in place, hashes the
-// secret and compares: no allocation, no lock held while hashing.
-func (s *Store) VerifyAuthorization(ctx context.Context, authorization string) (keywarden.Verification, error) {
-	scheme, param, ok := strings.Cut(authorization, " ")
-	if !ok {
-		return malformed, nil
-	}
-	param = strings.TrimSpace(param)
-	var key []byte
-	switch {
-	case strings.EqualFold(scheme, "Basic"):
-		if base64.StdEncoding.DecodedLen(len(param)) > maxDecoded {
-			return malformed, nil
-		}
-		buf := s.bufs.Get().(*[maxDecoded]byte)
-		defer func() {
-			clear(buf[:]) // the decoded secret does not outlive the request
-			s.bufs.Put(buf)
-		}()
-		n, err := base64.StdEncoding.Decode(buf[:], bytesOf(param))
-		if err != nil {
-			return malformed, nil
-		}
-		key = buf[:n]
-	case strings.EqualFold(scheme, "Bearer"):
-		key = bytesOf(param) // read only
-	default:
-		return malformed, nil
-	}
-	return s.verify(ctx, key)
-}
-
-var malformed = keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
-
-// bytesOf is a read-only view of s: nothing here writes to it or keeps it.
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-func (s *Store) verify(ctx context.Context, key []byte) (keywarden.Verification, error) {
-	user, secret, err := keywarden.ParseKeyBytes(key)
-	if err == keywarden.ErrBadChecksum {
-		return keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonBadChecksum, User: string(user)}, nil
-	} else if err != nil {
-		return malformed, nil
-	}
-	presented := keywarden.HashSecretBytes(secret)
-	now := s.cfg.Now()
-
+// LookupKey implements keywarden.KeySource. A hit copies the entry out
+// under a read lock: no allocation, and no lock held while the caller
+// hashes and compares. A miss asks the store and remembers the answer,
+// found or not.
+func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
 	s.mu.RLock()
 	if i, ok := s.index[string(user)]; ok {
 		e := s.at(i)
 		e.ref.Store(1)
-		id, stored := e.identity(), e.hash
+		rec := keywarden.KeyRecord{Key: e.identity(), Hash: e.hash}
 		s.mu.RUnlock()
 		s.cfg.Metrics.CacheHit("positive")
-		return keywarden.Check(id, stored, presented, now), nil
+		return rec, true, nil
 	}
 	until, known := s.negative[string(user)]
 	gen := s.gen
 	s.mu.RUnlock()
+	now := s.cfg.Now()
 	if known && now.UnixNano() < until {
 		s.cfg.Metrics.CacheHit("negative")
-		presented.Equal(keywarden.SecretHash{}) // as much work as a wrong secret
-		return keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonUnknownKey, User: string(user)}, nil
+		return keywarden.KeyRecord{}, false, nil
 	}
 
 	s.cfg.Metrics.CacheMiss("positive")
@@ -206,13 +155,12 @@ func (s *Store) verify(ctx context.Context, key []byte) (keywarden.Verification,
 	k, err := s.Store.FindAPIKeyByUser(ctx, u)
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k == nil {
 		s.rememberUnknown(u, gen, now)
-		presented.Equal(keywarden.SecretHash{})
-		return keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonUnknownKey, User: u}, nil
+		return keywarden.KeyRecord{}, false, nil
 	} else if err != nil {
-		return keywarden.Verification{}, err
+		return keywarden.KeyRecord{}, false, err
 	}
 	s.add(k, gen)
-	return keywarden.Check(k.Identity(s.cfg.Catalogue), k.SecretHash, presented, now), nil
+	return keywarden.KeyRecord{Key: k.Identity(s.cfg.Catalogue), Hash: k.SecretHash}, true, nil
 }
 
 // identity returns the entry as a KeyIdentity, sharing its strings.

@@ -63,10 +63,11 @@ func (c *counting) Lookups() int {
 }
 
 type fixture struct {
-	store *counting
-	cache *cache.Store
-	org   *keywarden.Organization
-	now   time.Time
+	store    *counting
+	cache    *cache.Store
+	verifier *keywarden.Verifier // the one key check, with the cache as its key source
+	org      *keywarden.Organization
+	now      time.Time
 }
 
 func newFixture(t *testing.T, cfg cache.Config) *fixture {
@@ -74,6 +75,7 @@ func newFixture(t *testing.T, cfg cache.Config) *fixture {
 	f := &fixture{store: &counting{Store: MustSQLite(t)}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	cfg.Now = func() time.Time { return f.now }
 	f.cache = cache.New(f.store, cfg)
+	f.verifier = &keywarden.Verifier{Keys: f.cache, Processes: f.cache, Now: cfg.Now}
 	f.org, _ = storetest.MustCreateOrganization(t, f.store)
 	return f
 }
@@ -97,7 +99,7 @@ func basic(key string) string { return "Basic " + base64.StdEncoding.EncodeToStr
 
 func (f *fixture) verify(t *testing.T, header string) keywarden.Verification {
 	t.Helper()
-	v, err := f.cache.VerifyAuthorization(context.Background(), header)
+	v, err := f.verifier.VerifyAuthorization(context.Background(), header, keywarden.Requirement{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +157,12 @@ func TestMalformedKeysNeverReachTheCacheOrTheStore(t *testing.T) {
 	f := newFixture(t, cache.Config{})
 	km := mustGenerate(t)
 	v := km.Value()
-	for _, h := range []string{"", "Basic", "Basic !!", "Digest x", basic("nope"), basic(v[:len(v)-1] + "0"), basic(v[:len(v)-1] + "1"),
+	// Two other last characters: each breaks the checksum.
+	other1, other2 := "0", "1"
+	if last := v[len(v)-1:]; last == other1 || last == other2 {
+		other1, other2 = "2", "3"
+	}
+	for _, h := range []string{"", "Basic", "Basic !!", "Digest x", basic("nope"), basic(v[:len(v)-1] + other1), basic(v[:len(v)-1] + other2),
 		"Basic " + base64.StdEncoding.EncodeToString(make([]byte, 200)), "Bearer " + v + "x"} {
 		if got := f.verify(t, h); got.Code != keywarden.VerifyInvalid || got.Reason == keywarden.ReasonUnknownKey {
 			t.Errorf("%.20q: %+v", h, got)
@@ -243,7 +250,7 @@ func TestLookupRacingADeletionIsNotCached(t *testing.T) {
 	f.store.mu.Unlock()
 	done := make(chan keywarden.Verification)
 	go func() {
-		v, _ := f.cache.VerifyAuthorization(context.Background(), h)
+		v, _ := f.verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
 		done <- v
 	}()
 	for f.store.Lookups() == 0 {
@@ -304,7 +311,7 @@ func TestCachedVerificationAllocatesNothing(t *testing.T) {
 	ctx := context.Background()
 	for name, header := range map[string]string{"Basic": h, "Bearer": bearer} {
 		allocs := testing.AllocsPerRun(1000, func() {
-			if v, _ := f.cache.VerifyAuthorization(ctx, header); v.Code != keywarden.VerifyValid {
+			if v, _ := f.verifier.VerifyAuthorization(ctx, header, keywarden.Requirement{}); v.Code != keywarden.VerifyValid {
 				panic("not valid")
 			}
 		})

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/keywarden/keywarden"
@@ -24,20 +22,11 @@ func (s *server) auditEvent(r *http.Request, action, targetType, targetID, targe
 	}, nil
 }
 
-// clientIP is the address the request came from: the peer, or, behind a
-// proxy the operator trusts (--trust-proxy), the first X-Forwarded-For hop.
+// clientIP is the address the request came from, by the one rule of
+// package clientip (--trusted-proxies), as text for logs and the audit trail.
 func (s *server) clientIP(r *http.Request) string {
-	if s.TrustProxy {
-		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
-			first, _, _ := strings.Cut(fwd, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
-		}
+	if a := s.ClientIPs.ClientIP(r); a.IsValid() {
+		return a.String()
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return r.RemoteAddr
 }

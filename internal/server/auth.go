@@ -43,19 +43,46 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 			}
 		}
 	}
-	v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
-	if len(values) == 1 {
-		var err error
-		if v, err = s.Verifier.VerifyAuthorization(ctx, values[0]); err != nil {
-			return nil, err
-		}
+	v, err := s.verifyHeader(r, keywarden.Requirement{})
+	if err != nil {
+		return nil, err
 	}
+	if v.Code != keywarden.VerifyValid {
+		return nil, errUnauthorized
+	}
+	return keywarden.PrincipalForKey(v.Key, s.Catalogue), nil
+}
+
+// verifyHeader runs the one key check on the request's Authorization
+// header against req. A request with no such header, or several, is
+// malformed. The error is non-nil only when a lookup failed.
+func (s *server) verifyHeader(r *http.Request, req keywarden.Requirement) (keywarden.Verification, error) {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
+		s.recordVerification(r, v)
+		return v, nil
+	}
+	v, err := s.Verifier.VerifyAuthorization(r.Context(), values[0], req)
+	if err != nil {
+		return v, err
+	}
+	s.recordVerification(r, v)
+	return v, nil
+}
+
+// recordVerification is where the outcome of every key check ends,
+// whichever entry point ran it (REST API, verify API, forward-auth): the
+// metrics, the key's last use, and authFailed for a key that did not
+// authenticate.
+func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
+	ctx := r.Context()
 	if s.Metrics != nil {
 		s.Metrics.ObserveVerification(string(v.Code))
 	}
-	if v.Code != keywarden.VerifyValid {
-		s.Logger.InfoContext(ctx, "authentication failed", "reason", v.Reason, "key_user", v.User, "path", safePath(r.URL.Path), "remote_addr", r.RemoteAddr)
-		return nil, errUnauthorized
+	if !v.Authenticated() {
+		s.authFailed(r, v)
+		return
 	}
 	k := v.Key
 	infoFrom(ctx).keyUser = k.User
@@ -64,7 +91,17 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
 		}
 	}
-	return keywarden.PrincipalForKey(k, s.Catalogue), nil
+}
+
+// authFailed is called once for every failed authentication, from every
+// entry point. The reason goes to the log, never to the caller. It is the
+// one place where throttling of failed authentication per client address
+// hooks in, so that no entry point (the verify API above all, where the
+// key in the body is the only credential) can be used to guess keys
+// unthrottled.
+func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
+	s.Logger.InfoContext(r.Context(), "authentication failed", "reason", v.Reason, "key_user", v.User,
+		"path", safePath(r.URL.Path), "client_ip", s.clientIP(r))
 }
 
 // safeMethod reports whether method only reads.

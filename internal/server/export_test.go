@@ -9,7 +9,9 @@ type RouteInfo struct {
 	AnyKey   bool
 	OrgLevel bool
 	Console  bool // a console page, not part of the REST API
-	Scope    keywarden.Scope
+	// ChecksKey routes take the key they check as their credential.
+	ChecksKey bool
+	Scope     keywarden.Scope
 }
 
 // Routes returns the route table as NewHandler registers it.
@@ -17,7 +19,7 @@ func Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, rt := range (&server{}).routes() {
 		a := rt.access
-		out = append(out, RouteInfo{Pattern: rt.pattern, Public: a.public, AnyKey: a.anyKey, OrgLevel: a.orgLevel, Console: a.console, Scope: a.scope})
+		out = append(out, RouteInfo{Pattern: rt.pattern, Public: a.public, AnyKey: a.anyKey, OrgLevel: a.orgLevel, Console: a.console, Scope: a.scope, ChecksKey: a.checksKey})
 	}
 	return out
 }

@@ -91,13 +91,6 @@ func jsonTypeName(goType string) string {
 	}
 }
 
-// pagination is the list envelope's pagination object.
-type pagination struct {
-	Offset int `json:"offset"`
-	Limit  int `json:"limit"`
-	Total  int `json:"total"`
-}
-
 // pageFrom reads offset and limit from the query string.
 func pageFrom(r *http.Request) (keywarden.Page, error) {
 	var v keywarden.Validation

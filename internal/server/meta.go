@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
 )
 
 func (s *server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
@@ -25,24 +26,12 @@ func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) handleListScopes(w http.ResponseWriter, r *http.Request) error {
-	return encode(w, http.StatusOK, map[string]any{"scopes": s.Catalogue.All()})
-}
-
-// meResponse describes the calling key.
-type meResponse struct {
-	KeyID     string            `json:"keyId"`
-	User      string            `json:"user"`
-	Name      string            `json:"name"`
-	OrgID     string            `json:"orgId"`
-	ProcessID string            `json:"processId,omitempty"`
-	Level     keywarden.Level   `json:"level"`
-	Scopes    []keywarden.Scope `json:"scopes"`
-	Exp       string            `json:"exp"`
+	return encode(w, http.StatusOK, api.ScopeList{Scopes: s.Catalogue.All()})
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	p := keywarden.PrincipalFromContext(r.Context())
-	return encode(w, http.StatusOK, meResponse{
+	return encode(w, http.StatusOK, api.Me{
 		KeyID: p.KeyID, User: p.KeyUser, Name: p.Actor.Name, OrgID: p.OrgID, ProcessID: p.ProcessID,
 		Level: p.Level(), Scopes: p.Scopes, Exp: timestamp(p.ExpiresAt),
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 
@@ -139,31 +140,37 @@ var credentialParams = []string{"key", "api_key", "apikey", "api-key", "access_t
 func (s *server) refuseKeysInURL(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" && strings.HasPrefix(r.URL.Path, "/api/") {
-			for name, values := range r.URL.Query() {
-				suspicious := false
-				for _, p := range credentialParams {
-					if strings.EqualFold(name, p) {
-						suspicious = true
-					}
-				}
-				for _, v := range values {
-					if _, err := keywarden.ParseKey(v); err != keywarden.ErrMalformedKey {
-						suspicious = true
-					}
-				}
-				if suspicious {
-					s.writeError(w, r, &keywarden.Error{
-						Code:    keywarden.EINVALID,
-						Message: "API keys are accepted only in the Authorization header, never in the URL.",
-						Fields: []keywarden.FieldError{{Location: "query: " + name, Type: "credential_in_url",
-							Message: fmt.Sprintf("Remove %q from the URL and send the key in the Authorization header.", name)}},
-					})
-					return
-				}
+			if name, found := credentialInQuery(r.URL.RawQuery); found {
+				s.writeError(w, r, &keywarden.Error{
+					Code:    keywarden.EINVALID,
+					Message: "API keys are accepted only in the Authorization header, never in the URL.",
+					Fields: []keywarden.FieldError{{Location: "query: " + name, Type: "credential_in_url",
+						Message: fmt.Sprintf("Remove %q from the URL and send the key in the Authorization header.", name)}},
+				})
+				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// credentialInQuery returns the first query parameter that looks like it
+// carries a credential: by its name, or by a value shaped like a key.
+func credentialInQuery(rawQuery string) (name string, found bool) {
+	q, _ := url.ParseQuery(rawQuery)
+	for name, values := range q {
+		for _, p := range credentialParams {
+			if strings.EqualFold(name, p) {
+				return name, true
+			}
+		}
+		for _, v := range values {
+			if _, err := keywarden.ParseKey(v); err != keywarden.ErrMalformedKey {
+				return name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // authorize authenticates the caller and enforces the route's declared access
@@ -173,7 +180,7 @@ func (s *server) refuseKeysInURL(next http.Handler) http.Handler {
 func (s *server) authorize(rt route) http.Handler {
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		infoFrom(r.Context()).route = rt.pattern
-		if rt.access.public {
+		if rt.access.public || rt.access.checksKey {
 			return rt.handle(w, r)
 		}
 		p, err := s.authenticate(r)

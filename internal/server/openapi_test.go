@@ -22,6 +22,8 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
+	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/sqlite"
 )
@@ -59,12 +61,18 @@ func declaredRoutes(t *testing.T) map[string]declaredRoute {
 	t.Helper()
 	out := map[string]declaredRoute{}
 	for _, rt := range server.Routes() {
-		method, path, _ := strings.Cut(rt.Pattern, " ")
+		method, path, found := strings.Cut(rt.Pattern, " ")
+		if !found {
+			// Any method (forward-auth): the document describes it as GET.
+			method, path = "GET", rt.Pattern
+		}
 		if rt.Console || strings.HasPrefix(path, "/static/") {
 			continue // the console's pages are not part of the REST contract
 		}
 		r := declaredRoute{scope: rt.Scope}
 		switch {
+		case rt.ChecksKey:
+			r.access = "checksKey"
 		case rt.Public:
 			r.access = "public"
 		case rt.AnyKey:
@@ -122,6 +130,12 @@ func checkAccess(t *testing.T, name string, op *openapi3.Operation, r declaredRo
 	orgOnly, _ := op.Extensions["x-organization-level-only"].(bool)
 	public := op.Security != nil && len(*op.Security) == 0
 	switch r.access {
+	case "checksKey":
+		// The key checked is the credential: the verify API takes it in
+		// the body (security: []), forward-auth in the client's header.
+		if !strings.Contains(strings.Join(strings.Fields(op.Description), " "), "needs no credential of its own") {
+			t.Errorf("%s: the route checks the key it is given; its description must say it needs no credential of its own", name)
+		}
 	case "public":
 		if !public {
 			t.Errorf("%s: the route is public; document it with security: []", name)
@@ -145,6 +159,14 @@ func checkAccess(t *testing.T, name string, op *openapi3.Operation, r declaredRo
 		t.Errorf("%s: x-organization-level-only = %v, want %v", name, orgOnly, want)
 	}
 }
+
+// contractRoutes is the forward-auth route table of the contract scenario.
+const contractRoutes = `
+routes:
+  - route: POST /v1/processes/{processId}/files
+    scopes: [workspace.file:upload]
+    process: processId
+`
 
 // clock is the handler's clock, which the test moves forward.
 type clock struct {
@@ -211,7 +233,11 @@ func newContract(t *testing.T) *contract {
 		clock:  &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		seen:   map[string]map[int]bool{},
 	}
-	c.srv = c.serve(t, server.Config{Store: db, Now: c.clock.Now})
+	routes, err := routetable.Parse("routes.yaml", []byte(contractRoutes), keywarden.MustDefaultCatalogue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.srv = c.serve(t, server.Config{Store: db, Now: c.clock.Now, ForwardRoutes: func() *routetable.Table { return routes }})
 	return c
 }
 
@@ -785,6 +811,33 @@ func TestOpenAPIContract(t *testing.T) {
 			c.failOn(t, broken, c.newRequest(t, broken, root, "POST", r.path, r.body), http.StatusConflict)
 		}
 	})
+
+	// Verification for the platform's other services: the verify API needs
+	// no credential of its own; forward-auth checks the client's key against
+	// the route table.
+	_, data = c.ok(t, anonymous, "POST", "/api/v1/keys/verify", api.VerifyRequest{Key: uploaderKM.Value(),
+		Scopes: []string{"workspace.file:upload"}, ProcessID: invoices.ID}, http.StatusOK)
+	if v := mustDecode[api.VerifyResponse](t, data); !v.Valid || v.Code != keywarden.VerifyValid || v.Key == nil || v.Key.ID != uploader.ID || v.Key.ProcessID != invoices.ID {
+		t.Errorf("verify a valid process key: %+v", v)
+	}
+	_, data = c.ok(t, anonymous, "POST", "/api/v1/keys/verify", api.VerifyRequest{Key: uploaderKM.Value(), ProcessID: receipts.ID}, http.StatusOK)
+	if v := mustDecode[api.VerifyResponse](t, data); v.Valid || v.Code != keywarden.VerifyWrongProcess || v.Key != nil {
+		t.Errorf("verify a process key on another process: %+v", v)
+	}
+	c.fail(t, anonymous, "POST", "/api/v1/keys/verify", map[string]any{"key": 42}, http.StatusBadRequest)
+	forward := func(cred credential, method, uri string) credential {
+		return func(r *http.Request) {
+			cred(r)
+			r.Header.Set(api.HeaderForwardedMethod, method)
+			r.Header.Set(api.HeaderForwardedURI, uri)
+		}
+	}
+	h, _ = c.ok(t, forward(proc, "POST", "/v1/processes/"+invoices.ID+"/files"), "GET", "/api/v1/auth/forward", nil, http.StatusOK)
+	if h.Get(api.HeaderKeyID) != uploader.ID || h.Get(api.HeaderProcessID) != invoices.ID || !strings.Contains(h.Get(api.HeaderScopes), "workspace.file:upload") {
+		t.Errorf("forward-auth identity headers: %v", h)
+	}
+	c.fail(t, forward(proc, "POST", "/v1/processes/"+receipts.ID+"/files"), "GET", "/api/v1/auth/forward", nil, http.StatusForbidden)
+	c.fail(t, forward(anonymous, "POST", "/v1/processes/"+invoices.ID+"/files"), "GET", "/api/v1/auth/forward", nil, http.StatusUnauthorized)
 
 	// Expiry: a key past its exp is listed as Expired and no longer works.
 	h, data = c.ok(t, root, "POST", "/api/v1/admin/api-keys", keywarden.CreateAPIKeyRequest{

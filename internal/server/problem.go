@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
 )
 
 // statusOf maps each domain error code to its HTTP status: the one table.
@@ -21,21 +22,6 @@ var statusOf = map[string]int{
 	EMETHOD:                 http.StatusMethodNotAllowed,
 }
 
-// problem is an RFC 9457 problem document.
-type problem struct {
-	Type      string                 `json:"type"`
-	Title     string                 `json:"title"`
-	Status    int                    `json:"status"`
-	Detail    string                 `json:"detail"`
-	Instance  string                 `json:"instance"`
-	Timestamp string                 `json:"timestamp"`
-	Errors    []keywarden.FieldError `json:"errors"`
-}
-
-// unauthorizedDetail is the one message of every failed authentication,
-// whatever the reason: the caller learns nothing about which part was wrong.
-const unauthorizedDetail = `A valid API key is required. Send it as HTTP Basic credentials: curl -u "$KEY".`
-
 // writeError writes err as a problem document. It is the only place error
 // responses are written. Internal errors are logged and shown as a generic
 // message.
@@ -48,8 +34,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == keywarden.EINTERNAL {
 		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", safePath(r.URL.Path), "error", err)
 	}
-	p := problem{
-		Type:      "urn:keywarden:problem:" + code,
+	p := api.Problem{
+		Type:      api.ProblemType(code),
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    keywarden.ErrorMessage(err),
@@ -61,8 +47,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Errors = []keywarden.FieldError{}
 	}
 	if status == http.StatusUnauthorized {
-		p.Detail = unauthorizedDetail
-		w.Header().Set("WWW-Authenticate", `Basic realm="keywarden"`)
+		p.Detail = api.UnauthorizedDetail
+		w.Header().Set("WWW-Authenticate", api.WWWAuthenticate)
 	}
 	body, mErr := json.Marshal(p)
 	if mErr != nil {
@@ -70,7 +56,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Content-Type", api.ProblemContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
 )
 
 // findProcess returns the process of the path's {processId} in the caller's
@@ -33,20 +34,15 @@ func (s *server) handleListProcesses(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out := processList{Processes: make([]ProcessResource, 0, len(procs)), Pagination: pagination{Offset: page.Offset, Limit: page.Limit, Total: total}}
+	out := api.ProcessList{Processes: make([]api.Process, 0, len(procs)), Pagination: paginationOf(page, total)}
 	for _, proc := range procs {
 		out.Processes = append(out.Processes, newProcessResource(proc))
 	}
 	return encode(w, http.StatusOK, out)
 }
 
-type createProcessRequest struct {
-	Name          string `json:"name"`
-	ProcessTypeID string `json:"processTypeId"`
-}
-
 func (s *server) handleCreateProcess(w http.ResponseWriter, r *http.Request) error {
-	req, err := decode[createProcessRequest](r)
+	req, err := decode[api.CreateProcessRequest](r)
 	if err != nil {
 		return err
 	}
@@ -86,16 +82,12 @@ func (s *server) handleGetProcess(w http.ResponseWriter, r *http.Request) error 
 	return encode(w, http.StatusOK, newProcessResource(p))
 }
 
-type renameProcessRequest struct {
-	Name string `json:"name"`
-}
-
 func (s *server) handleRenameProcess(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.findProcess(r)
 	if err != nil {
 		return err
 	}
-	req, err := decode[renameProcessRequest](r)
+	req, err := decode[api.RenameProcessRequest](r)
 	if err != nil {
 		return err
 	}

@@ -4,32 +4,16 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
 )
 
-// The JSON shapes of the API. They are exported so that the command line's
-// --json output is exactly the API's.
-
-// APIKeyResource is an API key as the API shows it. Key is set only in the
-// response to the create call, the one time the secret is shown.
-type APIKeyResource struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	OrgID      string            `json:"orgId"`
-	ProcessID  string            `json:"processId,omitempty"`
-	Level      keywarden.Level   `json:"level"`
-	User       string            `json:"user"`
-	Scopes     []keywarden.Scope `json:"scopes"`
-	Status     string            `json:"status"`
-	CreatedAt  string            `json:"createdAt"`
-	CreatedBy  keywarden.Actor   `json:"createdBy"`
-	Exp        string            `json:"exp"`
-	LastUsedAt *string           `json:"lastUsedAt"`
-	Key        string            `json:"key,omitempty"`
-}
+// The domain objects as the API shows them, in the wire types of package
+// api. They are exported so that the command line's --json output is
+// exactly the API's.
 
 // NewAPIKeyResource presents k as of now.
-func NewAPIKeyResource(k *keywarden.APIKey, now time.Time) APIKeyResource {
-	r := APIKeyResource{
+func NewAPIKeyResource(k *keywarden.APIKey, now time.Time) api.APIKey {
+	r := api.APIKey{
 		ID:        k.ID,
 		Name:      k.Name,
 		OrgID:     k.OrgID,
@@ -52,39 +36,23 @@ func NewAPIKeyResource(k *keywarden.APIKey, now time.Time) APIKeyResource {
 	return r
 }
 
-// APIKeyList is the response of the list calls.
-type APIKeyList struct {
-	APIKeys    []APIKeyResource `json:"apiKeys"`
-	Pagination pagination       `json:"pagination"`
-}
-
 // NewAPIKeyList presents one page of keys.
-func NewAPIKeyList(keys []*keywarden.APIKey, page keywarden.Page, total int, now time.Time) APIKeyList {
-	l := APIKeyList{APIKeys: make([]APIKeyResource, 0, len(keys)), Pagination: pagination{Offset: page.Offset, Limit: page.Limit, Total: total}}
+func NewAPIKeyList(keys []*keywarden.APIKey, page keywarden.Page, total int, now time.Time) api.APIKeyList {
+	l := api.APIKeyList{APIKeys: make([]api.APIKey, 0, len(keys)), Pagination: paginationOf(page, total)}
 	for _, k := range keys {
 		l.APIKeys = append(l.APIKeys, NewAPIKeyResource(k, now))
 	}
 	return l
 }
 
-// ProcessResource is a process as the API shows it.
-type ProcessResource struct {
-	ID            string `json:"id"`
-	OrgID         string `json:"orgId"`
-	Name          string `json:"name"`
-	ProcessTypeID string `json:"processTypeId"`
-	CreatedAt     string `json:"createdAt"`
-	UpdatedAt     string `json:"updatedAt"`
+// paginationOf describes page of a list of total items.
+func paginationOf(page keywarden.Page, total int) api.Pagination {
+	return api.Pagination{Offset: page.Offset, Limit: page.Limit, Total: total}
 }
 
-func newProcessResource(p *keywarden.Process) ProcessResource {
-	return ProcessResource{ID: p.ID, OrgID: p.OrgID, Name: p.Name, ProcessTypeID: p.ProcessTypeID,
+func newProcessResource(p *keywarden.Process) api.Process {
+	return api.Process{ID: p.ID, OrgID: p.OrgID, Name: p.Name, ProcessTypeID: p.ProcessTypeID,
 		CreatedAt: timestamp(p.CreatedAt), UpdatedAt: timestamp(p.UpdatedAt)}
-}
-
-type processList struct {
-	Processes  []ProcessResource `json:"processes"`
-	Pagination pagination        `json:"pagination"`
 }
 
 // timestamp formats t as RFC 3339 in UTC, to the second.

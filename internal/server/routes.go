@@ -16,6 +16,10 @@ type access struct {
 	// resolved against the catalogue when the handler is built.
 	scope      keywarden.Scope
 	scopeIndex int
+	// checksKey routes take no credential of their own: the key they are
+	// asked to check is the proof (the verify API, forward-auth). They run
+	// the one key check themselves and count failures like any route.
+	checksKey bool
 	// orgLevel refuses (403) principals confined to a process.
 	orgLevel bool
 
@@ -32,6 +36,7 @@ type access struct {
 func public() access                    { return access{public: true} }
 func anyKey() access                    { return access{anyKey: true} }
 func scope(s keywarden.Scope) access    { return access{scope: s} }
+func checksKey() access                 { return access{checksKey: true} }
 func orgScope(s keywarden.Scope) access { return access{scope: s, orgLevel: true} }
 
 func anonymousPage() access                { return access{console: true, anonymous: true} }
@@ -55,6 +60,10 @@ func (s *server) routes() []route {
 
 		{"GET /api/v1/scopes", anyKey(), s.handleListScopes},
 		{"GET /api/v1/me", anyKey(), s.handleMe},
+
+		// Verification for the platform's other services.
+		{"POST /api/v1/keys/verify", checksKey(), s.handleVerify},
+		{"/api/v1/auth/forward", checksKey(), s.handleForwardAuth}, // any method: gateways send the original one
 
 		{"POST /api/v1/admin/api-keys", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleCreateOrgKey},
 		{"GET /api/v1/admin/api-keys", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleListOrgKeys},

@@ -13,6 +13,14 @@ var publicAPIRoutes = map[string]string{
 	"GET /api/v1/me":     "describes the calling key to itself",
 }
 
+// keyCheckingRoutes are the /api/v1 routes whose callers bring no credential
+// of their own, because the key they ask about is the proof. Adding to this
+// list is a security decision: say why.
+var keyCheckingRoutes = map[string]string{
+	"POST /api/v1/keys/verify": "answers only the holder of the key in the body, with one code for unknown and wrong keys",
+	"/api/v1/auth/forward":     "answers a gateway about the client's own Authorization header",
+}
+
 // TestRoutesDeclareAccess enforces deny by default: every /api/v1 route
 // requires credentials and a scope, except the documented any-key routes,
 // and nothing under /api/v1 is public.
@@ -27,13 +35,18 @@ func TestRoutesDeclareAccess(t *testing.T) {
 		if rt.handle == nil {
 			t.Errorf("route %q has no handler", rt.pattern)
 		}
-		_, path, _ := strings.Cut(rt.pattern, " ")
+		path := rt.pattern[strings.LastIndexByte(rt.pattern, ' ')+1:]
 		if !strings.HasPrefix(path, "/api/v1/") {
 			checkConsoleRoute(t, rt)
 			continue
 		}
 		a := rt.access
 		switch {
+		case a.checksKey != (keyCheckingRoutes[rt.pattern] != ""):
+			t.Errorf("API route %q: checks the key it is given = %v, listed in keyCheckingRoutes = %v", rt.pattern, a.checksKey, keyCheckingRoutes[rt.pattern] != "")
+		case a.checksKey && (a.anyKey || a.scope != "" || a.public):
+			t.Errorf("API route %q checks the key it is given and declares other access too", rt.pattern)
+		case a.checksKey:
 		case a.public:
 			t.Errorf("API route %q is public: every API route needs credentials", rt.pattern)
 		case a.anyKey && a.scope != "":
@@ -44,6 +57,11 @@ func TestRoutesDeclareAccess(t *testing.T) {
 			t.Errorf("API route %q declares no scope", rt.pattern)
 		case a.console:
 			t.Errorf("API route %q is marked as a console page", rt.pattern)
+		}
+	}
+	for p := range keyCheckingRoutes {
+		if !seen[p] {
+			t.Errorf("keyCheckingRoutes lists %q, which is not a route", p)
 		}
 	}
 	for p := range publicAPIRoutes {

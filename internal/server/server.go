@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/password"
+	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/throttle"
 	"github.com/keywarden/keywarden/internal/web"
 )
@@ -25,8 +27,8 @@ const DefaultMaxBodyBytes = 1 << 20
 // clock, randomness, logger — is passed in, so tests control it.
 type Config struct {
 	Store keywarden.Store
-	// Verifier checks API keys; a keywarden.Verifier over Store when nil.
-	// The cache package supplies one that answers from memory.
+	// Verifier checks API keys; a keywarden.Verifier querying Store when
+	// nil. In production its key source is the cache package's.
 	Verifier  keywarden.KeyVerifier
 	Catalogue *keywarden.Catalogue
 	Logger    *slog.Logger
@@ -49,9 +51,13 @@ type Config struct {
 	// SetupToken guards the first-run setup page; empty disables it.
 	SetupToken string
 
-	// TrustProxy says a reverse proxy the operator runs sets
-	// X-Forwarded-For and X-Forwarded-Proto; otherwise they are ignored.
-	TrustProxy bool
+	// ForwardRoutes returns the forward-auth route table in force (it may
+	// change on reload); nil, or a nil table, denies every request.
+	ForwardRoutes func() *routetable.Table
+
+	// ClientIPs decides a request's client address and whether its
+	// X-Forwarded-* headers come from a trusted proxy; nil trusts nobody.
+	ClientIPs *clientip.Resolver
 }
 
 // server holds the configured dependencies the handlers share.
@@ -86,8 +92,11 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.ClientIPs == nil {
+		cfg.ClientIPs = &clientip.Resolver{}
+	}
 	if cfg.Verifier == nil {
-		cfg.Verifier = &keywarden.Verifier{Keys: cfg.Store, Catalogue: cfg.Catalogue, Now: cfg.Now}
+		cfg.Verifier = &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: cfg.Store, Catalogue: cfg.Catalogue}, Processes: cfg.Store, Now: cfg.Now}
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}

@@ -49,7 +49,7 @@ func tokenHash(token string) string {
 // secure reports whether the request reached us over HTTPS, directly or
 // through a proxy the operator trusts; cookies are Secure then.
 func (s *server) secure(r *http.Request) bool {
-	return r.TLS != nil || s.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https"
+	return r.TLS != nil || s.ClientIPs.TrustsPeer(r) && r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
 func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {

@@ -84,9 +84,9 @@ func MustImportColdKeys(tb testing.TB, s Importer, n, picks int) []string {
 // on s, each operation a different key of headers, and reports the median
 // and 99th percentile of the operations' latencies besides the mean.
 func BenchmarkColdVerify(b *testing.B, s keywarden.APIKeyFinder, headers []string) {
-	v := &keywarden.Verifier{Keys: s, Catalogue: keywarden.MustDefaultCatalogue(), Now: time.Now}
+	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: s, Catalogue: keywarden.MustDefaultCatalogue()}, Now: time.Now}
 	ctx := context.Background()
-	if r, err := v.VerifyAuthorization(ctx, headers[0]); err != nil || r.Code != keywarden.VerifyValid {
+	if r, err := v.VerifyAuthorization(ctx, headers[0], keywarden.Requirement{}); err != nil || r.Code != keywarden.VerifyValid {
 		b.Fatalf("fixture key: %+v, %v", r, err)
 	}
 	latencies := make([]time.Duration, 0, 1<<15)
@@ -95,7 +95,7 @@ func BenchmarkColdVerify(b *testing.B, s keywarden.APIKeyFinder, headers []strin
 	i := 0
 	for b.Loop() {
 		start := time.Now()
-		r, err := v.VerifyAuthorization(ctx, headers[i%len(headers)])
+		r, err := v.VerifyAuthorization(ctx, headers[i%len(headers)], keywarden.Requirement{})
 		latencies = append(latencies, time.Since(start))
 		if err != nil || r.Code != keywarden.VerifyValid {
 			b.Fatalf("%+v, %v", r, err)

@@ -1,0 +1,170 @@
+// Package api holds the wire types of Keywarden's REST API v1, the JSON that
+// crosses the network: key objects, list envelopes, the problem document,
+// and the verify and forward-auth contracts. The server encodes these very
+// types, and the client and middleware packages decode them, so the three
+// cannot drift apart; openapi.yaml beside this file is the same contract for
+// people and other languages.
+//
+// It imports only the standard library and the root package, so a service
+// that verifies keys pulls in no database driver.
+package api
+
+import "github.com/keywarden/keywarden"
+
+// APIKey is an API key as the API shows it. Key is set only in the response
+// to the create call, the one time the secret is shown.
+type APIKey struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	OrgID      string            `json:"orgId"`
+	ProcessID  string            `json:"processId,omitempty"`
+	Level      keywarden.Level   `json:"level"`
+	User       string            `json:"user"`
+	Scopes     []keywarden.Scope `json:"scopes"`
+	Status     string            `json:"status"`
+	CreatedAt  string            `json:"createdAt"`
+	CreatedBy  keywarden.Actor   `json:"createdBy"`
+	Exp        string            `json:"exp"`
+	LastUsedAt *string           `json:"lastUsedAt"`
+	Key        string            `json:"key,omitempty"`
+}
+
+// CreateAPIKeyRequest is the body of both create calls.
+type CreateAPIKeyRequest = keywarden.CreateAPIKeyRequest
+
+// Pagination is the position of one page in a list.
+type Pagination struct {
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+	Total  int `json:"total"`
+}
+
+// APIKeyList is the response of the key list calls.
+type APIKeyList struct {
+	APIKeys    []APIKey   `json:"apiKeys"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// Process is a process as the API shows it.
+type Process struct {
+	ID            string `json:"id"`
+	OrgID         string `json:"orgId"`
+	Name          string `json:"name"`
+	ProcessTypeID string `json:"processTypeId"`
+	CreatedAt     string `json:"createdAt"`
+	UpdatedAt     string `json:"updatedAt"`
+}
+
+// ProcessList is the response of GET /processes.
+type ProcessList struct {
+	Processes  []Process  `json:"processes"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// CreateProcessRequest is the body of POST /processes.
+type CreateProcessRequest struct {
+	Name          string `json:"name"`
+	ProcessTypeID string `json:"processTypeId,omitempty"`
+}
+
+// RenameProcessRequest is the body of PATCH /processes/{id}.
+type RenameProcessRequest struct {
+	Name string `json:"name"`
+}
+
+// ScopeList is the response of GET /scopes.
+type ScopeList struct {
+	Scopes []keywarden.ScopeInfo `json:"scopes"`
+}
+
+// Me is the response of GET /me: the calling key.
+type Me struct {
+	KeyID     string            `json:"keyId"`
+	User      string            `json:"user"`
+	Name      string            `json:"name"`
+	OrgID     string            `json:"orgId"`
+	ProcessID string            `json:"processId,omitempty"`
+	Level     keywarden.Level   `json:"level"`
+	Scopes    []keywarden.Scope `json:"scopes"`
+	Exp       string            `json:"exp"`
+}
+
+// Problem is an RFC 9457 problem document, the body of every error response
+// (Content-Type application/problem+json). Errors lists every invalid field.
+type Problem struct {
+	Type      string                 `json:"type"`
+	Title     string                 `json:"title"`
+	Status    int                    `json:"status"`
+	Detail    string                 `json:"detail"`
+	Instance  string                 `json:"instance"`
+	Timestamp string                 `json:"timestamp"`
+	Errors    []keywarden.FieldError `json:"errors"`
+}
+
+// ProblemType returns the type URI of a problem with the given error code.
+func ProblemType(code string) string { return "urn:keywarden:problem:" + code }
+
+// ProblemContentType is the media type of a Problem.
+const ProblemContentType = "application/problem+json"
+
+// UnauthorizedDetail is the one message of every failed authentication,
+// whatever the reason: the caller learns nothing about which part was wrong.
+const UnauthorizedDetail = `A valid API key is required. Send it as HTTP Basic credentials: curl -u "$KEY".`
+
+// WWWAuthenticate is the challenge sent with every 401.
+const WWWAuthenticate = `Basic realm="keywarden"`
+
+// VerifyRequest is the body of POST /keys/verify: a presented key and,
+// optionally, what the caller wants to do with it. Every scope listed must
+// be held; ProcessID names the process the request concerns.
+type VerifyRequest struct {
+	Key       string   `json:"key"`
+	Scopes    []string `json:"scopes,omitempty"`
+	ProcessID string   `json:"processId,omitempty"`
+}
+
+// VerifyResponse is the answer of POST /keys/verify. Key is set only when
+// Valid is true.
+type VerifyResponse struct {
+	Valid bool                 `json:"valid"`
+	Code  keywarden.VerifyCode `json:"code"`
+	Key   *VerifiedKey         `json:"key,omitempty"`
+}
+
+// VerifiedKey is what a service needs to know about a valid key.
+type VerifiedKey struct {
+	ID        string            `json:"id"`
+	User      string            `json:"user"`
+	OrgID     string            `json:"orgId"`
+	ProcessID string            `json:"processId,omitempty"`
+	Scopes    []keywarden.Scope `json:"scopes"`
+	Exp       string            `json:"exp"`
+}
+
+// Identity headers: forward-auth answers 200 with them, the gateway copies
+// them onto the request it passes upstream (and must strip any a client
+// sent), and the upstream service trusts them. Scopes are separated by
+// single spaces, as in OAuth 2.0.
+const (
+	HeaderKeyID     = "X-Keywarden-Key-Id"
+	HeaderKeyUser   = "X-Keywarden-Key-User"
+	HeaderOrgID     = "X-Keywarden-Org-Id"
+	HeaderProcessID = "X-Keywarden-Process-Id"
+	HeaderScopes    = "X-Keywarden-Scopes"
+)
+
+// IdentityHeaders returns the identity headers, for gateways' strip lists
+// and for tests.
+func IdentityHeaders() []string {
+	return []string{HeaderKeyID, HeaderKeyUser, HeaderOrgID, HeaderProcessID, HeaderScopes}
+}
+
+// Headers that carry the original request to forward-auth: nginx's
+// auth_request sends what its configuration sets (X-Original-*); Caddy's
+// forward_auth and Traefik's ForwardAuth send X-Forwarded-*.
+const (
+	HeaderOriginalMethod  = "X-Original-Method"
+	HeaderOriginalURI     = "X-Original-URI"
+	HeaderForwardedMethod = "X-Forwarded-Method"
+	HeaderForwardedURI    = "X-Forwarded-Uri"
+)

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden/api"
+)
+
+// TestVerifyAPI reaches every code the verify API produces, through the
+// real server, and shows that an unknown key ID and a wrong secret are
+// answered with the same bytes.
+func TestVerifyAPI(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	_, foreignRoot := setupOrg(t, clock, dir, "Globex")
+	srv := startServer(t, clock, dir)
+	invoices := srv.createProcess(t, root, "Invoices")
+	receipts := srv.createProcess(t, root, "Receipts")
+	foreign := srv.createProcess(t, foreignRoot, "Globex invoices")
+	created := srv.createKey(t, root, "/api/v1/processes/"+invoices+"/api-keys", []string{"workspace.file:upload"}, clock)
+	pkey, pkeyID := created["key"].(string), created["id"].(string)
+	doomed := srv.createKey(t, root, "/api/v1/admin/api-keys", []string{"workspace.file:upload"}, clock)
+	user, _, _ := strings.Cut(pkey, ":")
+
+	verify := func(t *testing.T, body any) response {
+		t.Helper()
+		r := want(t, srv.do(t, nil, "POST", "/api/v1/keys/verify", body), http.StatusOK)
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("verify response Cache-Control = %q, want no-store", r.Header.Get("Cache-Control"))
+		}
+		return r
+	}
+	code := func(t *testing.T, body any) string {
+		t.Helper()
+		m := verify(t, body).JSON(t)
+		if valid := m["valid"] == true; valid != (m["code"] == "VALID") || !valid && m["key"] != nil {
+			t.Errorf("verify = %v: valid, code and key disagree", m)
+		}
+		return m["code"].(string)
+	}
+
+	want(t, srv.do(t, basic(root), "DELETE", "/api/v1/admin/api-keys/"+doomed["id"].(string), nil), http.StatusNoContent)
+	for _, tc := range []struct {
+		name string
+		body api.VerifyRequest
+		want string
+	}{
+		{"a valid key with no requirement is VALID", api.VerifyRequest{Key: pkey}, "VALID"},
+		{"a valid key with its scope on its process is VALID", api.VerifyRequest{Key: pkey, Scopes: []string{"workspace.file:upload"}, ProcessID: invoices}, "VALID"},
+		{"an organization key on its own process is VALID", api.VerifyRequest{Key: root, Scopes: []string{"workspace.file:upload"}, ProcessID: receipts}, "VALID"},
+		{"a scope the key lacks is INSUFFICIENT_SCOPE", api.VerifyRequest{Key: pkey, Scopes: []string{"workspace.file:upload", "workspace.result:read"}}, "INSUFFICIENT_SCOPE"},
+		{"another process is WRONG_PROCESS", api.VerifyRequest{Key: pkey, ProcessID: receipts}, "WRONG_PROCESS"},
+		{"another organization's process is WRONG_PROCESS", api.VerifyRequest{Key: root, ProcessID: foreign}, "WRONG_PROCESS"},
+		{"a process that does not exist is WRONG_PROCESS", api.VerifyRequest{Key: root, ProcessID: strings.Repeat("0", 32)}, "WRONG_PROCESS"},
+		{"an unknown key is INVALID", api.VerifyRequest{Key: randomSecret(t, "kwp_00000000000000000000")}, "INVALID"},
+		{"a wrong secret is INVALID", api.VerifyRequest{Key: randomSecret(t, user)}, "INVALID"},
+		{"a bad checksum is INVALID", api.VerifyRequest{Key: pkey[:len(pkey)-1] + flip(pkey[len(pkey)-1])}, "INVALID"},
+		{"garbage is INVALID", api.VerifyRequest{Key: "hunter2"}, "INVALID"},
+		{"a deleted key is INVALID", api.VerifyRequest{Key: doomed["key"].(string)}, "INVALID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := code(t, tc.body); got != tc.want {
+				t.Errorf("code = %s, want %s", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("a valid answer describes the key", func(t *testing.T) {
+		var got api.VerifyResponse
+		if err := json.Unmarshal(verify(t, api.VerifyRequest{Key: pkey}).Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Key == nil || got.Key.ID != pkeyID || got.Key.User != user || got.Key.ProcessID != invoices || got.Key.Exp == "" ||
+			len(got.Key.Scopes) != 1 || got.Key.Scopes[0] != "workspace.file:upload" {
+			t.Errorf("verify = %+v", got.Key)
+		}
+	})
+
+	t.Run("an unknown ID and a wrong secret are byte-identical", func(t *testing.T) {
+		unknown := verify(t, api.VerifyRequest{Key: randomSecret(t, "kwp_00000000000000000000")})
+		wrong := verify(t, api.VerifyRequest{Key: randomSecret(t, user)})
+		if !bytes.Equal(unknown.Body, wrong.Body) {
+			t.Errorf("bodies differ:\n%s\n%s", unknown.Body, wrong.Body)
+		}
+		unknown.Header.Del("Date")
+		wrong.Header.Del("Date")
+		if a, b := headerString(unknown.Header), headerString(wrong.Header); a != b {
+			t.Errorf("headers differ:\n%s\n%s", a, b)
+		}
+	})
+
+	t.Run("an expired key is EXPIRED", func(t *testing.T) {
+		clock.Advance(91 * 24 * time.Hour)
+		defer clock.Advance(-91 * 24 * time.Hour)
+		if got := code(t, api.VerifyRequest{Key: pkey}); got != "EXPIRED" {
+			t.Errorf("code = %s, want EXPIRED", got)
+		}
+		if got := code(t, api.VerifyRequest{Key: randomSecret(t, user)}); got != "INVALID" {
+			t.Errorf("a wrong secret of an expired key: code = %s, want INVALID", got)
+		}
+	})
+
+	t.Run("bad requests are 400 problems", func(t *testing.T) {
+		for _, body := range []any{map[string]any{}, map[string]any{"key": 7}, map[string]any{"key": pkey, "scopes": []string{"workspace.file:uplod"}},
+			map[string]any{"key": pkey, "extra": true}, "not json"} {
+			r := want(t, srv.do(t, nil, "POST", "/api/v1/keys/verify", body), http.StatusBadRequest)
+			if r.Header.Get("Content-Type") != api.ProblemContentType {
+				t.Errorf("%v: Content-Type %q", body, r.Header.Get("Content-Type"))
+			}
+		}
+	})
+
+	t.Run("failures are logged with the reason, never the secret", func(t *testing.T) {
+		log := srv.Log.String()
+		_, secret, _ := strings.Cut(pkey, ":")
+		if strings.Contains(log, secret) {
+			t.Fatal("the log contains a key's secret")
+		}
+		for _, reason := range []string{"reason=unknown_key", "reason=wrong_secret", "reason=bad_checksum", "reason=expired"} {
+			if !strings.Contains(log, reason) {
+				t.Errorf("the log has no %s", reason)
+			}
+		}
+	})
+}
+
+// randomSecret returns a well-formed key of user with a random secret.
+func randomSecret(t *testing.T, user string) string {
+	return user + ":" + keywardenKeyWithSecret(t, user)
+}
+
+func flip(c byte) string {
+	if c == '0' {
+		return "1"
+	}
+	return "0"
+}
+
+func headerString(h http.Header) string {
+	var b strings.Builder
+	_ = h.Write(&b)
+	return b.String()
+}
+
+const validRoutes = `routes:
+  - route: POST /v1/processes/{processId}/files
+    scopes: [workspace.file:upload]
+    process: processId
+`
+
+// TestRouteTableIsCheckedAtStart: an invalid route table stops the server
+// before it listens, naming the file and the line of each mistake.
+func TestRouteTableIsCheckedAtStart(t *testing.T) {
+	for _, tc := range []struct{ name, file, want string }{
+		{"an unknown scope", "routes:\n  - route: GET /v1/x\n    scopes: [workspace.file:uplod]\n", `routes.yaml:3: unknown scope "workspace.file:uplod"`},
+		{"a bad pattern", "routes:\n  - route: GET /v1/{x\n    anyKey: true\n", "routes.yaml:2:"},
+		{"conflicting patterns", "routes:\n  - route: GET /v1/{a}/x\n    anyKey: true\n  - route: GET /v1/y/{b}\n    anyKey: true\n", "routes.yaml:4: conflicting pattern"},
+		{"an unknown wildcard", "routes:\n  - route: GET /v1/processes/{processId}\n    anyKey: true\n    process: pid\n", "routes.yaml:4:"},
+		{"an unknown field", "routes:\n  - route: GET /v1/x\n    scope: [workspace.file:upload]\n", "routes.yaml:3:"},
+	} {
+		t.Run(tc.name+" stops the server", func(t *testing.T) {
+			clock, dir := newFakeClock(), t.TempDir()
+			file := filepath.Join(dir, "routes.yaml")
+			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv := launchServer(t, clock, dir, "--routes", file)
+			select {
+			case err := <-srv.done:
+				srv.cancel = nil
+				if err == nil || !strings.Contains(err.Error(), file[:len(file)-len("routes.yaml")]+tc.want) {
+					t.Errorf("serve returned %v, want an error containing %q", err, tc.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("serve did not stop on an invalid route table")
+			}
+			if strings.Contains(srv.Log.String(), "msg=listening") {
+				t.Error("the server listened with an invalid route table")
+			}
+		})
+	}
+}
+
+// TestRouteTableReloadsOnHangup: SIGHUP loads the edited file; an invalid
+// edit is logged and the previous table stays in force.
+func TestRouteTableReloadsOnHangup(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	file := filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(file, []byte(validRoutes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, clock, dir, "--routes", file)
+	pid := srv.createProcess(t, root, "Invoices")
+	forward := func(method, uri string) int {
+		t.Helper()
+		return srv.do(t, func(r *http.Request) {
+			basic(root)(r)
+			r.Header.Set(api.HeaderOriginalMethod, method)
+			r.Header.Set(api.HeaderOriginalURI, uri)
+		}, "GET", "/api/v1/auth/forward", nil).Status
+	}
+	upload, list := "/v1/processes/"+pid+"/files", "/v1/processes/"+pid+"/files"
+	if got := forward("POST", upload); got != http.StatusOK {
+		t.Fatalf("upload before reload: %d", got)
+	}
+	if got := forward("GET", list); got != http.StatusForbidden {
+		t.Fatalf("listing is not in the table yet: %d, want 403", got)
+	}
+	hangup := func(t *testing.T, wantLog string) {
+		t.Helper()
+		before := strings.Count(srv.Log.String(), wantLog)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(srv.Log.String(), wantLog) == before; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log after SIGHUP:\n%s", wantLog, srv.Log)
+			}
+		}
+	}
+
+	t.Run("a valid file is loaded", func(t *testing.T) {
+		edited := validRoutes + "  - route: GET /v1/processes/{processId}/files\n    scopes: [workspace.file:download]\n    process: processId\n"
+		if err := os.WriteFile(file, []byte(edited), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hangup(t, "route table reloaded")
+		if got := forward("GET", list); got != http.StatusOK {
+			t.Errorf("listing after reload: %d, want 200", got)
+		}
+	})
+	t.Run("an invalid file keeps the previous table", func(t *testing.T) {
+		if err := os.WriteFile(file, []byte("routes:\n  - route: GET /v1/x\n    scopes: [nope:nope]\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hangup(t, "route table not reloaded")
+		if !strings.Contains(srv.Log.String(), "routes.yaml:3") {
+			t.Errorf("the log does not name the line:\n%s", srv.Log)
+		}
+		if got := forward("GET", list); got != http.StatusOK {
+			t.Errorf("listing after a failed reload: %d, want 200 (the previous table)", got)
+		}
+		if got := forward("POST", upload); got != http.StatusOK {
+			t.Errorf("upload after a failed reload: %d, want 200", got)
+		}
+	})
+}

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
+	"github.com/keywarden/keywarden/internal/routetable"
+)
+
+// Forward-auth errors. They are 403s, whatever went wrong short of the key
+// itself: nginx's auth_request understands only 2xx, 401 and 403, so any
+// other answer would reach the client as a 500.
+var (
+	errNoOriginal = keywarden.Errorf(keywarden.EFORBIDDEN,
+		"The gateway did not say which request to authorize: send X-Original-Method and X-Original-URI (nginx) or X-Forwarded-Method and X-Forwarded-Uri (Caddy, Traefik).")
+	errNoRoute      = keywarden.Errorf(keywarden.EFORBIDDEN, "No route of the forward-auth table allows this request.")
+	errWrongProcess = keywarden.Errorf(keywarden.EFORBIDDEN, "This key cannot reach that process.")
+	errKeyInURL     = keywarden.Errorf(keywarden.EFORBIDDEN, "API keys are accepted only in the Authorization header, never in the URL.")
+)
+
+// handleForwardAuth answers a gateway's question "may this request pass?"
+// for a service behind it. The gateway sends the client's Authorization
+// header and the original method and URI; the route table maps them to the
+// scopes and process they need; the one key check decides. A 200 carries
+// the caller's identity in headers for the gateway to copy upstream.
+func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error {
+	method, uri := originalRequest(r)
+	if method == "" || uri == "" {
+		s.Logger.WarnContext(r.Context(), "forward-auth request without the original method and URI: check the gateway's configuration")
+		return errNoOriginal
+	}
+	if u, err := url.ParseRequestURI(uri); err == nil && u.RawQuery != "" {
+		if name, found := credentialInQuery(u.RawQuery); found {
+			s.Logger.InfoContext(r.Context(), "forward-auth refused a key in the URL", "param", name)
+			return errKeyInURL
+		}
+	}
+	var table *routetable.Table
+	if s.ForwardRoutes != nil {
+		table = s.ForwardRoutes()
+	}
+	if table == nil {
+		return errNoRoute
+	}
+	m, ok := table.Match(method, uri)
+	if !ok {
+		return errNoRoute
+	}
+	if m.Route.Public {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	v, err := s.verifyHeader(r, keywarden.Requirement{Scopes: m.Route.Set, ProcessID: m.ProcessID})
+	if err != nil {
+		return err
+	}
+	switch v.Code {
+	case keywarden.VerifyValid:
+	case keywarden.VerifyWrongProcess:
+		return errWrongProcess
+	case keywarden.VerifyInsufficientScope:
+		return keywarden.Errorf(keywarden.EFORBIDDEN, "This request requires the scope %s.", joinScopes(s.Catalogue.ScopesOf(v.Missing), ", "))
+	default:
+		return errUnauthorized
+	}
+	k := v.Key
+	h := w.Header()
+	h.Set(api.HeaderKeyID, k.ID)
+	h.Set(api.HeaderKeyUser, k.User)
+	h.Set(api.HeaderOrgID, k.OrgID)
+	if k.ProcessID != "" {
+		h.Set(api.HeaderProcessID, k.ProcessID)
+	}
+	h.Set(api.HeaderScopes, joinScopes(s.Catalogue.ScopesOf(k.Scopes), " "))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// originalRequest returns the method and URI of the request the gateway
+// asks about: nginx sends what its configuration sets, X-Original-*; Caddy
+// and Traefik send X-Forwarded-*.
+func originalRequest(r *http.Request) (method, uri string) {
+	method, uri = r.Header.Get(api.HeaderOriginalMethod), r.Header.Get(api.HeaderOriginalURI)
+	if method == "" && uri == "" {
+		method, uri = r.Header.Get(api.HeaderForwardedMethod), r.Header.Get(api.HeaderForwardedURI)
+	}
+	return method, uri
+}
+
+func joinScopes(scopes []keywarden.Scope, sep string) string {
+	var b strings.Builder
+	for i, sc := range scopes {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(string(sc))
+	}
+	return b.String()
+}
