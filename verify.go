@@ -99,10 +99,33 @@ func (s StoreKeys) LookupKey(ctx context.Context, user []byte) (KeyRecord, bool,
 	return KeyRecord{Key: k.Identity(s.Catalogue), Hash: k.SecretHash}, true, nil
 }
 
-// ProcessFinder is the part of a store that checks which organization a
-// process belongs to, for requirements that name a process.
+// ProcessOwners answers whether an organization owns a process, for
+// requirements that name one. StoreProcesses asks the store; the cache
+// package remembers the answers (a process never changes organization).
+type ProcessOwners interface {
+	OwnsProcess(ctx context.Context, orgID, processID string) (bool, error)
+}
+
+// ProcessFinder is the part of a store that StoreProcesses needs.
 type ProcessFinder interface {
 	FindProcess(ctx context.Context, orgID, id string) (*Process, error)
+}
+
+// StoreProcesses is a ProcessOwners over a store: every question is a query.
+type StoreProcesses struct{ Finder ProcessFinder }
+
+var _ ProcessOwners = StoreProcesses{}
+
+// OwnsProcess implements ProcessOwners.
+func (s StoreProcesses) OwnsProcess(ctx context.Context, orgID, processID string) (bool, error) {
+	_, err := s.Finder.FindProcess(ctx, orgID, processID)
+	switch ErrorCode(err) {
+	case "":
+		return true, nil
+	case ENOTFOUND:
+		return false, nil
+	}
+	return false, err
 }
 
 // Requirement is what a request needs of its key beyond being valid: every
@@ -149,7 +172,7 @@ type KeyVerifier interface {
 // is not usable; fill Keys, Processes and Now.
 type Verifier struct {
 	Keys      KeySource
-	Processes ProcessFinder
+	Processes ProcessOwners
 	Now       func() time.Time
 	// bufs holds *[maxDecoded]byte for decoding Basic credentials without
 	// allocating.
@@ -263,12 +286,5 @@ func (v *Verifier) reachesProcess(ctx context.Context, id KeyIdentity, pid strin
 	if !IsID(pid) {
 		return false, nil
 	}
-	_, err := v.Processes.FindProcess(ctx, id.OrgID, pid)
-	switch ErrorCode(err) {
-	case "":
-		return true, nil
-	case ENOTFOUND:
-		return false, nil
-	}
-	return false, err
+	return v.Processes.OwnsProcess(ctx, id.OrgID, pid)
 }

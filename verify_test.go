@@ -209,7 +209,7 @@ func TestVerifierAuthorizesAgainstTheRequirement(t *testing.T) {
 	procKey, procKM := MustMintAPIKey(t, testRequest(), pp)
 	finder := &fakeFinder{keys: map[string]*keywarden.APIKey{orgKey.User: orgKey, procKey.User: procKey}}
 	now := testNow
-	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: c}, Processes: processes, Now: func() time.Time { return now }}
+	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: c}, Processes: keywarden.StoreProcesses{Finder: processes}, Now: func() time.Time { return now }}
 
 	set := func(names ...keywarden.Scope) keywarden.ScopeSet { return c.SetOf(names) }
 	upload, read, del := keywarden.Scope("workspace.file:upload"), keywarden.Scope("workspace.result:read"), keywarden.Scope("workspace.result:delete")

@@ -59,9 +59,10 @@ type Store struct {
 	chunks   [][]entry        // the slots, in chunks of chunkSize: growing never copies or over-allocates
 	nslots   int
 	free     []int32
-	hand     int              // the CLOCK eviction hand
-	negative map[string]int64 // unknown public key ID → until (Unix ns)
-	scopes   map[scope]*scope // shared by the keys of one process (or organization) with the same scopes
+	hand     int               // the CLOCK eviction hand
+	negative map[string]int64  // unknown public key ID → until (Unix ns)
+	scopes   map[scope]*scope  // shared by the keys of one process (or organization) with the same scopes
+	owners   map[string]string // process ID → its organization, for requirements naming a process
 	// gen counts invalidations. A lookup that missed notes it before asking
 	// the store and drops its result if it changed meanwhile: a key deleted
 	// while it was being fetched is never put back.
@@ -69,8 +70,9 @@ type Store struct {
 }
 
 var (
-	_ keywarden.Store     = (*Store)(nil)
-	_ keywarden.KeySource = (*Store)(nil)
+	_ keywarden.Store         = (*Store)(nil)
+	_ keywarden.KeySource     = (*Store)(nil)
+	_ keywarden.ProcessOwners = (*Store)(nil)
 )
 
 // chunkSize is how many slots are allocated at a time.
@@ -123,6 +125,7 @@ func New(inner keywarden.Store, cfg Config) *Store {
 		index:    make(map[string]int32),
 		negative: make(map[string]int64),
 		scopes:   make(map[scope]*scope),
+		owners:   make(map[string]string),
 	}
 	return s
 }
@@ -161,6 +164,38 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	}
 	s.add(k, gen)
 	return keywarden.KeyRecord{Key: k.Identity(s.cfg.Catalogue), Hash: k.SecretHash}, true, nil
+}
+
+// OwnsProcess implements keywarden.ProcessOwners. Only found processes are
+// remembered: a process never moves to another organization, so the answer
+// stays true until the process is deleted, which invalidates it. Unknown
+// process IDs are asked again each time; only an authenticated key gets
+// this far.
+func (s *Store) OwnsProcess(ctx context.Context, orgID, processID string) (bool, error) {
+	s.mu.RLock()
+	owner, ok := s.owners[processID]
+	gen := s.gen
+	s.mu.RUnlock()
+	if ok {
+		return owner == orgID, nil
+	}
+	_, err := s.Store.FindProcess(ctx, orgID, processID)
+	switch keywarden.ErrorCode(err) {
+	case "":
+	case keywarden.ENOTFOUND:
+		return false, nil
+	default:
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen == s.gen {
+		if len(s.owners) >= s.cfg.NegativeSize {
+			clear(s.owners)
+		}
+		s.owners[processID] = orgID
+	}
+	return true, nil
 }
 
 // identity returns the entry as a KeyIdentity, sharing its strings.
@@ -278,11 +313,12 @@ func (s *Store) Invalidate(user string) {
 	}
 }
 
-// InvalidateProcess forgets every cached key of a process.
+// InvalidateProcess forgets every cached key of a process, and the process.
 func (s *Store) InvalidateProcess(processID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
+	delete(s.owners, processID)
 	for i := 0; i < s.nslots; i++ {
 		if e := s.at(int32(i)); e.used && e.scope.process == processID {
 			s.drop(int32(i))
@@ -297,6 +333,7 @@ func (s *Store) InvalidateAll() {
 	s.gen++
 	clear(s.index)
 	clear(s.negative)
+	clear(s.owners)
 	s.chunks, s.nslots = nil, 0
 	s.free = s.free[:0]
 	s.hand = 0

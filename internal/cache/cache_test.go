@@ -450,3 +450,73 @@ func TestWatchWakesOnNotification(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// processLookups counts the store's process lookups.
+type processLookups struct {
+	*counting
+	mu    sync.Mutex
+	finds int
+}
+
+func (p *processLookups) FindProcess(ctx context.Context, orgID, id string) (*keywarden.Process, error) {
+	p.mu.Lock()
+	p.finds++
+	p.mu.Unlock()
+	return p.counting.FindProcess(ctx, orgID, id)
+}
+
+func (p *processLookups) Finds() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.finds
+}
+
+// TestProcessOwnersAreRemembered: an organization key on one of its
+// processes costs one process lookup, then none; another organization is
+// refused from memory; a deleted process is forgotten, whether it was
+// deleted through this cache or elsewhere (the change feed).
+func TestProcessOwnersAreRemembered(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	store := &processLookups{counting: f.store}
+	c := cache.New(store, cache.Config{Now: func() time.Time { return f.now }})
+	ctx := context.Background()
+	p := storetest.MustCreateProcess(t, f.store, f.org.ID, f.now)
+	other, _ := storetest.MustCreateOrganization(t, f.store)
+
+	for range 3 {
+		if ok, err := c.OwnsProcess(ctx, f.org.ID, p.ID); !ok || err != nil {
+			t.Fatalf("OwnsProcess(own organization) = %v, %v", ok, err)
+		}
+	}
+	if ok, err := c.OwnsProcess(ctx, other.ID, p.ID); ok || err != nil {
+		t.Fatalf("OwnsProcess(another organization) = %v, %v", ok, err)
+	}
+	if n := store.Finds(); n != 1 {
+		t.Errorf("%d process lookups for one process asked four times, want 1", n)
+	}
+	if ok, _ := c.OwnsProcess(ctx, f.org.ID, "00000000000000000000000000000000"); ok {
+		t.Error("an unknown process is owned")
+	}
+
+	t.Run("a deletion through the cache forgets the process", func(t *testing.T) {
+		if err := c.DeleteProcess(ctx, f.org.ID, p.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := c.OwnsProcess(ctx, f.org.ID, p.ID); ok || err != nil {
+			t.Fatalf("OwnsProcess after deletion = %v, %v", ok, err)
+		}
+	})
+	t.Run("a deletion elsewhere is forgotten through the feed", func(t *testing.T) {
+		q := storetest.MustCreateProcess(t, f.store, f.org.ID, f.now)
+		if ok, _ := c.OwnsProcess(ctx, f.org.ID, q.ID); !ok {
+			t.Fatal("a new process is not owned")
+		}
+		c.InvalidateProcess(q.ID) // what Watch does for a feed entry naming the process
+		if err := f.store.DeleteProcess(ctx, f.org.ID, q.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := c.OwnsProcess(ctx, f.org.ID, q.ID); ok {
+			t.Fatal("a process deleted elsewhere is still owned")
+		}
+	})
+}

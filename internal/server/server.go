@@ -96,7 +96,7 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.ClientIPs = &clientip.Resolver{}
 	}
 	if cfg.Verifier == nil {
-		cfg.Verifier = &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: cfg.Store, Catalogue: cfg.Catalogue}, Processes: cfg.Store, Now: cfg.Now}
+		cfg.Verifier = &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: cfg.Store, Catalogue: cfg.Catalogue}, Processes: keywarden.StoreProcesses{Finder: cfg.Store}, Now: cfg.Now}
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}
