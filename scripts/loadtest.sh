@@ -5,9 +5,15 @@
 #
 #   (a)  a bare net/http server answering "ok"        (internal/loadtest/bare)
 #   (b)  GET /api/v1/me with a valid key               (the cache's hit path)
-#   (c)  the verify endpoint                           (not landed yet: skipped)
+#   (c1) POST /api/v1/keys/verify, a valid process key with its scope and process
+#   (c2) /api/v1/auth/forward as nginx calls it, the same key and requirement
 #   (d1) GET /api/v1/me with unknown keys taken round-robin from a pool of 1000
 #   (d2) GET /api/v1/me with a different unknown key on every request
+#   (e)  nginx -> the bare server, no authentication    (skipped without nginx)
+#   (f)  nginx -> forward-auth -> the bare server       (skipped without nginx)
+#
+# (f) against (e) is what putting Keywarden's forward-auth in front of a
+# service costs, in req/s and in added p50/p99 latency.
 #
 # For (d1) and (d2) it scrapes /metrics before a 1 s warm-up, after it and
 # after the measured run, and prints the store lookups per request
@@ -20,7 +26,8 @@
 #   -k  unknown keys generated for (d1)/(d2)   (env LOADTEST_UNKNOWN, default 600000:
 #       (d2) must not run out of distinct keys; it reports it if it does)
 #   -d  duration of each measured wrk run      (env LOADTEST_DURATION, default 10s)
-# Needs go, wrk (apt-get install wrk) and curl. It takes about a minute.
+# Needs go, wrk (apt-get install wrk) and curl, and nginx for (e) and (f).
+# It takes about two minutes.
 set -euo pipefail
 
 keys=${LOADTEST_KEYS:-100000}
@@ -121,7 +128,17 @@ kw_addr=127.0.0.1:$(freeport)
 # Log level warn: at info, every request (and every refused key) writes a
 # log line, and a flood of refused keys would measure the log, not the
 # verification.
-"$tmp/keywarden" serve --addr "$kw_addr" --data-dir "$data" --log-level warn 2>"$tmp/keywarden.log" &
+pid=$(tr -d '\n' <"$data/process.id")
+pkey=$(tr -d '\n' <"$data/process.key")
+pkey_auth="Basic $(printf '%s' "$pkey" | base64 -w0)"
+files=/v1/processes/$pid/files
+cat >"$tmp/routes.yaml" <<EOF
+routes:
+  - route: GET /v1/processes/{processId}/files
+    scopes: [workspace.file:download]
+    process: processId
+EOF
+"$tmp/keywarden" serve --addr "$kw_addr" --data-dir "$data" --log-level warn --routes "$tmp/routes.yaml" 2>"$tmp/keywarden.log" &
 kw_pid=$!
 pids+=("$kw_pid")
 waitfor "http://$kw_addr/healthz" "$kw_pid"
@@ -160,8 +177,15 @@ function done(summary, latency, requests)
 end
 EOF
 
-# cputicks PID: the CPU time a process has used so far, in clock ticks.
-cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cputicks PID: the CPU time a process and its children (nginx's workers)
+# have used so far, in clock ticks.
+cputicks() {
+	local p children
+	children=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
+	for p in "$1" $children; do
+		awk '{ print $14 + $15 }' "/proc/$p/stat"
+	done | awk '{ t += $1 } END { print t }'
+}
 
 # bench NAME PID WRK-ARGS...: one measured wrk run against the server PID,
 # its output kept in $tmp/NAME.txt, the CPU seconds of the server and of
@@ -222,7 +246,31 @@ if grep -q "Non-2xx" "$tmp/b.txt"; then
 	exit 1
 fi
 
-echo "(c) skipped: no verify endpoint yet"
+echo "== (c1) POST /api/v1/keys/verify with a valid process key"
+verify_body="{\"key\":\"$pkey\",\"scopes\":[\"workspace.file:upload\"],\"processId\":\"$pid\"}"
+curl -sf -H 'Content-Type: application/json' -d "$verify_body" "$kw/api/v1/keys/verify" | grep -q '"code":"VALID"' || {
+	echo "loadtest: (c1) the verify API did not answer VALID" >&2
+	exit 1
+}
+cat >"$tmp/verify.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$verify_body'
+EOF
+warm c1 -s "$tmp/verify.lua" "$kw/api/v1/keys/verify"
+bench c1 "$kw_pid" -s "$tmp/verify.lua" "$kw/api/v1/keys/verify"
+
+echo "== (c2) /api/v1/auth/forward with the same key, as nginx asks"
+forward_headers=(-H "Authorization: $pkey_auth" -H "X-Original-Method: GET" -H "X-Original-URI: $files")
+warm c2 "${forward_headers[@]}" "$kw/api/v1/auth/forward"
+bench c2 "$kw_pid" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
+for name in c1 c2; do
+	if grep -q "Non-2xx" "$tmp/$name.txt"; then
+		echo "loadtest: ($name) got responses other than 200:" >&2
+		grep "Non-2xx" "$tmp/$name.txt" >&2
+		exit 1
+	fi
+done
 
 # flood NAME FIRST COUNT WARMFIRST WARMCOUNT: a warm-up and a measured run
 # of unknown keys, with /metrics scraped around both.
@@ -249,6 +297,93 @@ flood d1 1 "$pool" 1 "$pool"
 echo "== (d2) GET /api/v1/me, a different unknown key on every request"
 flood d2 $((pool + warmkeys + 1)) "$unknown" $((pool + 1)) "$warmkeys"
 
+# (e) and (f): nginx in front of the bare server, without and with
+# forward-auth. One worker process, keep-alive to both upstreams, no
+# access log: what is measured is the auth subrequest.
+gateway=""
+if command -v nginx >/dev/null; then
+	gateway=yes
+	ng_plain=127.0.0.1:$(freeport)
+	ng_auth=127.0.0.1:$(freeport)
+	mkdir -p "$tmp/nginx"
+	cat >"$tmp/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+user root;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	fastcgi_temp_path $tmp/nginx/fastcgi;
+	uwsgi_temp_path $tmp/nginx/uwsgi;
+	scgi_temp_path $tmp/nginx/scgi;
+	upstream bare { server $bare_addr; keepalive 64; }
+	upstream keywarden { server $kw_addr; keepalive 64; }
+	server {
+		listen $ng_plain;
+		location / {
+			proxy_pass http://bare;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+	server {
+		listen $ng_auth;
+		location / {
+			auth_request /_keywarden;
+			auth_request_set \$kw_key_id \$upstream_http_x_keywarden_key_id;
+			auth_request_set \$kw_org_id \$upstream_http_x_keywarden_org_id;
+			auth_request_set \$kw_process_id \$upstream_http_x_keywarden_process_id;
+			auth_request_set \$kw_scopes \$upstream_http_x_keywarden_scopes;
+			proxy_set_header X-Keywarden-Key-Id \$kw_key_id;
+			proxy_set_header X-Keywarden-Org-Id \$kw_org_id;
+			proxy_set_header X-Keywarden-Process-Id \$kw_process_id;
+			proxy_set_header X-Keywarden-Scopes \$kw_scopes;
+			proxy_pass http://bare;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+		location = /_keywarden {
+			internal;
+			proxy_pass http://keywarden/api/v1/auth/forward;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+			proxy_set_header X-Original-Method \$request_method;
+			proxy_set_header X-Original-URI \$request_uri;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+EOF
+	nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>"$tmp/nginx/stderr.log" &
+	ng_pid=$!
+	pids+=("$ng_pid")
+	waitfor "http://$ng_plain$files" "$ng_pid"
+	curl -sf -o /dev/null -H "Authorization: $pkey_auth" "http://$ng_auth$files" || {
+		echo "loadtest: nginx with forward-auth refused the valid key" >&2
+		exit 1
+	}
+	echo "== (e) nginx -> bare server, no authentication"
+	warm e "http://$ng_plain$files"
+	bench e "$ng_pid" "http://$ng_plain$files"
+	echo "== (f) nginx -> forward-auth -> bare server"
+	warm f -H "Authorization: $pkey_auth" "http://$ng_auth$files"
+	bench f "$ng_pid" -H "Authorization: $pkey_auth" "http://$ng_auth$files"
+	for name in e f; do
+		if grep -q "Non-2xx" "$tmp/$name.txt"; then
+			echo "loadtest: ($name) got responses other than 200:" >&2
+			grep "Non-2xx" "$tmp/$name.txt" >&2
+			exit 1
+		fi
+	done
+else
+	echo "(e), (f) skipped: nginx not found (apt-get install nginx)"
+fi
+
 echo
 echo "Machine: $(nproc) cores, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p'), $(go version | cut -d' ' -f3)"
 echo "wrk -t$threads -c$conns -d$duration --latency; $keys keys stored; server and wrk share the machine."
@@ -272,9 +407,20 @@ row() {
 }
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
-echo "(c) skipped: no verify endpoint yet"
+row "(c1) POST /api/v1/keys/verify, valid key" c1
+row "(c2) /api/v1/auth/forward, valid key" c2
 row "(d1) /api/v1/me, unknown keys, pool $pool" d1
 row "(d2) /api/v1/me, every key different" d2
+if [[ -n $gateway ]]; then
+	row "(e) nginx -> bare" e
+	row "(f) nginx -> forward-auth -> bare" f
+	read -r e_rps e_p50 e_p99 _ < <(field e)
+	read -r f_rps f_p50 f_p99 _ < <(field f)
+	awk -v er="$e_rps" -v fr="$f_rps" -v e50="$e_p50" -v f50="$f_p50" -v e99="$e_p99" -v f99="$f_p99" 'BEGIN {
+		printf "\n(f) against (e): req/s %.2f of nginx alone; added latency p50 %+.3f ms, p99 %+.3f ms\n", fr / er, f50 - e50, f99 - e99
+	}'
+	echo "(in rows (e) and (f), srv µs/r is nginx's CPU per request, its workers included, without keywarden's or the bare server's)"
+fi
 echo
 for name in d1 d2; do
 	read -r whole after q r all allper <"$tmp/$name.queries"

@@ -7,6 +7,10 @@
 //	               were never stored, one per line
 //	unknown.basic  the same keys as Authorization header values, "Basic …",
 //	               for wrk's Lua script, which has no base64
+//	process.id     a process of the organization
+//	process.key    a key of that process holding workspace.file:upload and
+//	               workspace.file:download, "user:pass" (verify API and
+//	               forward-auth)
 //
 // These files hold working secrets of a throwaway database: the data
 // directory is for load tests only.
@@ -111,6 +115,16 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	imported := time.Since(start)
+	pid, pkey, err := seedProcessKey(ctx, db, rng, org, now)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dataDir, "process.id"), []byte(pid+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dataDir, "process.key"), []byte(pkey.Value()+"\n"), 0o600); err != nil {
+		return err
+	}
 
 	if err := os.WriteFile(filepath.Join(*dataDir, "valid.key"), []byte(valid.Value()+"\n"), 0o600); err != nil {
 		return err
@@ -134,6 +148,27 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("seeded %s: %d keys imported in %v, %d unknown keys written\n", *dataDir, *n, imported.Round(time.Millisecond), *k)
 	return nil
+}
+
+// seedProcessKey creates a process and one key of it.
+func seedProcessKey(ctx context.Context, db *sqlite.DB, rng *mrand.ChaCha8, org *keywarden.Organization, now time.Time) (string, keywarden.KeyMaterial, error) {
+	pid, err := keywarden.NewID(rng)
+	if err != nil {
+		return "", keywarden.KeyMaterial{}, err
+	}
+	p := &keywarden.Process{ID: pid, OrgID: org.ID, Name: "Invoices", ProcessTypeID: "invoices", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateProcess(ctx, p, nil); err != nil {
+		return "", keywarden.KeyMaterial{}, err
+	}
+	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{
+		Name: "load test uploader", Scopes: []string{"workspace.file:upload", "workspace.file:download"},
+		Exp: now.Add(30 * 24 * time.Hour).Format(time.RFC3339),
+	}, keywarden.MintParams{Org: org, ProcessID: pid, Catalogue: keywarden.MustDefaultCatalogue(), Now: now, Rand: rng,
+		CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "seed"}})
+	if err != nil {
+		return "", keywarden.KeyMaterial{}, err
+	}
+	return pid, km, db.CreateAPIKey(ctx, k, nil)
 }
 
 // newOwner returns an organization and its owner, whose password is random
