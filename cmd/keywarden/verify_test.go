@@ -254,3 +254,41 @@ func TestRouteTableReloadsOnHangup(t *testing.T) {
 		}
 	})
 }
+
+// TestClientAddressBehindProxies: forwarded addresses are believed only
+// from --trusted-proxies, read from the right, so a client cannot choose
+// the address its failures are counted and logged against.
+func TestClientAddressBehindProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		xff   string
+		want  string
+	}{
+		{"without trusted proxies the peer counts", nil, "198.51.100.7", "client_ip=127.0.0.1"},
+		{"a trusted proxy's forwarded client counts", []string{"--trusted-proxies", "127.0.0.1"}, "198.51.100.7", "client_ip=198.51.100.7"},
+		{"a spoofed leftmost entry is skipped", []string{"--trusted-proxies", "127.0.0.1"}, "203.0.113.66, 198.51.100.7", "client_ip=198.51.100.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock, dir := newFakeClock(), t.TempDir()
+			srv := startServer(t, clock, dir, tc.flags...)
+			r := srv.do(t, func(r *http.Request) {
+				r.Header.Set("Authorization", "Bearer "+randomSecret(t, "kwp_00000000000000000000"))
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}, "GET", "/api/v1/me", nil)
+			want(t, r, http.StatusUnauthorized)
+			var failed string
+			for _, line := range strings.Split(srv.Log.String(), "\n") {
+				if strings.Contains(line, "authentication failed") {
+					failed = line
+				}
+			}
+			if !strings.Contains(failed, tc.want+" ") && !strings.HasSuffix(failed, tc.want) {
+				t.Errorf("the failure was logged as %q, want %s", failed, tc.want)
+			}
+			if strings.Contains(srv.Log.String(), "203.0.113.66") {
+				t.Error("the spoofed address reached the log")
+			}
+		})
+	}
+}

@@ -82,6 +82,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.Int("bytes", rec.bytes),
 			slog.Duration("duration", d),
 			slog.String("remote_addr", r.RemoteAddr),
+			slog.String("client_ip", s.clientIP(r)),
 			slog.String("key_user", info.keyUser),
 			slog.String("user_id", info.userID),
 		)
