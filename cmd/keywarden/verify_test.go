@@ -292,3 +292,35 @@ func TestClientAddressBehindProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardAuthProblemsNameTheOriginalRequest: a gateway that shows
+// Keywarden's refusal to its client (Caddy) shows the client's own path as
+// the problem's instance, never the query string.
+func TestForwardAuthProblemsNameTheOriginalRequest(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	file := filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(file, []byte(validRoutes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, clock, dir, "--routes", file)
+	for _, tc := range []struct {
+		name   string
+		key    string
+		uri    string
+		status int
+	}{
+		{"a 401", "", "/v1/processes/" + strings.Repeat("a", 32) + "/files?name=report.pdf", http.StatusUnauthorized},
+		{"a 403 for no route", "", "/v1/elsewhere?secret=x", http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := want(t, srv.do(t, func(r *http.Request) {
+				r.Header.Set(api.HeaderForwardedMethod, "POST")
+				r.Header.Set(api.HeaderForwardedURI, tc.uri)
+			}, "GET", "/api/v1/auth/forward", nil), tc.status)
+			path, _, _ := strings.Cut(tc.uri, "?")
+			if got := r.JSON(t)["instance"]; got != path {
+				t.Errorf("instance = %v, want %s", got, path)
+			}
+		})
+	}
+}

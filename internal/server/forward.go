@@ -28,6 +28,10 @@ var (
 // the caller's identity in headers for the gateway to copy upstream.
 func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error {
 	method, uri := originalRequest(r)
+	// Refusals name the original path (never its query string, where a
+	// careless client may have put a key).
+	path, _, _ := strings.Cut(uri, "?")
+	infoFrom(r.Context()).instance = safePath(path)
 	if method == "" || uri == "" {
 		s.Logger.WarnContext(r.Context(), "forward-auth request without the original method and URI: check the gateway's configuration")
 		return errNoOriginal
@@ -47,6 +51,8 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 	}
 	m, ok := table.Match(method, uri)
 	if !ok {
+		// For the operator writing the table.
+		s.Logger.InfoContext(r.Context(), "forward-auth: no route matches", "original_method", method, "original_path", safePath(path))
 		return errNoRoute
 	}
 	if m.Route.Public {

@@ -17,6 +17,10 @@ type requestInfo struct {
 	route   string // the pattern of the route that served the request
 	keyUser string
 	userID  string
+	// instance is the problem documents' instance when it is not the
+	// request's own path: forward-auth's refusals concern the original
+	// request, and Caddy shows them to its client as they are.
+	instance string
 }
 
 type requestInfoKey struct{}

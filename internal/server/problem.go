@@ -39,7 +39,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    keywarden.ErrorMessage(err),
-		Instance:  r.URL.Path,
+		Instance:  instanceOf(r),
 		Timestamp: s.Now().UTC().Format(time.RFC3339),
 		Errors:    keywarden.ErrorFields(err),
 	}
@@ -63,6 +63,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if _, err := w.Write(append(body, '\n')); err != nil {
 		s.Logger.Debug("write problem", slog.Any("error", err))
 	}
+}
+
+// instanceOf is the path a problem document is about.
+func instanceOf(r *http.Request) string {
+	if i := infoFrom(r.Context()).instance; i != "" {
+		return i
+	}
+	return r.URL.Path
 }
 
 // errorHandler adapts a handler that returns an error.
