@@ -50,16 +50,24 @@ func TestGateway(t *testing.T) {
 	t.Run("nginx", func(t *testing.T) {
 		t.Parallel()
 		nginx := testenv.Program(t, "nginx", "nginx", "/usr/sbin/nginx")
-		fx := newGatewayFixture(t, upstream)
+		fx := newGatewayFixture(t, upstream, false)
 		gw := startNginx(t, nginx, fx)
 		testGateway(t, fx, gw)
 	})
 	t.Run("caddy", func(t *testing.T) {
 		t.Parallel()
 		caddy := testenv.Program(t, "caddy", "caddy", "/usr/bin/caddy")
-		fx := newGatewayFixture(t, upstream)
+		fx := newGatewayFixture(t, upstream, false)
 		gw := startCaddy(t, caddy, fx)
 		testGateway(t, fx, gw)
+	})
+	// The same service without a gateway, checking keys itself with the
+	// Go middleware: the same matrix, but a request no route matches is
+	// the service's own 404 or 405, as for any Go ServeMux.
+	t.Run("go middleware", func(t *testing.T) {
+		t.Parallel()
+		fx := newGatewayFixture(t, upstream, true)
+		testGateway(t, fx, &gateway{URL: fx.upstream.URL, direct: true})
 	})
 }
 
@@ -100,7 +108,9 @@ type gatewayFixture struct {
 	uploads []string
 }
 
-func newGatewayFixture(t *testing.T, upstreamBin string) *gatewayFixture {
+// With middleware, the service checks keys itself with the Go middleware
+// against this Keywarden instead of trusting a gateway.
+func newGatewayFixture(t *testing.T, upstreamBin string, middleware bool) *gatewayFixture {
 	t.Helper()
 	fx := &gatewayFixture{clock: newFakeClock()}
 	dir := t.TempDir()
@@ -113,7 +123,11 @@ func newGatewayFixture(t *testing.T, upstreamBin string) *gatewayFixture {
 			t.Logf("keywarden log:\n%s", fx.kw.Log)
 		}
 	})
-	fx.upstream = startUpstream(t, upstreamBin)
+	var upstreamArgs []string
+	if middleware {
+		upstreamArgs = []string{"-keywarden", fx.kw.URL}
+	}
+	fx.upstream = startUpstream(t, upstreamBin, upstreamArgs...)
 
 	srv, clock := fx.kw, fx.clock
 	me := want(t, srv.do(t, basic(root), "GET", "/api/v1/me", nil), http.StatusOK).JSON(t)
@@ -217,18 +231,27 @@ func testGateway(t *testing.T, fx *gatewayFixture, gw *gateway) {
 		name         string
 		a            auth
 		method, path string
+		direct       int // the status without a gateway: the service's ServeMux's own
 	}{
-		{"key without the scope is forbidden", basic(fx.reader.Key), "POST", procFiles},
-		{"process key on another process's path is forbidden", basic(fx.stranger.Key), "POST", procFiles},
-		{"another organization's key is forbidden", basic(fx.outsider.Key), "POST", procFiles},
-		{"path no route matches is forbidden", basic(fx.writer.Key), "DELETE", procFiles + "/file_1"},
-		{"unlisted path is forbidden", basic(fx.writer.Key), "GET", "/v1/whoami"},
-		{"unclean path is forbidden", basic(fx.writer.Key), "GET", "/v1/processes/" + fx.proc + "/files/..%2F..%2Fresults"},
+		{"key without the scope is forbidden", basic(fx.reader.Key), "POST", procFiles, http.StatusForbidden},
+		{"process key on another process's path is forbidden", basic(fx.stranger.Key), "POST", procFiles, http.StatusForbidden},
+		{"another organization's key is forbidden", basic(fx.outsider.Key), "POST", procFiles, http.StatusForbidden},
+		{"path no route matches is refused", basic(fx.writer.Key), "DELETE", procFiles + "/file_1", http.StatusMethodNotAllowed},
+		{"unlisted path is refused", basic(fx.writer.Key), "GET", "/v1/whoami", http.StatusNotFound},
+		// Without a gateway, ServeMux gives the file route the ID
+		// "../../results", which names no file.
+		{"unclean path is refused", basic(fx.writer.Key), "GET", "/v1/processes/" + fx.proc + "/files/..%2F..%2Fresults", http.StatusNotFound},
 	}
 	for _, tt := range forbidden {
 		t.Run(tt.name, func(t *testing.T) {
-			r := gw.want(t, gw.do(t, tt.a, tt.method, tt.path, []byte("must not be stored"), fx.forged), http.StatusForbidden)
-			wantProblem(t, r, http.StatusForbidden)
+			status := http.StatusForbidden
+			if gw.direct {
+				status = tt.direct
+			}
+			r := gw.want(t, gw.do(t, tt.a, tt.method, tt.path, []byte("must not be stored"), fx.forged), status)
+			if status == http.StatusForbidden {
+				wantProblem(t, r, http.StatusForbidden)
+			}
 		})
 	}
 
@@ -418,7 +441,12 @@ func randomBytes(t *testing.T, n int) []byte {
 }
 
 // gateway is a running nginx or Caddy, at URL.
-type gateway struct{ URL string }
+type gateway struct {
+	URL string
+	// direct is the service itself, with the Go middleware: no gateway
+	// answers for requests that no route of the service matches.
+	direct bool
+}
 
 // do sends one request to the gateway, with the extra headers h.
 func (g *gateway) do(t *testing.T, a auth, method, path string, body []byte, h http.Header) response {
@@ -605,9 +633,9 @@ func (d *daemon) waitReady(t *testing.T, url string) {
 var upstreamListeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startUpstream runs the example service on a port of its choosing.
-func startUpstream(t *testing.T, bin string) *daemon {
+func startUpstream(t *testing.T, bin string, args ...string) *daemon {
 	t.Helper()
-	d := startDaemon(t, "the example service", exec.Command(bin, "-addr", "127.0.0.1:0"), syscall.SIGTERM)
+	d := startDaemon(t, "the example service", exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...), syscall.SIGTERM)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if m := upstreamListeningRE.FindStringSubmatch(d.out.String()); m != nil {

@@ -1,9 +1,16 @@
-// Command upstream is an example of a service behind a gateway that asks
-// Keywarden about every request: the workspace API of a document-processing
-// platform, with files, results and exports per process. It checks no API
-// key itself. It trusts the identity headers the gateway adds
-// (X-Keywarden-Key-Id, -Key-User, -Org-Id, -Process-Id, -Scopes) and
-// answers for the caller they name.
+// Command upstream is an example of a service whose callers present
+// Keywarden API keys: the workspace API of a document-processing platform,
+// with files, results and exports per process. It runs in one of two ways.
+//
+// Behind a gateway (the default), it checks no API key itself. It trusts
+// the identity headers the gateway adds (X-Keywarden-Key-Id, -Key-User,
+// -Org-Id, -Process-Id, -Scopes) and answers for the caller they name.
+//
+// With -keywarden URL, it checks every caller's key itself, with
+// Keywarden's Go middleware (package middleware) in front of each route and
+// the same scopes as examples/routes.yaml, and believes no identity header
+// a client sends. The rest of the service is the same: the middleware's
+// verdict becomes the identity headers the handlers read.
 //
 // Those headers are trustworthy only because the gateway sets them: it
 // overwrites or removes whatever a client sent under these names, and
@@ -29,8 +36,14 @@
 //	curl -u "$KEY" --data-binary @report.pdf \
 //	    "http://127.0.0.1:8000/v1/processes/$PROCESS_ID/files?name=report.pdf"
 //
-// or examples/python/upload.py. cmd/keywarden/gateway_test.go runs all of
-// this against the real nginx and Caddy.
+// or examples/python/upload.py. Without a gateway:
+//
+//	go run ./examples/upstream -keywarden http://127.0.0.1:8080 &
+//	curl -u "$KEY" --data-binary @report.pdf \
+//	    "http://127.0.0.1:9000/v1/processes/$PROCESS_ID/files?name=report.pdf"
+//
+// cmd/keywarden/gateway_test.go runs all of this against the real nginx
+// and Caddy, and against the middleware.
 package main
 
 import (
@@ -54,6 +67,8 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/api"
+	"github.com/keywarden/keywarden/client"
+	"github.com/keywarden/keywarden/middleware"
 )
 
 // maxUpload is the largest file accepted; nginx's default
@@ -74,13 +89,23 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on: loopback or a private network only the gateway reaches")
+	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on: behind a gateway, loopback or a private network only the gateway reaches")
+	keywardenURL := fs.String("keywarden", "", "check keys with Keywarden at this URL (the Go middleware) instead of trusting a gateway's identity headers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	s := newService()
+	handler := requireIdentity(s.routes(nil))
+	if *keywardenURL != "" {
+		guard, err := middleware.New(middleware.Config{Client: client.New(*keywardenURL, ""), Logger: logger})
+		if err != nil {
+			return err
+		}
+		handler = dropIdentityHeaders(s.routes(guard))
+	}
 	srv := &http.Server{
-		Handler:           logRequests(logger, requireIdentity(newService().routes())),
+		Handler:           logRequests(logger, handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -135,6 +160,40 @@ func requireIdentity(next http.Handler) http.Handler {
 	})
 }
 
+// dropIdentityHeaders removes the identity headers a client sent: without a
+// gateway, nothing makes them trustworthy. The middleware's verdict sets
+// them again (asIdentityHeaders).
+func dropIdentityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range api.IdentityHeaders() {
+			r.Header.Del(h)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// asIdentityHeaders writes the identity the middleware verified as the
+// identity headers, which the rest of the service reads, as it reads a
+// gateway's.
+func asIdentityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := middleware.IdentityFrom(r.Context()); ok {
+			r.Header.Set(api.HeaderKeyID, id.ID)
+			r.Header.Set(api.HeaderKeyUser, id.User)
+			r.Header.Set(api.HeaderOrgID, id.OrgID)
+			if id.ProcessID != "" {
+				r.Header.Set(api.HeaderProcessID, id.ProcessID)
+			}
+			scopes := make([]string, len(id.Scopes))
+			for i, sc := range id.Scopes {
+				scopes[i] = string(sc)
+			}
+			r.Header.Set(api.HeaderScopes, strings.Join(scopes, " "))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // logRequests logs every request with the identity headers it arrived
 // with: the service's record of who did what. X-Request-Id, when the
 // client or gateway sends one, ties a line to a request.
@@ -179,23 +238,58 @@ type service struct {
 
 func newService() *service { return &service{files: make(map[string][]*file)} }
 
-// routes lists the service's endpoints: the same patterns as
-// examples/routes.yaml, which says what scope each needs.
-func (s *service) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/processes/{processId}/files", inProcess(s.uploadFile))
-	mux.HandleFunc("GET /v1/processes/{processId}/files", inProcess(s.listFiles))
-	mux.HandleFunc("GET /v1/processes/{processId}/files/{fileId}", inProcess(s.downloadFile))
-	mux.HandleFunc("GET /v1/processes/{processId}/results", inProcess(listResults))
-	mux.HandleFunc("GET /v1/processes/{processId}/results/{resultId}", inProcess(getResult))
-	mux.HandleFunc("POST /v1/processes/{processId}/results", inProcess(createResult))
-	mux.HandleFunc("POST /v1/processes/{processId}/exports", inProcess(createExport))
-	mux.HandleFunc("DELETE /v1/processes/{processId}/exports/{exportId}", inProcess(deleteExport))
-	mux.HandleFunc("GET /v1/destinations", listDestinations)
-	mux.HandleFunc("GET /v1/me", whoAmI)
-	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
+// endpoint is one route of the service with the access it needs: what
+// examples/routes.yaml tells a gateway, and the middleware enforces without
+// one (a test checks that the two agree).
+type endpoint struct {
+	pattern string
+	scopes  []string // every one required; none: any valid key, unless public
+	process bool     // the key must reach the process of the {processId} wildcard
+	public  bool
+	handle  http.HandlerFunc
+}
+
+func (s *service) endpoints() []endpoint {
+	health := func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	}
+	return []endpoint{
+		{"POST /v1/processes/{processId}/files", []string{"workspace.file:upload"}, true, false, s.uploadFile},
+		{"GET /v1/processes/{processId}/files", []string{"workspace.file:download"}, true, false, s.listFiles},
+		{"GET /v1/processes/{processId}/files/{fileId}", []string{"workspace.file:download"}, true, false, s.downloadFile},
+		{"GET /v1/processes/{processId}/results", []string{"workspace.result:read"}, true, false, listResults},
+		{"GET /v1/processes/{processId}/results/{resultId}", []string{"workspace.result:read"}, true, false, getResult},
+		{"POST /v1/processes/{processId}/results", []string{"workspace.result:create"}, true, false, createResult},
+		{"POST /v1/processes/{processId}/exports", []string{"workspace.export:create"}, true, false, createExport},
+		{"DELETE /v1/processes/{processId}/exports/{exportId}", []string{"workspace.export:delete"}, true, false, deleteExport},
+		{"GET /v1/destinations", []string{"workspace.destination:read"}, false, false, listDestinations},
+		{"GET /v1/me", nil, false, false, whoAmI},
+		{"GET /v1/health", nil, false, true, health},
+	}
+}
+
+// routes registers the endpoints. With a guard, each is wrapped in the
+// middleware its access calls for; without one, a gateway has checked it.
+func (s *service) routes(guard *middleware.Guard) http.Handler {
+	mux := http.NewServeMux()
+	for _, e := range s.endpoints() {
+		var h http.Handler = e.handle
+		if e.process {
+			h = inProcess(e.handle)
+		}
+		if guard != nil && !e.public {
+			h = asIdentityHeaders(h)
+			switch {
+			case e.process:
+				h = guard.RequireInProcess("processId", e.scopes...)(h)
+			case len(e.scopes) > 0:
+				h = guard.Require(e.scopes...)(h)
+			default:
+				h = guard.AnyKey()(h)
+			}
+		}
+		mux.Handle(e.pattern, h)
+	}
 	return mux
 }
 
