@@ -21,7 +21,7 @@ func TestMeDescribesTheCallingKey(t *testing.T) {
 	user, _, _ := cut(f.adminKey)
 	cat := keywarden.MustDefaultCatalogue()
 	if me.User != user || me.KeyID == "" || me.OrgID != f.org.ID || me.ProcessID != "" || me.Level != keywarden.LevelOrganization ||
-		!slices.Equal(me.Scopes, cat.ForLevel(keywarden.LevelOrganization)) || me.Exp != f.exp(30*24*time.Hour) {
+		!slices.Equal(me.Scopes, cat.ForLevel(keywarden.LevelOrganization)) || me.Exp != f.exp(60*24*time.Hour) {
 		t.Fatalf("Me = %+v", me)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,77 +15,27 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/api"
 	"github.com/keywarden/keywarden/client"
-	"github.com/keywarden/keywarden/internal/server"
+	"github.com/keywarden/keywarden/internal/servertest"
 	"github.com/keywarden/keywarden/internal/sqlite"
-	"github.com/keywarden/keywarden/internal/storetest"
 	"github.com/keywarden/keywarden/middleware"
 )
-
-// clock is a test clock that the servers' goroutines and the test share.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // keywardenServer is a real Keywarden on SQLite with one organization and
 // a client holding an organization key with every scope.
 type keywardenServer struct {
 	store *sqlite.DB
-	clock *clock
+	clock *servertest.Clock
 	org   *keywarden.Organization
 	srv   *httptest.Server
 	admin *client.Client
-}
-
-// MustSQLite returns a migrated SQLite store in a temporary directory.
-func MustSQLite(tb testing.TB) *sqlite.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "keywarden.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
 }
 
 // MustKeywarden starts a Keywarden server. Its first key is written to the
 // store directly; every other key and process goes through the client.
 func MustKeywarden(tb testing.TB) *keywardenServer {
 	tb.Helper()
-	kw := &keywardenServer{store: MustSQLite(tb), clock: &clock{now: start}}
-	kw.org, _ = storetest.MustCreateOrganization(tb, kw.store)
-	kw.srv = httptest.NewServer(server.NewHandler(server.Config{Store: kw.store, Now: kw.clock.Now}))
-	tb.Cleanup(kw.srv.Close)
-	now := kw.clock.Now()
-	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{Name: "admin", Scopes: []string{keywarden.ScopeAll},
-		Exp: now.Add(60 * 24 * time.Hour).Format(time.RFC3339)}, keywarden.MintParams{Org: kw.org,
-		Catalogue: keywarden.MustDefaultCatalogue(), Now: now})
-	if err != nil {
-		tb.Fatalf("MintAPIKey: %v", err)
-	}
-	if err := kw.store.CreateAPIKey(context.Background(), k, nil); err != nil {
-		tb.Fatalf("CreateAPIKey: %v", err)
-	}
-	kw.admin = client.New(kw.srv.URL, km.Value())
-	return kw
+	s := servertest.New(tb)
+	return &keywardenServer{store: s.Store, clock: s.Clock, org: s.Org, srv: s.HTTP, admin: client.New(s.HTTP.URL, s.RootKey)}
 }
 
 // MustProcess creates a process through the API.
@@ -169,7 +118,7 @@ func (c *counting) Fake(f func(api.VerifyRequest) (*api.VerifyResponse, error)) 
 // verifying against kw.
 type service struct {
 	kw       *keywardenServer
-	clock    *clock // the middleware's, for its cache
+	clock    *servertest.Clock // the middleware's, for its cache
 	verifier *counting
 	guard    *middleware.Guard
 	mux      *http.ServeMux
@@ -189,7 +138,7 @@ const (
 // here) in front of handlers that answer 200 with the identity they see.
 func MustService(tb testing.TB, kw *keywardenServer, cfg middleware.Config) *service {
 	tb.Helper()
-	s := &service{kw: kw, clock: &clock{now: start}}
+	s := &service{kw: kw, clock: servertest.NewClock()}
 	s.verifier = &counting{next: client.New(kw.srv.URL, "")}
 	cfg.Client, cfg.Now = s.verifier, s.clock.Now
 	g, err := middleware.New(cfg)

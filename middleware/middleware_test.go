@@ -204,7 +204,7 @@ func TestKeysThatCannotDoItAreForbidden(t *testing.T) {
 	s := MustService(t, kw, middleware.Config{})
 	proc, other := kw.MustProcess(t, "Invoices"), kw.MustProcess(t, "Receipts")
 	org2, _ := storetest.MustCreateOrganization(t, kw.store)
-	foreign := storetest.MustCreateProcess(t, kw.store, org2.ID, start)
+	foreign := storetest.MustCreateProcess(t, kw.store, org2.ID, kw.clock.Now())
 
 	narrow := kw.MustKey(t, "", 24*time.Hour, "workspace.destination:read")
 	uploader := kw.MustKey(t, "", 24*time.Hour, "workspace.file:upload")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -12,29 +11,14 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
-	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/servertest"
 	"github.com/keywarden/keywarden/internal/storetest"
 )
-
-// MustSQLite returns a migrated SQLite store in a temporary directory.
-func MustSQLite(tb testing.TB) *sqlite.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "keywarden.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
 
 // The cache passes every call it does not answer itself through to the
 // store: it must pass the stores' conformance suite unchanged.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) keywarden.Store { return cache.New(MustSQLite(t), cache.Config{}) })
+	storetest.Run(t, func(t *testing.T) keywarden.Store { return cache.New(servertest.MustSQLite(t), cache.Config{}) })
 }
 
 // counting counts the store's key lookups.
@@ -72,7 +56,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg cache.Config) *fixture {
 	t.Helper()
-	f := &fixture{store: &counting{Store: MustSQLite(t)}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{store: &counting{Store: servertest.MustSQLite(t)}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	cfg.Now = func() time.Time { return f.now }
 	f.cache = cache.New(f.store, cfg)
 	f.verifier = &keywarden.Verifier{Keys: f.cache, Processes: f.cache, Now: cfg.Now}

@@ -25,6 +25,7 @@ import (
 	"github.com/keywarden/keywarden/api"
 	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
+	"github.com/keywarden/keywarden/internal/servertest"
 	"github.com/keywarden/keywarden/internal/sqlite"
 )
 
@@ -168,24 +169,6 @@ routes:
     process: processId
 `
 
-// clock is the handler's clock, which the test moves forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // constReader is a broken source of randomness: every ID and key it makes
 // is the same, which is how the test provokes a 409.
 type constReader byte
@@ -203,7 +186,7 @@ type contract struct {
 	doc    *openapi3.T
 	router routers.Router
 	db     *sqlite.DB
-	clock  *clock
+	clock  *servertest.Clock
 	srv    *httptest.Server
 
 	mu   sync.Mutex
@@ -230,7 +213,7 @@ func newContract(t *testing.T) *contract {
 		doc:    doc,
 		router: router,
 		db:     db,
-		clock:  &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock:  servertest.NewClock(),
 		seen:   map[string]map[int]bool{},
 	}
 	routes, err := routetable.Parse("routes.yaml", []byte(contractRoutes), keywarden.MustDefaultCatalogue())
