@@ -11,9 +11,11 @@
 #   (d2) GET /api/v1/me with a different unknown key on every request
 #   (e)  nginx -> the bare server, no authentication    (skipped without nginx)
 #   (f)  nginx -> forward-auth -> the bare server       (skipped without nginx)
+#   (e1), (f1) the same over one connection: latency without queueing
 #
 # (f) against (e) is what putting Keywarden's forward-auth in front of a
-# service costs, in req/s and in added p50/p99 latency.
+# service costs in req/s when the machine is saturated; (f1) against (e1)
+# is the latency it adds to one request.
 #
 # For (d1) and (d2) it scrapes /metrics before a 1 s warm-up, after it and
 # after the measured run, and prints the store lookups per request
@@ -23,7 +25,7 @@
 #
 # Usage: scripts/loadtest.sh [-n KEYS] [-k UNKNOWN] [-d DURATION]
 #   -n  keys stored in the database            (env LOADTEST_KEYS, default 100000)
-#   -k  unknown keys generated for (d1)/(d2)   (env LOADTEST_UNKNOWN, default 600000:
+#   -k  unknown keys generated for (d1)/(d2)   (env LOADTEST_UNKNOWN, default 900000:
 #       (d2) must not run out of distinct keys; it reports it if it does)
 #   -d  duration of each measured wrk run      (env LOADTEST_DURATION, default 10s)
 # Needs go, wrk (apt-get install wrk) and curl, and nginx for (e) and (f).
@@ -31,7 +33,7 @@
 set -euo pipefail
 
 keys=${LOADTEST_KEYS:-100000}
-unknown=${LOADTEST_UNKNOWN:-600000}
+unknown=${LOADTEST_UNKNOWN:-900000}
 duration=${LOADTEST_DURATION:-10s}
 threads=1
 conns=32
@@ -373,7 +375,10 @@ EOF
 	echo "== (f) nginx -> forward-auth -> bare server"
 	warm f -H "Authorization: $pkey_auth" "http://$ng_auth$files"
 	bench f "$ng_pid" -H "Authorization: $pkey_auth" "http://$ng_auth$files"
-	for name in e f; do
+	echo "== (e1), (f1) the same over one connection"
+	conns=1 bench e1 "$ng_pid" "http://$ng_plain$files"
+	conns=1 bench f1 "$ng_pid" -H "Authorization: $pkey_auth" "http://$ng_auth$files"
+	for name in e f e1 f1; do
 		if grep -q "Non-2xx" "$tmp/$name.txt"; then
 			echo "loadtest: ($name) got responses other than 200:" >&2
 			grep "Non-2xx" "$tmp/$name.txt" >&2
@@ -414,11 +419,17 @@ row "(d2) /api/v1/me, every key different" d2
 if [[ -n $gateway ]]; then
 	row "(e) nginx -> bare" e
 	row "(f) nginx -> forward-auth -> bare" f
-	read -r e_rps e_p50 e_p99 _ < <(field e)
-	read -r f_rps f_p50 f_p99 _ < <(field f)
-	awk -v er="$e_rps" -v fr="$f_rps" -v e50="$e_p50" -v f50="$f_p50" -v e99="$e_p99" -v f99="$f_p99" 'BEGIN {
-		printf "\n(f) against (e): req/s %.2f of nginx alone; added latency p50 %+.3f ms, p99 %+.3f ms\n", fr / er, f50 - e50, f99 - e99
-	}'
+	row "(e1) nginx -> bare, one connection" e1
+	row "(f1) ... -> forward-auth, one connection" f1
+	echo
+	for pair in "e f $conns connections (saturated)" "e1 f1 one connection"; do
+		read -r x y what <<<"$pair"
+		read -r x_rps x_p50 x_p99 _ < <(field "$x")
+		read -r y_rps y_p50 y_p99 _ < <(field "$y")
+		awk -v x="$x" -v y="$y" -v what="$what" -v xr="$x_rps" -v yr="$y_rps" -v x50="$x_p50" -v y50="$y_p50" -v x99="$x_p99" -v y99="$y_p99" 'BEGIN {
+			printf "(%s) against (%s), %s: req/s %.2f of nginx alone; added latency p50 %+.3f ms, p99 %+.3f ms\n", y, x, what, yr / xr, y50 - x50, y99 - x99
+		}'
+	done
 	echo "(in rows (e) and (f), srv µs/r is nginx's CPU per request, its workers included, without keywarden's or the bare server's)"
 fi
 echo
