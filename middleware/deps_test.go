@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // A service that imports the middleware or the client must not pull in a
@@ -11,10 +13,7 @@ import (
 // the standard library and Keywarden's public, standard-library-only
 // packages.
 func TestDependenciesAreStandardLibraryOnly(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("the go command is not in PATH, so the dependencies cannot be listed: %v", err)
-	}
+	gobin := testenv.Program(t, "the go command (to list the dependencies)", "go")
 	out, err := exec.Command(gobin, "list", "-deps",
 		"github.com/keywarden/keywarden/client", "github.com/keywarden/keywarden/middleware").Output()
 	if err != nil {

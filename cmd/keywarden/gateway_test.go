@@ -465,16 +465,7 @@ func (g *gateway) do(t *testing.T, a auth, method, path string, body []byte, h h
 	if a != nil {
 		a(req)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return send(t, req)
 }
 
 // want is the package's want, also showing the headers of a wrong answer.
