@@ -295,7 +295,8 @@ func TestClientAddressBehindProxies(t *testing.T) {
 
 // TestForwardAuthProblemsNameTheOriginalRequest: a gateway that shows
 // Keywarden's refusal to its client (Caddy) shows the client's own path as
-// the problem's instance, never the query string.
+// the problem's instance, never the query string; a key in the original
+// query string is refused as in Keywarden's own API.
 func TestForwardAuthProblemsNameTheOriginalRequest(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	file := filepath.Join(dir, "routes.yaml")
@@ -305,12 +306,14 @@ func TestForwardAuthProblemsNameTheOriginalRequest(t *testing.T) {
 	srv := startServer(t, clock, dir, "--routes", file)
 	for _, tc := range []struct {
 		name   string
-		key    string
 		uri    string
 		status int
+		detail string
 	}{
-		{"a 401", "", "/v1/processes/" + strings.Repeat("a", 32) + "/files?name=report.pdf", http.StatusUnauthorized},
-		{"a 403 for no route", "", "/v1/elsewhere?secret=x", http.StatusForbidden},
+		{"a 401", "/v1/processes/" + strings.Repeat("a", 32) + "/files?name=report.pdf", http.StatusUnauthorized, ""},
+		{"a 403 for no route", "/v1/elsewhere?page=2", http.StatusForbidden, "No route of the forward-auth table allows this request."},
+		{"a 403 for a key in the URL", "/v1/processes/" + strings.Repeat("a", 32) + "/files?api_key=x", http.StatusForbidden,
+			"API keys are accepted only in the Authorization header, never in the URL."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := want(t, srv.do(t, func(r *http.Request) {
@@ -318,8 +321,12 @@ func TestForwardAuthProblemsNameTheOriginalRequest(t *testing.T) {
 				r.Header.Set(api.HeaderForwardedURI, tc.uri)
 			}, "GET", "/api/v1/auth/forward", nil), tc.status)
 			path, _, _ := strings.Cut(tc.uri, "?")
-			if got := r.JSON(t)["instance"]; got != path {
+			p := r.JSON(t)
+			if got := p["instance"]; got != path {
 				t.Errorf("instance = %v, want %s", got, path)
+			}
+			if tc.detail != "" && p["detail"] != tc.detail {
+				t.Errorf("detail = %v, want %q", p["detail"], tc.detail)
 			}
 		})
 	}
