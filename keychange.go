@@ -2,16 +2,27 @@ package keywarden
 
 import "context"
 
-// KeyChange records that keys stopped being valid: one key (User set) or
-// every key of a process (ProcessID set). Stores write one in the same
-// transaction as the deletion, so that every node — and every process
-// sharing the database, such as the command line — can drop what it has
-// cached, however the change was made.
+// KeyChange is one entry of the ordered log of changes to keys: a key
+// created (User set), a key deleted (User set), or a process deleted with
+// every key of it (ProcessID set). Stores write it in the same transaction
+// as the change, so that every node — and every process sharing the
+// database, such as the command line — learns of it however the change
+// was made: a deletion drops the key from each node's cache, a creation
+// drops what a node remembered of its ID as unknown.
 type KeyChange struct {
 	Seq       int64
+	Kind      string // one of the KeyChange… kinds; empty in entries written before kinds existed (deletions)
 	User      string
 	ProcessID string
 }
+
+// Kinds of KeyChange. The names are those of the events webhooks will
+// carry.
+const (
+	KeyChangeCreated        = "api_key.created"
+	KeyChangeDeleted        = "api_key.deleted"
+	KeyChangeProcessDeleted = "process.deleted"
+)
 
 // KeyChangeFeed is the ordered log of key changes.
 type KeyChangeFeed interface {

@@ -24,9 +24,10 @@ const (
 	// DefaultNegativeSize bounds the memory of unknown key IDs.
 	DefaultNegativeSize = 1 << 16
 	// DefaultNegativeTTL is how long an unknown key ID is answered from
-	// memory. It bounds how long a key created through another node (whose
-	// creation this node does not see) is refused after someone presented
-	// its ID before it existed — which only its creator can do.
+	// memory. A creation read from the change feed ends it at once (Watch);
+	// it bounds only how long a key imported in bulk, which writes no
+	// change, is refused after someone presented its ID before it existed —
+	// which only its creator can do.
 	DefaultNegativeTTL = 10 * time.Second
 )
 
@@ -406,8 +407,10 @@ func (noMetrics) SetCacheSize(string, int) {}
 
 // Watch follows the store's key change feed in the background until ctx
 // ends, dropping the keys that other processes sharing the store (the
-// command line, other nodes) deleted: a deletion made elsewhere stops
-// working here within interval, or as soon as wake fires (a PostgreSQL
+// command line, other nodes) deleted, and the unknown-ID entries of keys
+// they created: a deletion made elsewhere stops working here within
+// interval, and a key created elsewhere works here as soon, even if its ID
+// was presented before it existed; or as soon as wake fires (a PostgreSQL
 // notification; nil for none). It reads the feed's position before it
 // returns, so no change made after Watch returns is missed. When the feed
 // cannot be read, the cache is emptied: it may have missed a deletion, so it
@@ -442,6 +445,26 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan s
 	return nil
 }
 
+// apply forgets what change c makes stale. A creation elsewhere makes the
+// key's ID known: a negative entry for it must go, or the new key would be
+// refused here until the entry expired. A kind this code does not know
+// (written by a newer node) invalidates everything the change names.
+func (s *Store) apply(c keywarden.KeyChange) {
+	switch c.Kind {
+	case keywarden.KeyChangeCreated, keywarden.KeyChangeDeleted:
+		s.Invalidate(c.User)
+	case keywarden.KeyChangeProcessDeleted:
+		s.InvalidateProcess(c.ProcessID)
+	default:
+		if c.User != "" {
+			s.Invalidate(c.User)
+		}
+		if c.ProcessID != "" {
+			s.InvalidateProcess(c.ProcessID)
+		}
+	}
+}
+
 // follow applies the changes after seq and returns the last one applied.
 func (s *Store) follow(ctx context.Context, seq int64) (int64, error) {
 	const batch = 1000
@@ -451,12 +474,7 @@ func (s *Store) follow(ctx context.Context, seq int64) (int64, error) {
 			return seq, err
 		}
 		for _, c := range changes {
-			if c.User != "" {
-				s.Invalidate(c.User)
-			}
-			if c.ProcessID != "" {
-				s.InvalidateProcess(c.ProcessID)
-			}
+			s.apply(c)
 			seq = c.Seq
 		}
 		if len(changes) < batch {

@@ -38,7 +38,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarde
 		if err != nil {
 			return err
 		}
-		return insertAuditEvent(ctx, tx, e)
+		if err := insertAuditEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		return recordKeyChange(ctx, tx, keywarden.KeyChangeCreated, k.User, k.ProcessID)
 	})
 	msgs := apiKeyMessages
 	if k.ProcessID != "" {
@@ -166,7 +169,7 @@ func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.A
 		if err := insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return recordKeyChange(ctx, tx, user, "")
+		return recordKeyChange(ctx, tx, keywarden.KeyChangeDeleted, user, "")
 	})
 	return storeError("DeleteAPIKey", err, apiKeyMessages)
 }

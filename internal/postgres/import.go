@@ -14,8 +14,9 @@ import (
 // It is all or nothing. Like the SQLite store's, it validates nothing beyond
 // what the schema enforces — unique ID and public ID, an existing
 // organization, a process of that same organization, a 32-byte hash — and
-// writes no audit events and no key changes (only deletions need them: a
-// cache learns of new keys on their first lookup).
+// writes no audit events and no key changes (one row per key; a cache
+// learns of new keys on their first lookup, as the SQLite store's
+// ImportAPIKeys says).
 func (db *DB) ImportAPIKeys(ctx context.Context, keys []*keywarden.APIKey) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"api_keys"},

@@ -8,16 +8,16 @@ import (
 	"github.com/keywarden/keywarden"
 )
 
-// KeyChangeChannel is the channel a deletion of keys NOTIFYs, with the new
+// KeyChangeChannel is the channel every key change NOTIFYs, with the new
 // change's seq as the payload. PostgreSQL delivers a notification only when
 // its transaction commits, so a listener never hears of a change before it
 // is durable and readable.
 const KeyChangeChannel = "keywarden_key_changes"
 
-// recordKeyChange appends to the feed within a deletion's transaction,
+// recordKeyChange appends to the feed within a change's transaction,
 // notifies KeyChangeChannel, and prunes what every reader has long seen
 // (rows older than a day by the database's clock). It is the last thing a
-// deletion does before committing, because of its lock.
+// change does before committing, because of its lock.
 //
 // Readers follow the feed by seq (KeyChangesSince(lastSeen)), so seq order
 // must be commit order: if a change with seq 6 committed and was read before
@@ -26,16 +26,17 @@ const KeyChangeChannel = "keywarden_key_changes"
 // commit. So the append takes a lock on the table, which conflicts with
 // itself and is held until commit: the next writer gets its seq only after
 // this one is committed and visible. Readers (ACCESS SHARE) never wait for
-// it. Deleting keys is rare enough that writers queueing here is cheap.
-func recordKeyChange(ctx context.Context, tx pgx.Tx, user, processID string) error {
+// it. Creating and deleting keys are rare enough, next to verifying them,
+// that writers queueing here is cheap.
+func recordKeyChange(ctx context.Context, tx pgx.Tx, kind, user, processID string) error {
 	if _, err := tx.Exec(ctx, `LOCK TABLE key_changes IN EXCLUSIVE MODE`); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `
 		WITH change AS (
-			INSERT INTO key_changes ("user", process_id) VALUES ($1, $2) RETURNING seq
+			INSERT INTO key_changes (kind, "user", process_id) VALUES ($1, $2, $3) RETURNING seq
 		)
-		SELECT pg_notify($3, seq::text) FROM change`, user, processID, KeyChangeChannel); err != nil {
+		SELECT pg_notify($4, seq::text) FROM change`, kind, user, processID, KeyChangeChannel); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `DELETE FROM key_changes WHERE at < now() - interval '1 day'`)
@@ -45,10 +46,10 @@ func recordKeyChange(ctx context.Context, tx pgx.Tx, user, processID string) err
 // KeyChangesSince implements keywarden.KeyChangeFeed.
 func (db *DB) KeyChangesSince(ctx context.Context, after int64, limit int) ([]keywarden.KeyChange, error) {
 	changes, err := findAll(ctx, db, `
-		SELECT seq, "user", process_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		SELECT seq, kind, "user", process_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
 		[]any{after, limit}, func(s scanner) (keywarden.KeyChange, error) {
 			var c keywarden.KeyChange
-			err := s.Scan(&c.Seq, &c.User, &c.ProcessID)
+			err := s.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID)
 			return c, err
 		})
 	if err != nil {

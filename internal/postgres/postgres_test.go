@@ -471,12 +471,16 @@ func TestListenKeyChanges(t *testing.T) {
 	wake, events, stop := startListener(t, db)
 	wantNoWake(t, wake, "while nothing changed")
 
-	// wantChange deletes with del and wants a wake-up after which the change
-	// is already readable: the notification came at commit, not before.
-	seen := int64(0)
-	wantChange := func(what string, del func() error, want keywarden.KeyChange) {
+	// wantChange changes keys with change and wants a wake-up after which
+	// the change is already readable: the notification came at commit, not
+	// before.
+	seen, err := db.LatestKeyChange(ctx) // after the creations above
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChange := func(what string, change func() error, want keywarden.KeyChange) {
 		t.Helper()
-		if err := del(); err != nil {
+		if err := change(); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		wantWake(t, wake, "after "+what)
@@ -484,13 +488,18 @@ func TestListenKeyChanges(t *testing.T) {
 		if err != nil {
 			t.Fatalf("KeyChangesSince: %v", err)
 		}
-		if len(changes) != 1 || changes[0].User != want.User || changes[0].ProcessID != want.ProcessID {
+		if len(changes) != 1 || changes[0].Kind != want.Kind || changes[0].User != want.User || changes[0].ProcessID != want.ProcessID {
 			t.Fatalf("after %s's wake-up, the feed has %+v, want one change %+v", what, changes, want)
 		}
 		seen = changes[0].Seq
 	}
-	wantChange("DeleteAPIKey", func() error { return db.DeleteAPIKey(ctx, org.ID, keys[0].ID, nil) }, keywarden.KeyChange{User: keys[0].User})
-	wantChange("DeleteProcess", func() error { return db.DeleteProcess(ctx, org.ID, p.ID, nil) }, keywarden.KeyChange{ProcessID: p.ID})
+	created := storetest.NewAPIKey(t, org.ID, "", storetest.At(2))
+	wantChange("CreateAPIKey", func() error { return db.CreateAPIKey(ctx, created, nil) },
+		keywarden.KeyChange{Kind: keywarden.KeyChangeCreated, User: created.User})
+	wantChange("DeleteAPIKey", func() error { return db.DeleteAPIKey(ctx, org.ID, keys[0].ID, nil) },
+		keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: keys[0].User})
+	wantChange("DeleteProcess", func() error { return db.DeleteProcess(ctx, org.ID, p.ID, nil) },
+		keywarden.KeyChange{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: p.ID})
 
 	// A deletion that fails changes nothing and wakes nobody.
 	if err := db.DeleteAPIKey(ctx, org.ID, keys[0].ID, nil); keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
@@ -508,7 +517,8 @@ func TestListenKeyChanges(t *testing.T) {
 	}
 	wantEvent(t, events, "listening")
 	wantWake(t, wake, "after reconnecting")
-	wantChange("DeleteAPIKey after reconnecting", func() error { return db.DeleteAPIKey(ctx, org.ID, keys[1].ID, nil) }, keywarden.KeyChange{User: keys[1].User})
+	wantChange("DeleteAPIKey after reconnecting", func() error { return db.DeleteAPIKey(ctx, org.ID, keys[1].ID, nil) },
+		keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: keys[1].User})
 
 	// Cancelled, it returns promptly and lets go of its connection.
 	stop()
@@ -581,7 +591,8 @@ func TestKeyChangesOlderThanADayArePruned(t *testing.T) {
 	for _, c := range changes {
 		users = append(users, c.User)
 	}
-	if want := []string{"kwo_recent", k.User}; !slices.Equal(users, want) {
+	// The key's creation (now) and deletion stay, with the recent row.
+	if want := []string{k.User, "kwo_recent", k.User}; !slices.Equal(users, want) {
 		t.Errorf("feed after the deletion = %v, want %v", users, want)
 	}
 }

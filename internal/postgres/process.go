@@ -125,7 +125,7 @@ func (db *DB) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.
 		if err := insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return recordKeyChange(ctx, tx, "", id)
+		return recordKeyChange(ctx, tx, keywarden.KeyChangeProcessDeleted, "", id)
 	})
 	return storeError("DeleteProcess", err, processMessages)
 }

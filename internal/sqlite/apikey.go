@@ -44,6 +44,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarde
 		if err != nil {
 			return err
 		}
+		if err := recordKeyChange(ctx, tx, keywarden.KeyChangeCreated, k.User, k.ProcessID); err != nil {
+			return err
+		}
 		return insertAuditEvent(ctx, tx, e)
 	})
 	msgs := apiKeyMessages
@@ -187,7 +190,7 @@ func (db *DB) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.A
 		} else if err != nil {
 			return err
 		}
-		if err := recordKeyChange(ctx, tx, user, ""); err != nil {
+		if err := recordKeyChange(ctx, tx, keywarden.KeyChangeDeleted, user, ""); err != nil {
 			return err
 		}
 		return insertAuditEvent(ctx, tx, e)

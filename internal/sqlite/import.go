@@ -18,10 +18,10 @@ import (
 // organization, a 32-byte hash — so the caller vouches for everything else
 // (names, scopes, expiry, prefixes). It writes no audit events, so the
 // caller records the import where it needs to; and no key changes, which
-// only deletions need: a verification cache in front of the store learns of
-// the new keys on their first lookup, as it does of any key it has not seen
-// (an ID presented before its import is refused until the cache's negative
-// entry for it expires).
+// would be one row per key: a verification cache in front of the store
+// learns of the new keys on their first lookup, as it does of any key it has
+// not seen (an ID presented before its import is refused until the cache's
+// negative entry for it expires).
 func (db *DB) ImportAPIKeys(ctx context.Context, keys []*keywarden.APIKey) error {
 	const op = "ImportAPIKeys"
 	err := db.write(ctx, func(tx *sql.Tx) error {

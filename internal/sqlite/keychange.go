@@ -12,12 +12,13 @@ import (
 // any reader polls, short enough to stay small.
 const keyChangeRetention = 24 * time.Hour
 
-// recordKeyChange appends to the feed within a deletion's transaction and
-// prunes what every reader has long seen.
-func recordKeyChange(ctx context.Context, tx *sql.Tx, user, processID string) error {
+// recordKeyChange appends to the feed within a change's transaction and
+// prunes what every reader has long seen. SQLite has one writer at a time,
+// so seq order is commit order without a lock.
+func recordKeyChange(ctx context.Context, tx *sql.Tx, kind, user, processID string) error {
 	now := time.Now()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO key_changes ("user", process_id, at) VALUES (?, ?, ?)`,
-		user, processID, micros(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO key_changes (kind, "user", process_id, at) VALUES (?, ?, ?, ?)`,
+		kind, user, processID, micros(now)); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM key_changes WHERE at < ?`, micros(now.Add(-keyChangeRetention)))
@@ -27,7 +28,7 @@ func recordKeyChange(ctx context.Context, tx *sql.Tx, user, processID string) er
 // KeyChangesSince implements keywarden.KeyChangeFeed.
 func (db *DB) KeyChangesSince(ctx context.Context, after int64, limit int) ([]keywarden.KeyChange, error) {
 	rows, err := db.db.QueryContext(ctx, `
-		SELECT seq, "user", process_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+		SELECT seq, kind, "user", process_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, storeError("KeyChangesSince", err, messages{})
 	}
@@ -35,7 +36,7 @@ func (db *DB) KeyChangesSince(ctx context.Context, after int64, limit int) ([]ke
 	var out []keywarden.KeyChange
 	for rows.Next() {
 		var c keywarden.KeyChange
-		if err := rows.Scan(&c.Seq, &c.User, &c.ProcessID); err != nil {
+		if err := rows.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID); err != nil {
 			return nil, storeError("KeyChangesSince", err, messages{})
 		}
 		out = append(out, c)

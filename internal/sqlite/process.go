@@ -133,7 +133,7 @@ func (db *DB) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.
 		if err := affectedOne(res, processMessages.notFound); err != nil {
 			return err
 		}
-		if err := recordKeyChange(ctx, tx, "", id); err != nil {
+		if err := recordKeyChange(ctx, tx, keywarden.KeyChangeProcessDeleted, "", id); err != nil {
 			return err
 		}
 		return insertAuditEvent(ctx, tx, e)

@@ -9,8 +9,9 @@ import (
 	"github.com/keywarden/keywarden"
 )
 
-// testKeyChanges: every deletion of a key or a process's keys is in the
-// feed, in order; a failed deletion is not.
+// testKeyChanges: every creation and deletion of a key, and every
+// deletion of a process with its keys, is in the feed, in order, with its
+// kind; a change that failed is not.
 func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	t.Parallel()
 	ctx := context.Background()
@@ -22,9 +23,9 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	org, _ := MustCreateOrganization(t, s)
 	proc := MustCreateProcess(t, s, org.ID, At(1))
 	k1 := MustCreateAPIKey(t, s, org.ID, "", At(2))
-	_ = MustCreateAPIKey(t, s, org.ID, proc.ID, At(3))
-	if got, _ := s.LatestKeyChange(ctx); got != 0 {
-		t.Fatalf("creations appear in the feed (latest %d)", got)
+	k2 := MustCreateAPIKey(t, s, org.ID, proc.ID, At(3))
+	if err := s.CreateAPIKey(ctx, k1, nil); keywarden.ErrorCode(err) != keywarden.ECONFLICT {
+		t.Fatalf("creating a key twice: %v", err)
 	}
 	if err := s.DeleteAPIKey(ctx, org.ID, k1.ID, nil); err != nil {
 		t.Fatal(err)
@@ -39,15 +40,30 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 2 || changes[0].User != k1.User || changes[0].ProcessID != "" ||
-		changes[1].ProcessID != proc.ID || changes[1].User != "" || changes[1].Seq <= changes[0].Seq {
-		t.Fatalf("feed = %+v, want the key's deletion then the process's", changes)
+	want := []keywarden.KeyChange{
+		{Kind: keywarden.KeyChangeCreated, User: k1.User},
+		{Kind: keywarden.KeyChangeCreated, User: k2.User, ProcessID: proc.ID},
+		{Kind: keywarden.KeyChangeDeleted, User: k1.User},
+		{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: proc.ID},
 	}
-	if latest, _ := s.LatestKeyChange(ctx); latest != changes[1].Seq {
-		t.Errorf("LatestKeyChange = %d, want %d", latest, changes[1].Seq)
+	if len(changes) != len(want) {
+		t.Fatalf("feed = %+v, want %+v", changes, want)
 	}
-	if after, _ := s.KeyChangesSince(ctx, changes[0].Seq, 10); len(after) != 1 || after[0].Seq != changes[1].Seq {
-		t.Errorf("KeyChangesSince(first) = %+v", after)
+	for i, c := range changes {
+		if i > 0 && c.Seq <= changes[i-1].Seq {
+			t.Errorf("feed entry %d has seq %d after %d", i, c.Seq, changes[i-1].Seq)
+		}
+		c.Seq = 0
+		if c != want[i] {
+			t.Errorf("feed entry %d = %+v, want %+v", i, c, want[i])
+		}
+	}
+	last := changes[len(changes)-1].Seq
+	if latest, _ := s.LatestKeyChange(ctx); latest != last {
+		t.Errorf("LatestKeyChange = %d, want %d", latest, last)
+	}
+	if after, _ := s.KeyChangesSince(ctx, changes[2].Seq, 10); len(after) != 1 || after[0].Seq != last {
+		t.Errorf("KeyChangesSince(third) = %+v", after)
 	}
 	if one, _ := s.KeyChangesSince(ctx, 0, 1); len(one) != 1 || one[0].Seq != changes[0].Seq {
 		t.Errorf("KeyChangesSince with limit 1 = %+v", one)
@@ -55,7 +71,8 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 }
 
 // testKeyChangeFollower: a reader that follows the feed by seq, as every
-// node's cache does, sees every deletion even while many are made at once.
+// node's cache does, sees every creation and deletion even while many are
+// made at once.
 // A store whose writers run concurrently must make seq order commit order:
 // were a change with a lower seq to commit after a higher one was read, the
 // follower would skip it for ever, and keep honouring a deleted key.
@@ -69,9 +86,14 @@ func testKeyChangeFollower(t *testing.T, newStore func(t *testing.T) keywarden.S
 	for i := range keys {
 		keys[i] = MustCreateAPIKey(t, s, org.ID, "", At(i))
 	}
+	// Follow from after the creations: the deletions are what must not be
+	// missed while the writers race.
+	seq, err := s.LatestKeyChange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	seen := make(map[string]bool)
-	var seq int64
 	follow := func() error {
 		changes, err := s.KeyChangesSince(ctx, seq, 1000)
 		if err != nil {
@@ -81,7 +103,9 @@ func testKeyChangeFollower(t *testing.T, newStore func(t *testing.T) keywarden.S
 			if c.Seq <= seq {
 				return fmt.Errorf("KeyChangesSince(%d) returned seq %d", seq, c.Seq)
 			}
-			seen[c.User] = true
+			if c.Kind == keywarden.KeyChangeDeleted {
+				seen[c.User] = true
+			}
 			seq = c.Seq
 		}
 		return nil
