@@ -1,6 +1,8 @@
 package keywarden
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,8 +118,9 @@ func resourceOf(s Scope) string {
 // Catalogue is the set of scopes a deployment knows: the defaults plus the
 // operator's own. It is immutable once built and safe for concurrent use.
 type Catalogue struct {
-	scopes []ScopeInfo
-	index  map[Scope]int
+	scopes      []ScopeInfo
+	index       map[Scope]int
+	fingerprint string
 }
 
 // MaxScopes bounds a catalogue, so that any set of its scopes fits in a
@@ -127,6 +130,16 @@ const MaxScopes = 256
 // ScopeSet is a set of scopes of one catalogue as bits, indexed by catalogue
 // position: checking a scope on the request path is a shift and a mask, not
 // string comparisons. It is a value, so copying it allocates nothing.
+//
+// A set means something only with the catalogue that built it: bit i is
+// whatever scope that catalogue holds at index i, and another catalogue (a
+// release that adds a default scope, an edited --scopes-file) may hold a
+// different scope there. So a set is never stored or sent: keys store scope
+// names, each process turns them into bits with its one catalogue (SetOf,
+// which leaves out names it does not know rather than guess), and everything
+// in a process that builds or reads sets — the key cache, the server, the
+// route table — is handed that same catalogue. Catalogue.Fingerprint tells
+// whether two catalogues read every bit alike.
 type ScopeSet [MaxScopes / 64]uint64
 
 // Has reports whether the scope at catalogue index i is in the set.
@@ -172,8 +185,21 @@ func NewCatalogue(scopes []ScopeInfo) (*Catalogue, error) {
 		c.index[s.Name] = len(c.scopes)
 		c.scopes = append(c.scopes, s)
 	}
+	h := sha256.New()
+	for _, s := range c.scopes {
+		h.Write([]byte(s.Name))
+		h.Write([]byte{'\n'}) // no scope name holds a newline
+	}
+	c.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
 	return c, nil
 }
+
+// Fingerprint identifies the catalogue's scopes and their order, and so
+// what each bit of its ScopeSets means: two catalogues with the same
+// fingerprint read every set alike, and two with different ones must never
+// share a set. Descriptions do not count. The server logs it at start, so
+// that the nodes of a cluster can be checked to run one catalogue.
+func (c *Catalogue) Fingerprint() string { return c.fingerprint }
 
 // MustDefaultCatalogue returns the default catalogue; it cannot fail.
 func MustDefaultCatalogue() *Catalogue {

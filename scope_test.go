@@ -478,3 +478,107 @@ func TestREADMEListsTheCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// operatorScopes are an operator's own scopes, as a scopes file adds them.
+var operatorScopes = []keywarden.ScopeInfo{
+	{Name: "acme.report:read", Description: "Read reports.", ProcessLevel: true},
+	{Name: "acme.report:publish", Description: "Publish reports."},
+}
+
+// insertAt returns the default scopes with extra inserted before index i,
+// moving every later default to another bit, as a release that adds a
+// default scope does.
+func insertAt(i int, extra ...keywarden.ScopeInfo) []keywarden.ScopeInfo {
+	d := keywarden.DefaultScopes()
+	return slices.Concat(d[:i], extra, d[i:])
+}
+
+// TestScopeSetsBelongToTheirCatalogue: a ScopeSet's bits are indexes into
+// the catalogue that built it, so keys store scope names and every
+// catalogue resolves them afresh. A name it does not know (an operator
+// scope renamed or removed since) never becomes a bit, so it cannot turn
+// into whatever scope now holds its old index.
+func TestScopeSetsBelongToTheirCatalogue(t *testing.T) {
+	defaults := keywarden.MustDefaultCatalogue()
+	operator := MustCatalogue(t, insertAt(5, operatorScopes...))
+	// A key's scopes as the store keeps them: names.
+	stored := []keywarden.Scope{"workspace.file:upload", "workspace.admin.api_key:manage"}
+
+	t.Run("a set read with another catalogue names other scopes", func(t *testing.T) {
+		// Why sets are never stored: the same bits mean other scopes.
+		if got := operator.ScopesOf(defaults.SetOf(stored)); slices.Equal(got, stored) {
+			t.Fatalf("the default catalogue's set reads as %v in a catalogue with inserted scopes; the test no longer shows the hazard", got)
+		}
+		if defaults.Fingerprint() == operator.Fingerprint() {
+			t.Error("catalogues that give scopes different bits have one fingerprint")
+		}
+	})
+	t.Run("stored names resolve to the same scopes in either catalogue", func(t *testing.T) {
+		for name, c := range map[string]*keywarden.Catalogue{"default": defaults, "operator": operator} {
+			set := c.SetOf(stored)
+			if got := c.ScopesOf(set); !slices.Equal(got, stored) {
+				t.Errorf("%s catalogue: ScopesOf(SetOf(%v)) = %v", name, stored, got)
+			}
+			for i, info := range c.All() {
+				if set.Has(i) != slices.Contains(stored, info.Name) {
+					t.Errorf("%s catalogue: bit %d (%s) is %v", name, i, info.Name, set.Has(i))
+				}
+			}
+		}
+		withOwn := append(slices.Clone(stored), "acme.report:read")
+		if got := operator.ScopesOf(operator.SetOf(withOwn)); !slices.Equal(sorted(got), sorted(withOwn)) {
+			t.Errorf("operator catalogue: ScopesOf(SetOf(%v)) = %v", withOwn, got)
+		}
+	})
+	t.Run("a name the catalogue lacks yields no bit", func(t *testing.T) {
+		// The operator renamed acme.report:read to acme.report:view: the new
+		// name has the old one's index. A key that stored the old name must
+		// not hold the new scope, nor any other.
+		renamed := MustCatalogue(t, insertAt(5, keywarden.ScopeInfo{Name: "acme.report:view", Description: "View reports."}, operatorScopes[1]))
+		oldIndex, _ := operator.Index("acme.report:read")
+		newIndex, _ := renamed.Index("acme.report:view")
+		if oldIndex != newIndex {
+			t.Fatalf("acme.report:view is at %d, acme.report:read was at %d: the test no longer reuses the index", newIndex, oldIndex)
+		}
+		key := []keywarden.Scope{"acme.report:read", "workspace.file:upload"}
+		for name, c := range map[string]*keywarden.Catalogue{"renamed": renamed, "default": defaults} {
+			set := c.SetOf(key)
+			if want := c.SetOf([]keywarden.Scope{"workspace.file:upload"}); set != want {
+				t.Errorf("%s catalogue: SetOf(%v) = %v, want only workspace.file:upload", name, key, c.ScopesOf(set))
+			}
+			if _, ok := c.Index("acme.report:read"); ok {
+				t.Errorf("%s catalogue: a requirement of the removed scope can be expressed", name)
+			}
+		}
+		if req := renamed.SetOf([]keywarden.Scope{"acme.report:view"}); req.Minus(renamed.SetOf(key)).Empty() {
+			t.Error("a key that stored acme.report:read holds acme.report:view, its successor at the same index")
+		}
+	})
+}
+
+func TestCatalogueFingerprint(t *testing.T) {
+	fp := keywarden.MustDefaultCatalogue().Fingerprint()
+	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(fp) {
+		t.Fatalf("Fingerprint = %q, want 16 hex digits", fp)
+	}
+	reworded := keywarden.DefaultScopes()
+	for i := range reworded {
+		reworded[i].Description = "Reworded."
+		reworded[i].Resource = "elsewhere"
+	}
+	if got := MustCatalogue(t, reworded).Fingerprint(); got != fp {
+		t.Errorf("new descriptions changed the fingerprint: %s, was %s", got, fp)
+	}
+	swapped := keywarden.DefaultScopes()
+	swapped[0], swapped[1] = swapped[1], swapped[0]
+	for name, scopes := range map[string][]keywarden.ScopeInfo{
+		"a scope appended":   append(keywarden.DefaultScopes(), operatorScopes[0]),
+		"a scope inserted":   insertAt(3, operatorScopes[0]),
+		"two scopes swapped": swapped,
+		"a scope removed":    keywarden.DefaultScopes()[1:],
+	} {
+		if got := MustCatalogue(t, scopes).Fingerprint(); got == fp {
+			t.Errorf("%s: the fingerprint is unchanged", name)
+		}
+	}
+}

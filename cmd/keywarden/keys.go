@@ -11,21 +11,6 @@ import (
 	"github.com/keywarden/keywarden/internal/server"
 )
 
-func (a *app) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: keywarden keys create|list|delete", errUsage)
-	}
-	switch args[0] {
-	case "create":
-		return a.keysCreate(ctx, args[1:])
-	case "list":
-		return a.keysList(ctx, args[1:])
-	case "delete":
-		return a.keysDelete(ctx, args[1:])
-	}
-	return fmt.Errorf("%w: unknown command \"keys %s\"", errUsage, args[0])
-}
-
 // defaultKeyLifetime is the command line's default expiry, the product's
 // recommended rotation period.
 const defaultKeyLifetime = "90d"
@@ -36,18 +21,23 @@ const defaultKeyLifetime = "90d"
 // KEY=$(keywarden keys create …) captures exactly the key.
 func (a *app) keysCreate(ctx context.Context, args []string) error {
 	fs := a.flagSet("keys create")
-	sf := a.addStoreFlags(fs)
-	kf := a.addKeyPrefixFlags(fs)
+	sf := addStoreFlags(fs)
+	kf := addKeyPrefixFlags(fs)
+	cf := addCatalogueFlags(fs)
 	orgRef := fs.String("org", "", "organization name or ID (required)")
 	processID := fs.String("process", "", "process ID: create a process key instead of an organization key")
 	name := fs.String("name", "", "key name (required)")
 	scopes := fs.String("scopes", "", `"all", or a comma-separated list of scopes (required)`)
 	expires := fs.String("expires", defaultKeyLifetime, "lifetime in days (90d) or an RFC 3339 expiry")
 	asJSON := fs.Bool("json", false, "print the API's JSON for the new key, including the key")
-	if err := parse(fs, args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
-	if err := kf.validate(); err != nil {
+	if err := kf.validate(a); err != nil {
+		return err
+	}
+	catalogue, err := cf.catalogue()
+	if err != nil {
 		return err
 	}
 	now := a.now()
@@ -74,7 +64,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	}
 	req := keywarden.CreateAPIKeyRequest{Name: *name, Scopes: splitScopes(*scopes), Exp: exp}
 	k, km, err := keywarden.MintAPIKey(req, keywarden.MintParams{
-		Org: org, ProcessID: *processID, Catalogue: keywarden.MustDefaultCatalogue(), Prefix: prefix,
+		Org: org, ProcessID: *processID, Catalogue: catalogue, Prefix: prefix,
 		Now: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "keywarden keys create"},
 	})
 	if err != nil {
@@ -125,11 +115,11 @@ func splitScopes(s string) []string {
 
 func (a *app) keysList(ctx context.Context, args []string) error {
 	fs := a.flagSet("keys list")
-	sf := a.addStoreFlags(fs)
+	sf := addStoreFlags(fs)
 	orgRef := fs.String("org", "", "organization name or ID (required)")
 	processID := fs.String("process", "", "list this process's keys instead of the organization keys")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
-	if err := parse(fs, args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	store, err := a.openStore(ctx, sf)
@@ -176,10 +166,10 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 
 func (a *app) keysDelete(ctx context.Context, args []string) error {
 	fs := a.flagSet("keys delete")
-	sf := a.addStoreFlags(fs)
+	sf := addStoreFlags(fs)
 	orgRef := fs.String("org", "", "organization name or ID (required)")
 	id := fs.String("id", "", "the key's ID (required; the id column of keys list, not its user)")
-	if err := parse(fs, args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	store, err := a.openStore(ctx, sf)

@@ -16,31 +16,18 @@ import (
 	"github.com/keywarden/keywarden/internal/server"
 )
 
-func (a *app) orgs(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: keywarden orgs create|list", errUsage)
-	}
-	switch args[0] {
-	case "create":
-		return a.orgsCreate(ctx, args[1:])
-	case "list":
-		return a.orgsList(ctx, args[1:])
-	}
-	return fmt.Errorf("%w: unknown command \"orgs %s\"", errUsage, args[0])
-}
-
 // orgsCreate creates an organization and its owner. The password comes from
 // standard input only: a flag would put it in the shell history and the
 // process list.
 func (a *app) orgsCreate(ctx context.Context, args []string) error {
 	fs := a.flagSet("orgs create")
-	sf := a.addStoreFlags(fs)
+	sf := addStoreFlags(fs)
 	name := fs.String("name", "", "organization name (required)")
 	email := fs.String("owner-email", "", "the owner's email address, their console login (required)")
 	pwStdin := fs.Bool("password-stdin", false, "read the owner's password from the first line of standard input (required)")
 	maxLifetime := fs.String("max-key-lifetime", "365d", "the longest lifetime a new key may have, in days (e.g. 180d)")
 	asJSON := fs.Bool("json", false, "print the organization as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if !*pwStdin {
@@ -97,9 +84,9 @@ func (a *app) orgsCreate(ctx context.Context, args []string) error {
 
 func (a *app) orgsList(ctx context.Context, args []string) error {
 	fs := a.flagSet("orgs list")
-	sf := a.addStoreFlags(fs)
+	sf := addStoreFlags(fs)
 	asJSON := fs.Bool("json", false, "print the organizations as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	store, err := a.openStore(ctx, sf)

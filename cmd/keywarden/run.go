@@ -28,8 +28,9 @@ Usage:
   keywarden keys     create|list|delete                         manage API keys
   keywarden version                                             print the version
 
-Run "keywarden COMMAND -h" for a command's flags. Every flag also reads an
-environment variable: --data-dir from KEYWARDEN_DATA_DIR, and so on.
+Run "keywarden COMMAND -h" for a command's flags. A flag not given reads its
+environment variable (--data-dir reads KEYWARDEN_DATA_DIR; -h lists them all),
+and a value that does not parse is an error, never a silent default.
 `
 
 // errUsage marks a command-line mistake (exit status 2).
@@ -50,12 +51,40 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
+
+	// fromEnv maps the flags parse set from the environment to their
+	// variables, so that messages name what the operator actually wrote.
+	fromEnv map[string]string
 }
 
-// run runs the command line with the real clock.
+// run runs the command line with the real clock. Help asked for with -h is
+// not an error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
-	return a.run(ctx, args)
+	if err := a.run(ctx, args); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+// command is one command line that takes flags.
+type command struct {
+	name string // "serve", or a group and its subcommand: "keys create"
+	run  func(a *app, ctx context.Context, args []string) error
+}
+
+// commands lists every command that takes flags. run dispatches on it, and
+// a test walks the flags of every one.
+func commands() []command {
+	return []command{
+		{"serve", (*app).serve},
+		{"migrate", (*app).migrate},
+		{"orgs create", (*app).orgsCreate},
+		{"orgs list", (*app).orgsList},
+		{"keys create", (*app).keysCreate},
+		{"keys list", (*app).keysList},
+		{"keys delete", (*app).keysDelete},
+	}
 }
 
 func (a *app) run(ctx context.Context, args []string) error {
@@ -63,16 +92,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 		fmt.Fprint(a.stderr, usage)
 		return errUsage
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return a.serve(ctx, rest)
-	case "migrate":
-		return a.migrate(ctx, rest)
-	case "orgs":
-		return a.orgs(ctx, rest)
-	case "keys":
-		return a.keys(ctx, rest)
+	switch args[0] {
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "keywarden", version())
 		return nil
@@ -80,8 +100,32 @@ func (a *app) run(ctx context.Context, args []string) error {
 		fmt.Fprint(a.stdout, usage)
 		return nil
 	}
+	var subs []string // of the group args[0] names, if it is one
+	for _, c := range commands() {
+		group, sub, grouped := strings.Cut(c.name, " ")
+		switch {
+		case group != args[0]:
+		case !grouped:
+			return c.run(a, ctx, args[1:])
+		case len(args) > 1 && args[1] == sub:
+			return c.run(a, ctx, args[2:])
+		default:
+			subs = append(subs, sub)
+		}
+	}
+	if len(subs) > 0 {
+		synopsis := "keywarden " + args[0] + " " + strings.Join(subs, "|")
+		switch {
+		case len(args) == 1:
+			return fmt.Errorf("%w: %s", errUsage, synopsis)
+		case args[1] == "help" || args[1] == "-h" || args[1] == "--help":
+			fmt.Fprintf(a.stdout, "Usage: %s\n\nRun \"keywarden %s COMMAND -h\" for a command's flags.\n", synopsis, args[0])
+			return nil
+		}
+		return fmt.Errorf("%w: unknown command \"%s %s\"", errUsage, args[0], args[1])
+	}
 	fmt.Fprint(a.stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
 
 // describe renders err for a person at a terminal: a domain error's safe
@@ -117,48 +161,37 @@ func version() string {
 	return v + " " + info.GoVersion
 }
 
-// flagSet returns a FlagSet whose errors and help go to stderr.
-func (a *app) flagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	return fs
-}
-
-// env returns the environment variable's value, or def when unset: the
-// fallback every flag uses.
-func (a *app) env(name, def string) string {
-	if v := a.getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// parse parses fs and refuses stray positional arguments.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	return nil
-}
-
 // storeFlags are the flags of every command that opens the database.
 type storeFlags struct {
-	dataDir     string
-	databaseURL string
-	maxConns    int
-	migrate     bool
+	dataDir         string
+	databaseURL     string
+	databaseURLFile string
+	maxConns        int
+	migrate         bool
 }
 
-func (a *app) addStoreFlags(fs *flag.FlagSet) *storeFlags {
+func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	sf := &storeFlags{}
-	fs.StringVar(&sf.dataDir, "data-dir", a.env("KEYWARDEN_DATA_DIR", "keywarden-data"), "directory of the embedded SQLite database (env KEYWARDEN_DATA_DIR)")
-	fs.StringVar(&sf.databaseURL, "database-url", a.env("KEYWARDEN_DATABASE_URL", ""), "PostgreSQL URL (postgres://user:pass@host:5432/db); the embedded SQLite database when empty (env KEYWARDEN_DATABASE_URL)")
-	fs.IntVar(&sf.maxConns, "db-max-conns", envInt(a, "KEYWARDEN_DB_MAX_CONNS", 10), "PostgreSQL connection pool size of this process (env KEYWARDEN_DB_MAX_CONNS)")
-	fs.BoolVar(&sf.migrate, "migrate", a.env("KEYWARDEN_MIGRATE", "true") == "true", "apply pending migrations at start; when false, refuse to run on an out-of-date schema (env KEYWARDEN_MIGRATE)")
+	fs.StringVar(&sf.dataDir, "data-dir", "keywarden-data", "`directory` of the embedded SQLite database")
+	fs.StringVar(&sf.databaseURL, "database-url", "", "PostgreSQL `URL` (postgres://user:pass@host:5432/db); the embedded SQLite database when empty")
+	fs.StringVar(&sf.databaseURLFile, "database-url-file", "", "read the PostgreSQL URL from `file` (one line), so that its password is in neither the environment nor the process list")
+	fs.IntVar(&sf.maxConns, "db-max-conns", 10, "PostgreSQL connection pool size of this process")
+	fs.BoolVar(&sf.migrate, "migrate", true, "apply pending migrations at start; when false, refuse to run on an out-of-date schema")
 	return sf
+}
+
+// databaseURL returns the PostgreSQL URL of --database-url or
+// --database-url-file, or "" for SQLite. Setting both is a usage error:
+// which one would win is not obvious, and the wrong one might be a
+// forgotten database.
+func (a *app) databaseURL(sf *storeFlags) (string, error) {
+	switch {
+	case sf.databaseURLFile == "":
+		return sf.databaseURL, nil
+	case sf.databaseURL != "":
+		return "", fmt.Errorf("%w: %s and %s are both set: give the database URL one way", errUsage, a.setting("database-url"), a.setting("database-url-file"))
+	}
+	return secretFromFile(a.setting("database-url-file"), sf.databaseURLFile)
 }
 
 // database is a store whose schema the command line manages.
@@ -180,13 +213,17 @@ func listenerName(databaseURL string) string {
 	return postgres.DefaultListenerName
 }
 
-// openStore opens PostgreSQL when --database-url is set, else the SQLite
+// openStore opens PostgreSQL when a database URL is set, else the SQLite
 // file in the data directory (created private to this user: it holds key
 // hashes), and brings the schema up to date or refuses an out-of-date one.
 func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
+	databaseURL, err := a.databaseURL(sf)
+	if err != nil {
+		return nil, err
+	}
 	var db database
-	if sf.databaseURL != "" {
-		pg, err := postgres.Open(ctx, postgres.Config{URL: sf.databaseURL, MaxConns: int32(sf.maxConns), ListenerName: listenerName(sf.databaseURL)})
+	if databaseURL != "" {
+		pg, err := postgres.Open(ctx, postgres.Config{URL: databaseURL, MaxConns: int32(sf.maxConns), ListenerName: listenerName(databaseURL)})
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +238,6 @@ func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
 		}
 		db = lite
 	}
-	var err error
 	if sf.migrate {
 		err = db.Migrate(ctx)
 	} else if current, cerr := db.SchemaCurrent(ctx); cerr != nil {
@@ -218,8 +254,8 @@ func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
 
 func (a *app) migrate(ctx context.Context, args []string) error {
 	fs := a.flagSet("migrate")
-	sf := a.addStoreFlags(fs)
-	if err := parse(fs, args); err != nil {
+	sf := addStoreFlags(fs)
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	sf.migrate = true
@@ -232,11 +268,12 @@ func (a *app) migrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-// newLogger returns the structured logger of the server.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger returns the structured logger of the server, writing to stderr.
+func (a *app) newLogger(format, level string) (*slog.Logger, error) {
+	w := a.stderr
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, level)
+		return nil, fmt.Errorf("%w: %s=%q: want debug, info, warn or error", errUsage, a.setting("log-level"), level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(format) {
@@ -245,7 +282,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+	return nil, fmt.Errorf("%w: %s=%q: want text or json", errUsage, a.setting("log-format"), format)
 }
 
 // auditEvent returns the audit event of a change made from the command line.

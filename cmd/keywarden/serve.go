@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,33 +37,40 @@ const (
 
 func (a *app) serve(ctx context.Context, args []string) error {
 	fs := a.flagSet("serve")
-	sf := a.addStoreFlags(fs)
-	addr := fs.String("addr", a.env("KEYWARDEN_ADDR", "127.0.0.1:8080"), "address to listen on (env KEYWARDEN_ADDR)")
-	logFormat := fs.String("log-format", a.env("KEYWARDEN_LOG_FORMAT", "text"), "log format: text or json (env KEYWARDEN_LOG_FORMAT)")
-	logLevel := fs.String("log-level", a.env("KEYWARDEN_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env KEYWARDEN_LOG_LEVEL)")
-	kf := a.addKeyPrefixFlags(fs)
-	trustedProxies := fs.String("trusted-proxies", a.env("KEYWARDEN_TRUSTED_PROXIES", ""), "comma-separated CIDRs of the reverse proxies in front of keywarden, whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1/32,10.0.0.0/8 (env KEYWARDEN_TRUSTED_PROXIES)")
-	cacheSize := fs.Int("cache-size", envInt(a, "KEYWARDEN_CACHE_SIZE", cache.DefaultSize), "how many keys the verification cache holds (env KEYWARDEN_CACHE_SIZE)")
-	cachePoll := fs.Duration("cache-poll", envDuration(a, "KEYWARDEN_CACHE_POLL", 250*time.Millisecond), "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here (env KEYWARDEN_CACHE_POLL)")
-	routesFile := fs.String("routes", a.env("KEYWARDEN_ROUTES", ""), "forward-auth route table (YAML): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP (env KEYWARDEN_ROUTES)")
-	metricsAddr := fs.String("metrics-addr", a.env("KEYWARDEN_METRICS_ADDR", ""), "serve /metrics on this address instead of the main one, e.g. 127.0.0.1:9090 (env KEYWARDEN_METRICS_ADDR)")
-	shutdownTimeout := fs.Duration("shutdown-timeout", envDuration(a, "KEYWARDEN_SHUTDOWN_TIMEOUT", 15*time.Second), "how long to let in-flight requests finish on SIGINT/SIGTERM (env KEYWARDEN_SHUTDOWN_TIMEOUT)")
-	if err := parse(fs, args); err != nil {
+	sf := addStoreFlags(fs)
+	cf := addCatalogueFlags(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	kf := addKeyPrefixFlags(fs)
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated `CIDRs` of the reverse proxies in front of keywarden, whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1/32,10.0.0.0/8")
+	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds")
+	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here")
+	routesFile := fs.String("routes", "", "forward-auth route table (YAML `file`): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
-	if err := kf.validate(); err != nil {
+	if err := kf.validate(a); err != nil {
 		return err
 	}
 	clientIPs, err := clientip.Parse(*trustedProxies)
 	if err != nil {
-		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+		return fmt.Errorf("%w: %s: %v", errUsage, a.setting("trusted-proxies"), err)
 	}
-	logger, err := newLogger(a.stderr, *logFormat, *logLevel)
+	logger, err := a.newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
 
-	catalogue := keywarden.MustDefaultCatalogue()
+	// The one catalogue of this process: the cache, the server and the route
+	// table all turn scope names into bits with it (keywarden.ScopeSet).
+	catalogue, err := cf.catalogue()
+	if err != nil {
+		return err
+	}
+	logger.Info("scope catalogue ready", "scopes", len(catalogue.All()), "scopes_file", cf.scopesFile, "fingerprint", catalogue.Fingerprint())
 	routes, err := loadRoutes(*routesFile, catalogue)
 	if err != nil {
 		return err
@@ -244,19 +251,17 @@ func reloadRoutesOnHangup(ctx context.Context, file string, c *keywarden.Catalog
 // keyPrefixFlags configure the prefixes of new key IDs.
 type keyPrefixFlags struct{ org, process string }
 
-func (a *app) addKeyPrefixFlags(fs interface {
-	StringVar(*string, string, string, string)
-}) *keyPrefixFlags {
+func addKeyPrefixFlags(fs *flag.FlagSet) *keyPrefixFlags {
 	kf := &keyPrefixFlags{}
-	fs.StringVar(&kf.org, "org-key-prefix", a.env("KEYWARDEN_ORG_KEY_PREFIX", keywarden.DefaultOrgKeyPrefix), "prefix of new organization key IDs (env KEYWARDEN_ORG_KEY_PREFIX)")
-	fs.StringVar(&kf.process, "process-key-prefix", a.env("KEYWARDEN_PROCESS_KEY_PREFIX", keywarden.DefaultProcessKeyPrefix), "prefix of new process key IDs (env KEYWARDEN_PROCESS_KEY_PREFIX)")
+	fs.StringVar(&kf.org, "org-key-prefix", keywarden.DefaultOrgKeyPrefix, "prefix of new organization key IDs")
+	fs.StringVar(&kf.process, "process-key-prefix", keywarden.DefaultProcessKeyPrefix, "prefix of new process key IDs")
 	return kf
 }
 
-func (kf *keyPrefixFlags) validate() error {
-	for _, p := range []string{kf.org, kf.process} {
-		if !keywarden.ValidKeyPrefix(p) {
-			return fmt.Errorf("%w: key prefix %q: want a lower-case letter, then letters, digits or '_', ending in '_', at most 32 characters", errUsage, p)
+func (kf *keyPrefixFlags) validate(a *app) error {
+	for _, f := range []struct{ name, prefix string }{{"org-key-prefix", kf.org}, {"process-key-prefix", kf.process}} {
+		if !keywarden.ValidKeyPrefix(f.prefix) {
+			return fmt.Errorf("%w: %s=%q: want a lower-case letter, then letters, digits or '_', ending in '_', at most 32 characters", errUsage, a.setting(f.name), f.prefix)
 		}
 	}
 	if kf.org == kf.process {
@@ -277,22 +282,4 @@ func (a *app) setupToken(ctx context.Context, store keywarden.Store) (string, er
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// envInt is a.env for an integer flag's default.
-func envInt(a *app, name string, def int) int {
-	n, err := strconv.Atoi(a.env(name, strconv.Itoa(def)))
-	if err != nil {
-		return def
-	}
-	return n
-}
-
-// envDuration is a.env for a duration flag's default.
-func envDuration(a *app, name string, def time.Duration) time.Duration {
-	d, err := time.ParseDuration(a.env(name, def.String()))
-	if err != nil {
-		return def
-	}
-	return d
 }
