@@ -3,7 +3,7 @@
 # server on the same machine, in one run, and prints every figure as a
 # ratio of the bare server's (see docs/performance.md):
 #
-#   (a)  a bare net/http server answering "ok"        (internal/loadtest/bare)
+#   (a)  a bare net/http server answering "ok"        (cmd/loadtest-bare)
 #   (b)  GET /api/v1/me with a valid key               (the cache's hit path)
 #   (c1) POST /api/v1/keys/verify, a valid process key with its scope and process
 #   (c2) /api/v1/auth/forward as nginx calls it, the same key and requirement
@@ -113,8 +113,8 @@ waitfor() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== build"
 go build -o "$tmp/keywarden" ./cmd/keywarden
-go build -o "$tmp/bare" ./internal/loadtest/bare
-go build -o "$tmp/seed" ./internal/loadtest/seed
+go build -o "$tmp/bare" ./cmd/loadtest-bare
+go build -o "$tmp/seed" ./cmd/loadtest-seed
 
 echo "== seed $keys keys, $unknown unknown keys"
 data=$tmp/data

@@ -572,21 +572,38 @@ func TestCommandLineKeys(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	for name, args := range map[string][]string{
-		"unknown scope":     {"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "workspace.file:shred"},
-		"beyond policy":     {"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "all", "--expires", "400d"},
-		"unknown org":       {"keys", "create", "--org", "Initech", "--name", "x", "--scopes", "all"},
-		"no name":           {"keys", "create", "--org", "Acme", "--scopes", "all"},
-		"unknown process":   {"keys", "create", "--org", "Acme", "--process", strings.Repeat("a", 32), "--name", "x", "--scopes", "all"},
-		"duplicate org":     {"orgs", "create", "--name", "Acme", "--owner-email", "new@example.com", "--password-stdin"},
-		"short password":    {"orgs", "create", "--name", "Initech", "--owner-email", "x@example.com", "--password-stdin"},
-		"password not read": {"orgs", "create", "--name", "Initech", "--owner-email", "x@example.com"},
+	// Each refusal must be for its own reason: a row whose password is too
+	// short would be refused before the check it is named for.
+	const password = "correct horse battery staple\n"
+	for name, tc := range map[string]struct {
+		stdin string
+		args  []string
+		want  string // in the error
+	}{
+		"unknown scope":          {"", []string{"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "workspace.file:shred"}, `Unknown scope "workspace.file:shred"`},
+		"beyond policy":          {"", []string{"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "all", "--expires", "400d"}, "maximum key lifetime"},
+		"unknown org":            {"", []string{"keys", "create", "--org", "Initech", "--name", "x", "--scopes", "all"}, `no organization named or with ID "Initech"`},
+		"no name":                {"", []string{"keys", "create", "--org", "Acme", "--scopes", "all"}, "Name is required"},
+		"unknown process":        {"", []string{"keys", "create", "--org", "Acme", "--process", strings.Repeat("a", 32), "--name", "x", "--scopes", "all"}, "Process not found."},
+		"duplicate org":          {password, []string{"orgs", "create", "--name", "Acme", "--owner-email", "new@example.com", "--password-stdin"}, "An organization with that name already exists."},
+		"duplicate owner e-mail": {password, []string{"orgs", "create", "--name", "Initech", "--owner-email", "acme@example.com", "--password-stdin"}, "A user with that email address already exists."},
+		"short password":         {"short\n", []string{"orgs", "create", "--name", "Initech", "--owner-email", "x@example.com", "--password-stdin"}, "at least 12 characters"},
+		"password not read":      {password, []string{"orgs", "create", "--name", "Initech", "--owner-email", "x@example.com"}, "--password-stdin is required"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := cli(t, clock, dir, "short\n", args...); err == nil {
-				t.Errorf("keywarden %s succeeded", strings.Join(args, " "))
+			_, _, err := cli(t, clock, dir, tc.stdin, tc.args...)
+			if err == nil {
+				t.Fatalf("keywarden %s succeeded", strings.Join(tc.args, " "))
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("keywarden %s: %v, want an error saying %q", strings.Join(tc.args, " "), err, tc.want)
 			}
 		})
+	}
+	// Nothing was created by the refused commands.
+	list := mustCLI(t, clock, dir, "", "orgs", "list", "--json")
+	if strings.Contains(list, "Initech") || strings.Count(list, `"Acme"`) != 1 {
+		t.Errorf("orgs list after the refusals:\n%s", list)
 	}
 }
 

@@ -26,7 +26,7 @@ func metric(t *testing.T, page, series string) float64 {
 
 // TestMetrics: /metrics reports requests per route and status, verification
 // outcomes, the cache, and store queries — and shows that repeated unknown
-// keys and cached keys cost no database work.
+// keys and cached keys cost no database work. It needs no credentials.
 func TestMetrics(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	_, root := setupOrg(t, clock, dir, "Acme")
@@ -42,6 +42,7 @@ func TestMetrics(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		want(t, srv.do(t, basic(unknown.Value()), "GET", "/api/v1/me", nil), http.StatusUnauthorized)
 	}
+	want(t, srv.do(t, nil, "GET", "/api/v1/no-such-thing", nil), http.StatusNotFound)
 	page := scrape()
 	if n := metric(t, page, lookups) - before; n != 2 {
 		t.Errorf("%v key lookups in the store for 50 requests with a valid key and 50 with an unknown one, want 2", n)
@@ -54,6 +55,10 @@ func TestMetrics(t *testing.T) {
 		`keywarden_cache_hits_total{cache="positive"}`:                                    49,
 		`keywarden_cache_hits_total{cache="negative"}`:                                    49,
 		`keywarden_cache_entries{cache="positive"}`:                                       1,
+		// /metrics is a route of the table; the catch-all counts what no
+		// route matched, under one label whatever the path.
+		`keywarden_http_requests_total{method="GET",route="GET /metrics",status="200"}`: 1,
+		`keywarden_http_requests_total{method="GET",route="unmatched",status="404"}`:    1,
 	} {
 		if got := metric(t, page, series); got < min {
 			t.Errorf("%s = %v, want at least %v", series, got, min)

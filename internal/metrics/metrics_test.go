@@ -15,7 +15,16 @@ import (
 // MustScrape fetches m's /metrics page as Prometheus would.
 func MustScrape(tb testing.TB, m *metrics.Metrics) string {
 	tb.Helper()
-	srv := httptest.NewServer(m.Handler())
+	return mustScrapeHandler(tb, m.Handler())
+}
+
+// mustScrapeHandler fetches the page h serves.
+func mustScrapeHandler(tb testing.TB, h http.Handler) string {
+	tb.Helper()
+	if h == nil {
+		tb.Fatal("Handler returned nil")
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -122,12 +131,21 @@ func TestHandler(t *testing.T) {
 		assertLines(t, MustScrape(t, b), `keywarden_key_verifications_total{code="VALID"} 0`)
 	})
 
+	// Both handlers serve the one registry, with the handler's own error
+	// counter on it: what was recorded before and after the second call
+	// shows through each.
 	t.Run("can be asked for twice", func(t *testing.T) {
 		m := metrics.New()
-		if m.Handler() == nil || m.Handler() == nil {
-			t.Fatal("Handler returned nil")
+		first := m.Handler()
+		m.ObserveVerification("VALID")
+		second := m.Handler()
+		m.ObserveVerification("VALID")
+		for _, h := range []http.Handler{first, second} {
+			assertLines(t, mustScrapeHandler(t, h),
+				`keywarden_key_verifications_total{code="VALID"} 2`,
+				`promhttp_metric_handler_errors_total{cause="gathering"} 0`,
+			)
 		}
-		MustScrape(t, m)
 	})
 }
 

@@ -70,6 +70,9 @@ func declaredRoutes(t *testing.T) map[string]declaredRoute {
 		if rt.Console || strings.HasPrefix(path, "/static/") {
 			continue // the console's pages are not part of the REST contract
 		}
+		if rt.Fallback || path == "/metrics" {
+			continue // no operation: the 404/405 of unknown paths; Prometheus' format
+		}
 		r := declaredRoute{scope: rt.Scope}
 		switch {
 		case rt.ChecksKey:

@@ -2,15 +2,17 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/keywarden/keywarden"
 )
 
-// access is what a route requires of its caller. A route must declare one;
-// TestRoutesDeclareAccess fails the build's tests if an /api/v1 route is
-// public or has neither a scope nor the explicit anyKey marker.
+// access is what a route requires of its caller. A route must declare
+// exactly one kind: NewHandler refuses a route that declares none, or
+// contradicts itself (see check), and TestRoutesDeclareAccess holds the
+// routes that need no scope to the lists that say why.
 type access struct {
-	public bool // no credentials at all (health checks only)
+	public bool // no credentials at all: probes, metrics, static files
 	anyKey bool // any valid credentials, no particular scope
 	// scope is the scope the caller must hold; scopeIndex is its bit,
 	// resolved against the catalogue when the handler is built.
@@ -22,6 +24,10 @@ type access struct {
 	checksKey bool
 	// orgLevel refuses (403) principals confined to a process.
 	orgLevel bool
+	// fallback is the /api/v1/ catch-all for requests no route matches.
+	// It takes no credentials and answers only 404 or 405 problems, so it
+	// tells a caller nothing the route table does not.
+	fallback bool
 
 	// console marks a page for people: session authentication, HTML
 	// errors, CSRF on every post. Its scope, if any, must be held on the
@@ -38,6 +44,7 @@ func anyKey() access                    { return access{anyKey: true} }
 func scope(s keywarden.Scope) access    { return access{scope: s} }
 func checksKey() access                 { return access{checksKey: true} }
 func orgScope(s keywarden.Scope) access { return access{scope: s, orgLevel: true} }
+func fallback() access                  { return access{fallback: true} }
 
 func anonymousPage() access                { return access{console: true, anonymous: true} }
 func memberPage() access                   { return access{console: true} }
@@ -50,11 +57,47 @@ type route struct {
 	handle  func(http.ResponseWriter, *http.Request) error
 }
 
+// check returns why rt cannot be served as declared, or "" if it can. A
+// route that forgot its access would otherwise pass authorize needing only
+// a key, and a page without the console flag would be served without its
+// session check and CSRF protection.
+func (rt route) check() string {
+	a := rt.access
+	api := strings.HasPrefix(rt.pattern[strings.LastIndexByte(rt.pattern, ' ')+1:], "/api/v1/")
+	kinds := 0
+	for _, declared := range []bool{a.public, a.anyKey, a.scope != "" && !a.console, a.checksKey, a.fallback, a.console} {
+		if declared {
+			kinds++
+		}
+	}
+	switch {
+	case rt.handle == nil:
+		return "has no handler"
+	case kinds == 0:
+		return "declares no access"
+	case kinds > 1:
+		return "declares more than one kind of access"
+	case a.orgLevel && (a.console || !a.anyKey && a.scope == ""):
+		return "is organization-level without being an API route that needs a key"
+	case (a.anonymous || a.admin) && !a.console:
+		return "is anonymous or for admins without being a console page"
+	case a.anonymous && (a.admin || a.scope != ""):
+		return "is an anonymous page that requires a role or a scope"
+	case api && (a.public || a.console):
+		return "is under /api/v1/ but public or a console page: every API route needs credentials"
+	case !api && !a.public && !a.console:
+		return "is outside /api/v1/ but neither public nor a console page"
+	case a.fallback && !strings.HasSuffix(rt.pattern, "/"):
+		return "is a fallback but not a catch-all pattern ending in /"
+	}
+	return ""
+}
+
 // routes is the whole HTTP surface. A {processId} wildcard is checked by
 // authorize before the handler runs: a process key naming another process
 // gets 404, exactly as if that process did not exist.
 func (s *server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET /healthz", public(), s.handleHealthz},
 		{"GET /readyz", public(), s.handleReadyz},
 
@@ -80,6 +123,10 @@ func (s *server) routes() []route {
 		{"GET /api/v1/processes/{processId}/api-keys", scope(keywarden.ScopeProcessAPIKeyManage), s.handleListProcessKeys},
 		{"GET /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleGetProcessKey},
 		{"DELETE /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleDeleteProcessKey},
+
+		// Any other API path or method: a problem document, 404 or 405
+		// with Allow, rather than the mux's plain text.
+		{"/api/v1/", fallback(), s.handleUnknownAPI},
 
 		// The console. Changes to processes and keys go through the API
 		// routes above, called by the pages with the session cookie.
@@ -108,4 +155,12 @@ func (s *server) routes() []route {
 		{"GET /settings/api-keys", adminPage(), s.handleOrgKeysPage},
 		{"GET /settings/audit", adminPage(), s.handleAudit},
 	}
+	// Prometheus scrapes without credentials. The page holds counts and
+	// latencies by route pattern, status and outcome, never a key, a tenant
+	// or a path; an operator who would still keep it private serves it on
+	// another address (--metrics-addr), and then this listener lacks it.
+	if s.ServeMetrics && s.Metrics != nil {
+		rs = append(rs, route{"GET /metrics", public(), s.handleMetrics})
+	}
+	return rs
 }

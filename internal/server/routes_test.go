@@ -1,10 +1,24 @@
 package server
 
 import (
-	"github.com/keywarden/keywarden"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/metrics"
+	"github.com/keywarden/keywarden/internal/sqlite"
 )
+
+// everyRoute is the route table with every optional route switched on:
+// the whole surface a handler can serve.
+func everyRoute() []route {
+	return (&server{Config: Config{ServeMetrics: true, Metrics: metrics.New()}}).routes()
+}
 
 // publicAPIRoutes are the /api/v1 routes that need only a valid key, with no
 // particular scope. Adding to this list is a security decision: say why.
@@ -22,12 +36,11 @@ var keyCheckingRoutes = map[string]string{
 }
 
 // TestRoutesDeclareAccess enforces deny by default: every /api/v1 route
-// requires credentials and a scope, except the documented any-key routes,
-// and nothing under /api/v1 is public.
+// requires credentials and a scope, except the documented any-key routes
+// and the catch-all, and nothing under /api/v1 is public.
 func TestRoutesDeclareAccess(t *testing.T) {
-	s := &server{}
 	seen := map[string]bool{}
-	for _, rt := range s.routes() {
+	for _, rt := range everyRoute() {
 		if seen[rt.pattern] {
 			t.Errorf("route %q is registered twice", rt.pattern)
 		}
@@ -42,6 +55,11 @@ func TestRoutesDeclareAccess(t *testing.T) {
 		}
 		a := rt.access
 		switch {
+		case a.fallback != (rt.pattern == "/api/v1/"):
+			t.Errorf("API route %q: fallback = %v, but only the /api/v1/ catch-all is the fallback", rt.pattern, a.fallback)
+		case a.fallback && (a.anyKey || a.scope != "" || a.public || a.checksKey):
+			t.Errorf("API route %q is the fallback and declares other access too", rt.pattern)
+		case a.fallback:
 		case a.checksKey != (keyCheckingRoutes[rt.pattern] != ""):
 			t.Errorf("API route %q: checks the key it is given = %v, listed in keyCheckingRoutes = %v", rt.pattern, a.checksKey, keyCheckingRoutes[rt.pattern] != "")
 		case a.checksKey && (a.anyKey || a.scope != "" || a.public):
@@ -74,7 +92,7 @@ func TestRoutesDeclareAccess(t *testing.T) {
 // TestAdminRoutesAreOrgLevel checks that nothing under /admin is reachable by
 // a process key, whatever scopes it holds.
 func TestAdminRoutesAreOrgLevel(t *testing.T) {
-	for _, rt := range (&server{}).routes() {
+	for _, rt := range everyRoute() {
 		if strings.Contains(rt.pattern, "/api/v1/admin/") && !rt.access.orgLevel {
 			t.Errorf("admin route %q is not organization-level", rt.pattern)
 		}
@@ -86,6 +104,7 @@ func TestAdminRoutesAreOrgLevel(t *testing.T) {
 var publicPages = map[string]string{
 	"GET /healthz":       "liveness probe",
 	"GET /readyz":        "readiness probe",
+	"GET /metrics":       "Prometheus scrapes without credentials; counts by route pattern, no key, tenant or path",
 	"GET /static/{name}": "content-hashed CSS and JavaScript",
 	"GET /setup":         "first run; guarded by the one-time token",
 	"POST /setup":        "first run; guarded by the one-time token",
@@ -111,6 +130,100 @@ func checkConsoleRoute(t *testing.T, rt route) {
 	if strings.Contains(rt.pattern, "{processId}") && a.scope == "" && !a.admin {
 		t.Errorf("process page %q declares neither a scope nor admin", rt.pattern)
 	}
+}
+
+// TestRequestsWithoutCredentials sends every route of the table a request
+// without credentials and checks the answer against the access the route
+// declares: only the routes declared open answer; an API route answers 401,
+// a key-checking route refuses the key it was not given, a console page
+// sends the browser to sign in, and the catch-all answers 404 or 405.
+func TestRequestsWithoutCredentials(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keywarden.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Store: db, ServeMetrics: true, Metrics: metrics.New()}
+	h := NewHandler(cfg)
+	wildcard := regexp.MustCompile(`\{[^}$]+\}`)
+	for _, rt := range (&server{Config: cfg}).routes() {
+		method, path, found := strings.Cut(rt.pattern, " ")
+		if !found {
+			method, path = http.MethodGet, rt.pattern // any method
+		}
+		path = wildcard.ReplaceAllString(strings.ReplaceAll(path, "{$}", ""), strings.Repeat("a", 32))
+		t.Run(rt.pattern, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+			res := w.Result()
+			toSignIn := res.StatusCode == http.StatusSeeOther && strings.HasPrefix(res.Header.Get("Location"), "/sign-in")
+			problem := res.Header.Get("Content-Type") == "application/problem+json"
+			a := rt.access
+			switch {
+			case a.fallback:
+				if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed || !problem {
+					t.Errorf("%s %s: %d %s, want a 404 or 405 problem", method, path, res.StatusCode, res.Header.Get("Content-Type"))
+				}
+			case a.public || a.console && a.anonymous:
+				if res.StatusCode == http.StatusUnauthorized || toSignIn || res.StatusCode >= 500 {
+					t.Errorf("%s %s, declared open: %d %s", method, path, res.StatusCode, res.Header.Get("Location"))
+				}
+			case a.console:
+				if !toSignIn {
+					t.Errorf("%s %s: %d, want 303 to /sign-in", method, path, res.StatusCode)
+				}
+			case a.checksKey:
+				if res.StatusCode < 400 || res.StatusCode >= 500 || !problem {
+					t.Errorf("%s %s without a key to check: %d %s, want a 4xx problem", method, path, res.StatusCode, res.Header.Get("Content-Type"))
+				}
+			default: // a key, with or without a scope
+				if res.StatusCode != http.StatusUnauthorized || !problem || res.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s %s: %d %s, want a 401 problem with WWW-Authenticate", method, path, res.StatusCode, res.Header.Get("Content-Type"))
+				}
+			}
+		})
+	}
+}
+
+// TestNewHandlerRefusesUndeclaredAccess: a route whose access is missing or
+// contradicts itself stops the handler from being built, naming the route.
+func TestNewHandlerRefusesUndeclaredAccess(t *testing.T) {
+	h := func(http.ResponseWriter, *http.Request) error { return nil }
+	for name, rt := range map[string]route{
+		"no access":                    {"GET /api/v1/things", access{}, h},
+		"organization-level only":      {"GET /api/v1/things", access{orgLevel: true}, h},
+		"public API route":             {"GET /api/v1/things", public(), h},
+		"API route marked as a page":   {"GET /api/v1/things", memberPage(), h},
+		"any key and a scope":          {"GET /api/v1/things", access{anyKey: true, scope: keywarden.ScopeProcessRead}, h},
+		"checks the key and any key":   {"POST /api/v1/things", access{checksKey: true, anyKey: true}, h},
+		"admin without the console":    {"GET /api/v1/things", access{anyKey: true, admin: true}, h},
+		"page without the console":     {"GET /things", anyKey(), h},
+		"scoped page without console":  {"GET /processes/{processId}/things", scope(keywarden.ScopeProcessRead), h},
+		"anonymous page for admins":    {"GET /things", access{console: true, anonymous: true, admin: true}, h},
+		"organization-level page":      {"GET /things", access{console: true, orgLevel: true}, h},
+		"fallback outside the API":     {"/things/", fallback(), h},
+		"fallback for one path":        {"GET /api/v1/things", fallback(), h},
+		"no handler":                   {"GET /api/v1/things", anyKey(), nil},
+		"scope the catalogue lacks":    {"GET /api/v1/things", scope("workspace.thing:frobnicate"), h},
+		"console page, no access kind": {"GET /things", access{admin: true}, h},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.HasPrefix(msg, "server: route "+rt.pattern+" ") {
+					t.Errorf("building a handler with %s: panic %q, want one naming the route", rt.pattern, msg)
+				}
+			}()
+			s := &server{Config: Config{Catalogue: keywarden.MustDefaultCatalogue()}}
+			s.newMux(append(everyRoute(), rt))
+		})
+	}
+	// The real table builds.
+	(&server{Config: Config{Catalogue: keywarden.MustDefaultCatalogue()}}).newMux(everyRoute())
 }
 
 func TestSafePathRedactsKeys(t *testing.T) {

@@ -70,6 +70,8 @@ type server struct {
 	// dummyPasswordHash is checked against when a sign-in names an unknown
 	// email, so that the answer takes as long as for a known one.
 	dummyPasswordHash string
+	// mux holds the routes, for the Allow header of the fallback's 405.
+	mux *http.ServeMux
 }
 
 // NewHandler returns the HTTP handler serving the API and health endpoints.
@@ -102,33 +104,7 @@ func NewHandler(cfg Config) http.Handler {
 		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
-	mux := http.NewServeMux()
-	for _, rt := range s.routes() {
-		if rt.access.scope != "" {
-			i, ok := cfg.Catalogue.Index(rt.access.scope)
-			if !ok {
-				panic("server: route " + rt.pattern + " requires " + string(rt.access.scope) + ", which the catalogue lacks")
-			}
-			rt.access.scopeIndex = i
-		}
-		if rt.access.console {
-			mux.Handle(rt.pattern, s.page(rt))
-		} else {
-			mux.Handle(rt.pattern, s.authorize(rt))
-		}
-	}
-	if cfg.ServeMetrics && cfg.Metrics != nil {
-		mux.Handle("GET /metrics", cfg.Metrics.Handler())
-	}
-	// Unknown API paths and methods answer with a problem document rather
-	// than the mux's plain text.
-	mux.Handle("/api/v1/", s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if allow := allowedMethods(mux, r); len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			return keywarden.Errorf(EMETHOD, "This endpoint does not support %s.", r.Method)
-		}
-		return keywarden.Errorf(keywarden.ENOTFOUND, "No such endpoint.")
-	}))
+	mux := s.newMux(s.routes())
 
 	// The middleware chain, outermost first: recover from panics, log one line
 	// per request, bound the body, refuse keys in the URL.
@@ -138,6 +114,53 @@ func NewHandler(cfg Config) http.Handler {
 	h = s.logRequests(h)
 	h = s.recoverPanics(h)
 	return h
+}
+
+// newMux registers routes, each behind the checks its access declares. It
+// panics on a route that declares no access or contradicts itself, or
+// requires a scope the catalogue lacks: a wrong table must fail the boot,
+// not serve.
+func (s *server) newMux(routes []route) *http.ServeMux {
+	mux := http.NewServeMux()
+	s.mux = mux
+	for _, rt := range routes {
+		if why := rt.check(); why != "" {
+			panic("server: route " + rt.pattern + " " + why)
+		}
+		if rt.access.scope != "" {
+			i, ok := s.Catalogue.Index(rt.access.scope)
+			if !ok {
+				panic("server: route " + rt.pattern + " requires " + string(rt.access.scope) + ", which the catalogue lacks")
+			}
+			rt.access.scopeIndex = i
+		}
+		switch {
+		case rt.access.console:
+			mux.Handle(rt.pattern, s.page(rt))
+		case rt.access.fallback:
+			// No route matched: no credentials to check, and no pattern
+			// to log, so the request is counted as unmatched.
+			mux.Handle(rt.pattern, s.errorHandler(rt.handle))
+		default:
+			mux.Handle(rt.pattern, s.authorize(rt))
+		}
+	}
+	return mux
+}
+
+// handleUnknownAPI answers a request that no API route matches.
+func (s *server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) error {
+	if allow := allowedMethods(s.mux, r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return keywarden.Errorf(EMETHOD, "This endpoint does not support %s.", r.Method)
+	}
+	return keywarden.Errorf(keywarden.ENOTFOUND, "No such endpoint.")
+}
+
+// handleMetrics serves the Prometheus page; routes says why it is public.
+func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.Metrics.Handler().ServeHTTP(w, r)
+	return nil
 }
 
 // EMETHOD is the server's own error code for a known path with an unknown

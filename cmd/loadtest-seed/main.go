@@ -1,4 +1,4 @@
-// Command seed fills a fresh data directory for scripts/loadtest.sh: an
+// Command loadtest-seed fills a fresh data directory for scripts/loadtest.sh: an
 // organization with its owner, and n API keys imported in bulk. Next to
 // the database it writes the credentials the load test sends:
 //

@@ -1,4 +1,4 @@
-// Command bare is the load test's baseline: a Go net/http server that
+// Command loadtest-bare is the load test's baseline: a Go net/http server that
 // answers every request with "ok" and does nothing else, so
 // scripts/loadtest.sh can measure what the machine itself allows next to
 // what Keywarden does on it, in the same run.
