@@ -116,7 +116,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// The store, measured, behind the verification cache: what the cache
 	// answers never reaches the store or its metrics.
 	m := metrics.New()
-	keys := cache.New(m.WrapStore(store), cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
+	measured := m.WrapStore(store)
+	keys := cache.New(measured, cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -127,7 +128,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 
 	handler := server.NewHandler(server.Config{
-		Store:            keys,
+		Store:            measured,
+		Keys:             keys,
 		Verifier:         &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
 		Metrics:          m,
 		ServeMetrics:     *metricsAddr == "",

@@ -1,10 +1,18 @@
-// Package cache answers key lookups from memory. Store wraps a
-// keywarden.Store and is the keywarden.KeySource of the one key check
-// (keywarden.Verifier): a verification of a cached key costs about one
-// SHA-256 and allocates nothing; an unknown key ID is remembered for a short while,
-// so a flood of made-up keys does not reach the database; and every change
-// made through Store invalidates what it changes before it returns, so a key
-// stops working the moment its deletion is acknowledged.
+// Package cache answers key lookups from memory. Store is the
+// keywarden.KeySource (and ProcessOwners) of the one key check
+// (keywarden.Verifier), in front of the store's key lookups: a verification
+// of a cached key costs about one SHA-256 and allocates nothing, and an
+// unknown key ID is remembered for a short while, so a flood of made-up keys
+// does not reach the database.
+//
+// It learns of changes to keys in one way only: the store's ordered log of
+// key changes, which every key-changing store method writes in its own
+// transaction (the conformance suite holds each one to it). It does not
+// wrap the store's writes, so a new key-changing method cannot bypass it by
+// being forgotten here. The server calls Sync after each change it makes,
+// so that a key stops working on this node the moment its deletion is
+// acknowledged; Watch follows the changes other nodes and the command line
+// make.
 package cache
 
 import (
@@ -49,11 +57,18 @@ type Config struct {
 	Metrics      Metrics
 }
 
-// Store is a keywarden.Store with a verification cache in front of its keys.
-// Everything it does not override passes through to the wrapped store.
+// Source is what the cache reads from the store: keys by public ID, the
+// organization of a process, and the log of key changes. Nothing else.
+type Source interface {
+	keywarden.APIKeyFinder
+	keywarden.ProcessFinder
+	keywarden.KeyChangeFeed
+}
+
+// Store caches the keys of a Source for verification.
 type Store struct {
-	keywarden.Store
-	cfg Config
+	source Source
+	cfg    Config
 
 	mu       sync.RWMutex
 	index    map[string]int32 // public key ID → slot
@@ -68,10 +83,14 @@ type Store struct {
 	// the store and drops its result if it changed meanwhile: a key deleted
 	// while it was being fetched is never put back.
 	gen uint64
+
+	// followMu serializes reading the change log, by Watch and by Sync,
+	// and guards seq, the last change applied.
+	followMu sync.Mutex
+	seq      int64
 }
 
 var (
-	_ keywarden.Store         = (*Store)(nil)
 	_ keywarden.KeySource     = (*Store)(nil)
 	_ keywarden.ProcessOwners = (*Store)(nil)
 )
@@ -100,8 +119,9 @@ type scope struct {
 	scopes       keywarden.ScopeSet
 }
 
-// New returns a Store caching the keys of inner.
-func New(inner keywarden.Store, cfg Config) *Store {
+// New returns a Store caching the keys of source. Start following the
+// change log with Watch before serving.
+func New(source Source, cfg Config) *Store {
 	if cfg.Size <= 0 {
 		cfg.Size = DefaultSize
 	}
@@ -121,7 +141,7 @@ func New(inner keywarden.Store, cfg Config) *Store {
 		cfg.Metrics = noMetrics{}
 	}
 	s := &Store{
-		Store:    inner,
+		source:   source,
 		cfg:      cfg,
 		index:    make(map[string]int32),
 		negative: make(map[string]int64),
@@ -156,7 +176,7 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 
 	s.cfg.Metrics.CacheMiss("positive")
 	u := string(user)
-	k, err := s.Store.FindAPIKeyByUser(ctx, u)
+	k, err := s.source.FindAPIKeyByUser(ctx, u)
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k == nil {
 		s.rememberUnknown(u, gen, now)
 		return keywarden.KeyRecord{}, false, nil
@@ -180,7 +200,7 @@ func (s *Store) OwnsProcess(ctx context.Context, orgID, processID string) (bool,
 	if ok {
 		return owner == orgID, nil
 	}
-	_, err := s.Store.FindProcess(ctx, orgID, processID)
+	_, err := s.source.FindProcess(ctx, orgID, processID)
 	switch keywarden.ErrorCode(err) {
 	case "":
 	case keywarden.ENOTFOUND:
@@ -350,45 +370,15 @@ func (s *Store) drop(i int32) {
 	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
 }
 
-// CreateAPIKey stores k and forgets that its public ID was once unknown.
-func (s *Store) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarden.AuditEvent) error {
-	err := s.Store.CreateAPIKey(ctx, k, e)
-	s.Invalidate(k.User)
-	return err
-}
-
-// DeleteAPIKey deletes the key and drops it from the cache before returning,
-// so it stops working the moment the deletion is acknowledged.
-func (s *Store) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) error {
-	k, err := s.Store.FindAPIKey(ctx, orgID, id)
-	if err != nil {
-		return err
-	}
-	err = s.Store.DeleteAPIKey(ctx, orgID, id, e)
-	s.Invalidate(k.User)
-	return err
-}
-
-// DeleteProcess deletes the process with its keys and drops them from the
-// cache.
-func (s *Store) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) error {
-	err := s.Store.DeleteProcess(ctx, orgID, id, e)
-	s.InvalidateProcess(id)
-	return err
-}
-
-// TouchAPIKey records the use and updates the cached entry, so the next
-// request does not record it again.
-func (s *Store) TouchAPIKey(ctx context.Context, user string, at time.Time) error {
-	if err := s.Store.TouchAPIKey(ctx, user, at); err != nil {
-		return err
-	}
+// Touched notes that the key whose public ID is user was used at at (the
+// server has recorded it in the store), so that the next verification does
+// not record it again.
+func (s *Store) Touched(user string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.index[user]; ok && at.UnixNano() > s.at(i).lastUsed {
 		s.at(i).lastUsed = at.UnixNano()
 	}
-	return nil
 }
 
 // Len returns the number of cached keys.
@@ -417,10 +407,13 @@ func (noMetrics) SetCacheSize(string, int) {}
 // must not keep answering from memory — the next verifications go to the
 // store, and fail closed if it is down.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan struct{}, onError func(error)) error {
-	seq, err := s.Store.LatestKeyChange(ctx)
+	seq, err := s.source.LatestKeyChange(ctx)
 	if err != nil {
 		return err
 	}
+	s.followMu.Lock()
+	s.seq = seq
+	s.followMu.Unlock()
 	go func() {
 		ticker := time.NewTicker(interval)
 		defer ticker.Stop()
@@ -431,18 +424,29 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan s
 			case <-ticker.C:
 			case <-wake:
 			}
-			next, err := s.follow(ctx, seq)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				s.InvalidateAll()
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 				onError(err)
 			}
-			seq = next
 		}
 	}()
 	return nil
+}
+
+// Sync applies every change in the log that this cache has not applied
+// yet. The server calls it after each change to keys it makes, before it
+// answers, so that a deleted key stops working here the moment its
+// deletion is acknowledged. When the log cannot be read, the cache is
+// emptied: it may have missed a deletion, so it must not keep answering
+// from memory, and the error is returned for the log.
+func (s *Store) Sync(ctx context.Context) error {
+	s.followMu.Lock()
+	defer s.followMu.Unlock()
+	next, err := s.follow(ctx, s.seq)
+	s.seq = next
+	if err != nil {
+		s.InvalidateAll()
+	}
+	return err
 }
 
 // apply forgets what change c makes stale. A creation elsewhere makes the
@@ -469,7 +473,7 @@ func (s *Store) apply(c keywarden.KeyChange) {
 func (s *Store) follow(ctx context.Context, seq int64) (int64, error) {
 	const batch = 1000
 	for {
-		changes, err := s.Store.KeyChangesSince(ctx, seq, batch)
+		changes, err := s.source.KeyChangesSince(ctx, seq, batch)
 		if err != nil {
 			return seq, err
 		}

@@ -15,12 +15,6 @@ import (
 	"github.com/keywarden/keywarden/internal/storetest"
 )
 
-// The cache passes every call it does not answer itself through to the
-// store: it must pass the stores' conformance suite unchanged.
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) keywarden.Store { return cache.New(servertest.MustSQLite(t), cache.Config{}) })
-}
-
 // counting counts the store's key lookups.
 type counting struct {
 	keywarden.Store
@@ -64,7 +58,8 @@ func newFixture(t *testing.T, cfg cache.Config) *fixture {
 	return f
 }
 
-// key creates a key through the cache and returns its Basic header.
+// key creates a key in the store, as the server does, tells the cache
+// (Sync), and returns its Basic header.
 func (f *fixture) key(t *testing.T, processID string, exp time.Duration) (*keywarden.APIKey, string) {
 	t.Helper()
 	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{Name: "k", Scopes: []string{"workspace.file:upload"},
@@ -73,10 +68,21 @@ func (f *fixture) key(t *testing.T, processID string, exp time.Duration) (*keywa
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.cache.CreateAPIKey(context.Background(), k, nil); err != nil {
+	f.change(t, func(ctx context.Context) error { return f.store.CreateAPIKey(ctx, k, nil) })
+	return k, basic(km.Value())
+}
+
+// change makes a change to keys in the store and Syncs the cache, as the
+// server's one path for changes does.
+func (f *fixture) change(t *testing.T, op func(context.Context) error) {
+	t.Helper()
+	ctx := context.Background()
+	if err := op(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return k, basic(km.Value())
+	if err := f.cache.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func basic(key string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(key)) }
@@ -187,9 +193,7 @@ func TestCreationClearsTheNegativeEntry(t *testing.T) {
 	if v := f.verify(t, basic(km.Value())); v.Reason != keywarden.ReasonUnknownKey {
 		t.Fatalf("before creation: %+v", v)
 	}
-	if err := f.cache.CreateAPIKey(context.Background(), k, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.change(t, func(ctx context.Context) error { return f.store.CreateAPIKey(ctx, k, nil) })
 	if v := f.verify(t, basic(km.Value())); v.Code != keywarden.VerifyValid {
 		t.Fatalf("after creation: %+v", v)
 	}
@@ -197,12 +201,9 @@ func TestCreationClearsTheNegativeEntry(t *testing.T) {
 
 func TestDeletionStopsACachedKeyAtOnce(t *testing.T) {
 	f := newFixture(t, cache.Config{})
-	ctx := context.Background()
 	k, h := f.key(t, "", time.Hour)
 	f.verify(t, h)
-	if err := f.cache.DeleteAPIKey(ctx, f.org.ID, k.ID, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.change(t, func(ctx context.Context) error { return f.store.DeleteAPIKey(ctx, f.org.ID, k.ID, nil) })
 	if v := f.verify(t, h); v.Code != keywarden.VerifyInvalid {
 		t.Fatalf("after delete: %+v", v)
 	}
@@ -212,9 +213,7 @@ func TestDeletionStopsACachedKeyAtOnce(t *testing.T) {
 	_, oh := f.key(t, "", time.Hour)
 	f.verify(t, ph)
 	f.verify(t, oh)
-	if err := f.cache.DeleteProcess(ctx, f.org.ID, p.ID, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.change(t, func(ctx context.Context) error { return f.store.DeleteProcess(ctx, f.org.ID, p.ID, nil) })
 	if v := f.verify(t, ph); v.Code != keywarden.VerifyInvalid {
 		t.Fatalf("process key after its process was deleted: %+v", v)
 	}
@@ -259,9 +258,10 @@ func TestTouchUpdatesTheCachedLastUse(t *testing.T) {
 		t.Fatalf("a new key has lastUsedAt %v", v.Key.LastUsedAt)
 	}
 	at := f.now.Add(time.Minute)
-	if err := f.cache.TouchAPIKey(context.Background(), k.User, at); err != nil {
+	if err := f.store.TouchAPIKey(context.Background(), k.User, at); err != nil {
 		t.Fatal(err)
 	}
+	f.cache.Touched(k.User, at)
 	if v := f.verify(t, h); !v.Key.LastUsedAt.Equal(at) {
 		t.Fatalf("cached lastUsedAt = %v, want %v", v.Key.LastUsedAt, at)
 	}
@@ -377,8 +377,8 @@ func TestWatchDropsKeysDeletedElsewhere(t *testing.T) {
 	}
 }
 
-// failingFeed is a store whose change feed cannot be read.
-type failingFeed struct{ keywarden.Store }
+// failingFeed is a source whose change feed cannot be read.
+type failingFeed struct{ cache.Source }
 
 func (failingFeed) KeyChangesSince(context.Context, int64, int) ([]keywarden.KeyChange, error) {
 	return nil, keywarden.Errorf(keywarden.EINTERNAL, "connection lost")
@@ -407,6 +407,10 @@ func TestWatchEmptiesTheCacheWhenTheFeedFails(t *testing.T) {
 	}
 	if c.Len() != 0 {
 		t.Fatal("the cache kept its keys although the feed failed")
+	}
+	cache.Fill(c, k)
+	if err := c.Sync(context.Background()); err == nil || c.Len() != 0 {
+		t.Fatalf("Sync on a failing feed = %v with %d keys cached; want an error and none", err, c.Len())
 	}
 }
 
@@ -483,7 +487,10 @@ func TestProcessOwnersAreRemembered(t *testing.T) {
 	}
 
 	t.Run("a deletion through the cache forgets the process", func(t *testing.T) {
-		if err := c.DeleteProcess(ctx, f.org.ID, p.ID, nil); err != nil {
+		if err := f.store.DeleteProcess(ctx, f.org.ID, p.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if ok, err := c.OwnsProcess(ctx, f.org.ID, p.ID); ok || err != nil {

@@ -94,7 +94,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	if err := s.Store.CreateAPIKey(ctx, k, e); err != nil {
+	if err := s.changeKeys(ctx, func() error { return s.Store.CreateAPIKey(ctx, k, e) }); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(ctx, "api key created", "key_id", k.ID, "key_user", k.User, "org_id", k.OrgID, "process_id", k.ProcessID, "by", p.Actor.ID)
@@ -147,7 +147,7 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteAPIKey(r.Context(), k.OrgID, k.ID, e); err != nil {
+	if err := s.changeKeys(r.Context(), func() error { return s.Store.DeleteAPIKey(r.Context(), k.OrgID, k.ID, e) }); err != nil {
 		return err
 	}
 	p := keywarden.PrincipalFromContext(r.Context())

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -87,8 +88,11 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 	k := v.Key
 	infoFrom(ctx).keyUser = k.User
 	if now := s.Now(); now.Sub(k.LastUsedAt) >= lastUsedResolution {
-		if err := s.Store.TouchAPIKey(ctx, k.User, now.UTC().Truncate(time.Microsecond)); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+		at := now.UTC().Truncate(time.Microsecond)
+		if err := s.Store.TouchAPIKey(ctx, k.User, at); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
+		} else if err == nil && s.Keys != nil {
+			s.Keys.Touched(k.User, at)
 		}
 	}
 }
@@ -107,4 +111,22 @@ func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
 // safeMethod reports whether method only reads.
 func safeMethod(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// changeKeys runs op, a store call that changes which keys verify
+// (creating or deleting a key, deleting a process), and then has the
+// verification cache read the change log before the request is answered:
+// the one path by which a change made here takes effect here. A cache that
+// cannot read the log empties itself, so the error is only logged: the
+// change itself is durable.
+func (s *server) changeKeys(ctx context.Context, op func() error) error {
+	if err := op(); err != nil {
+		return err
+	}
+	if s.Keys != nil {
+		if err := s.Keys.Sync(ctx); err != nil {
+			s.Logger.ErrorContext(ctx, "key change log unreadable after a change: verification cache emptied", "error", err)
+		}
+	}
+	return nil
 }

@@ -117,7 +117,7 @@ func (s *server) handleDeleteProcess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteProcess(r.Context(), p.OrgID, p.ID, e); err != nil {
+	if err := s.changeKeys(r.Context(), func() error { return s.Store.DeleteProcess(r.Context(), p.OrgID, p.ID, e) }); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(r.Context(), "process deleted", "process_id", p.ID, "org_id", p.OrgID, "by", keywarden.PrincipalFromContext(r.Context()).Actor.ID)

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -29,7 +30,10 @@ type Config struct {
 	Store keywarden.Store
 	// Verifier checks API keys; a keywarden.Verifier querying Store when
 	// nil. In production its key source is the cache package's.
-	Verifier  keywarden.KeyVerifier
+	Verifier keywarden.KeyVerifier
+	// Keys is the verification cache behind Verifier, told of every
+	// change to keys this node makes; nil when there is none.
+	Keys      KeyCache
 	Catalogue *keywarden.Catalogue
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -58,6 +62,16 @@ type Config struct {
 	// ClientIPs decides a request's client address and whether its
 	// X-Forwarded-* headers come from a trusted proxy; nil trusts nobody.
 	ClientIPs *clientip.Resolver
+}
+
+// KeyCache is what the server tells the verification cache. The cache
+// learns of changes to keys only from the store's change log; Sync makes
+// it read the log now, so that a change this node just made is in force
+// here before the node answers. Touched saves the next request from
+// recording the same use again.
+type KeyCache interface {
+	Sync(ctx context.Context) error
+	Touched(user string, at time.Time)
 }
 
 // server holds the configured dependencies the handlers share.

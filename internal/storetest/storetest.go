@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
 	t.Run("KeyChanges", func(t *testing.T) { testKeyChanges(t, newStore) })
+	t.Run("KeyChangingMethodsAreLogged", func(t *testing.T) { testKeyChangingMethodsAreLogged(t, newStore) })
 	t.Run("KeyChangesFollowedDuringConcurrentDeletions", func(t *testing.T) { testKeyChangeFollower(t, newStore) })
 	t.Run("PingSucceeds", func(t *testing.T) {
 		t.Parallel()

@@ -1,0 +1,134 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/keywarden/keywarden"
+)
+
+// keyChangingMethods classifies every method of keywarden.Store: true when
+// it changes which keys verify. The verification cache wraps none of the
+// store's writes; it learns of such changes only from the store's change
+// log, so each method marked true must write its change to the log in its
+// own transaction, and testKeyChangingMethodsAreLogged holds each one to it.
+// A method added to keywarden.Store fails the suite until it is classified
+// here, so a new key-changing method (a rotation, an edit of scopes) cannot
+// be forgotten by the cache.
+func keyChangingMethods() map[string]bool {
+	return map[string]bool{
+		"CreateAPIKey":  true,
+		"DeleteAPIKey":  true,
+		"DeleteProcess": true,
+
+		// Last use is not part of verification.
+		"TouchAPIKey": false,
+
+		"AcceptInvite": false, "Close": false, "CreateInvite": false, "CreateOrganization": false,
+		"CreateProcess": false, "CreateSession": false, "DeleteExpiredSessions": false, "DeleteSession": false,
+		"FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAuditEvents": false,
+		"FindInvite": false, "FindMembers": false, "FindMembership": false, "FindOrganizationByID": false,
+		"FindOrganizationByName": false, "FindOrganizations": false, "FindProcess": false,
+		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,
+		"FindUserByID": false, "FindUserGrants": false, "FindUserMemberships": false, "KeyChangesSince": false,
+		"LatestKeyChange": false, "Ping": false, "RemoveMember": false, "RemoveProcessGrant": false,
+		"RenameProcess": false, "SetMemberRole": false, "SetProcessGrant": false, "UpdateOrganization": false,
+	}
+}
+
+// testKeyChangingMethodsAreLogged: every method of keywarden.Store is
+// classified, and each one that changes keys writes exactly the change it
+// makes to the log.
+func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
+	t.Parallel()
+	classes := keyChangingMethods()
+	st := reflect.TypeFor[keywarden.Store]()
+	for i := range st.NumMethod() {
+		if name := st.Method(i).Name; !hasKey(classes, name) {
+			t.Errorf("keywarden.Store.%s is not classified in storetest.keyChangingMethods: say whether it changes which keys verify", name)
+		}
+	}
+	for name := range classes {
+		if _, ok := st.MethodByName(name); !ok {
+			t.Errorf("storetest.keyChangingMethods lists %s, which keywarden.Store does not have", name)
+		}
+	}
+
+	ctx := context.Background()
+	s := newStore(t)
+	org, _ := MustCreateOrganization(t, s)
+	// Each exercise prepares what it needs, then makes its change with the
+	// method it is named for and returns the change the log must hold.
+	exercises := map[string]func() keywarden.KeyChange{
+		"CreateAPIKey": func() keywarden.KeyChange {
+			p := MustCreateProcess(t, s, org.ID, At(0))
+			k := NewAPIKey(t, org.ID, p.ID, At(1))
+			after := mustLatest(t, s)
+			if err := s.CreateAPIKey(ctx, k, nil); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeCreated, User: k.User, ProcessID: p.ID})
+		},
+		"DeleteAPIKey": func() keywarden.KeyChange {
+			k := MustCreateAPIKey(t, s, org.ID, "", At(2))
+			after := mustLatest(t, s)
+			if err := s.DeleteAPIKey(ctx, org.ID, k.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User})
+		},
+		"DeleteProcess": func() keywarden.KeyChange {
+			p := MustCreateProcess(t, s, org.ID, At(3))
+			MustCreateAPIKey(t, s, org.ID, p.ID, At(4))
+			after := mustLatest(t, s)
+			if err := s.DeleteProcess(ctx, org.ID, p.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: p.ID})
+		},
+	}
+	for name, changes := range classes {
+		if !changes {
+			continue
+		}
+		ex, ok := exercises[name]
+		if !ok {
+			t.Errorf("%s changes keys but testKeyChangingMethodsAreLogged has no exercise for it: add one that checks it writes the change log", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) { ex() })
+	}
+}
+
+func hasKey(m map[string]bool, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func mustLatest(t *testing.T, s keywarden.Store) int64 {
+	t.Helper()
+	seq, err := s.LatestKeyChange(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+// wantLogged fails unless the log holds exactly want after seq.
+func wantLogged(t *testing.T, s keywarden.Store, after int64, want keywarden.KeyChange) keywarden.KeyChange {
+	t.Helper()
+	changes, err := s.KeyChangesSince(context.Background(), after, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 {
+		t.Fatalf("the change log after it holds %+v, want exactly %+v", changes, want)
+	}
+	got := changes[0]
+	got.Seq = 0
+	if got != want {
+		t.Fatalf("the change log holds %+v, want %+v", got, want)
+	}
+	return changes[0]
+}
