@@ -74,7 +74,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	org, err := s.Store.FindOrganizationByID(ctx, p.OrgID)
+	org, err := s.orgs.FindOrganizationByID(ctx, p.OrgID)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	if err := s.changeKeys(ctx, func() error { return s.Store.CreateAPIKey(ctx, k, e) }); err != nil {
+	if err := s.changeKeys(ctx, func() error { return s.apiKeys.CreateAPIKey(ctx, k, e) }); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(ctx, "api key created", "key_id", k.ID, "key_user", k.User, "org_id", k.OrgID, "process_id", k.ProcessID, "by", p.Actor.ID)
@@ -116,7 +116,7 @@ func (s *server) listKeys(w http.ResponseWriter, r *http.Request, processID stri
 	if processID != "" {
 		f.Level = keywarden.LevelProcess
 	}
-	keys, total, err := s.Store.FindAPIKeys(r.Context(), f)
+	keys, total, err := s.apiKeys.FindAPIKeys(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *server) findKey(r *http.Request, processID string) (*keywarden.APIKey, 
 	if !keywarden.IsID(id) {
 		return nil, errAPIKeyNotFound
 	}
-	k, err := s.Store.FindAPIKey(r.Context(), keywarden.PrincipalFromContext(r.Context()).OrgID, id)
+	k, err := s.apiKeys.FindAPIKey(r.Context(), keywarden.PrincipalFromContext(r.Context()).OrgID, id)
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k.ProcessID != processID {
 		return nil, errAPIKeyNotFound
 	}
@@ -147,7 +147,7 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	if err := s.changeKeys(r.Context(), func() error { return s.Store.DeleteAPIKey(r.Context(), k.OrgID, k.ID, e) }); err != nil {
+	if err := s.changeKeys(r.Context(), func() error { return s.apiKeys.DeleteAPIKey(r.Context(), k.OrgID, k.ID, e) }); err != nil {
 		return err
 	}
 	p := keywarden.PrincipalFromContext(r.Context())

@@ -89,7 +89,7 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 	infoFrom(ctx).keyUser = k.User
 	if now := s.Now(); now.Sub(k.LastUsedAt) >= lastUsedResolution {
 		at := now.UTC().Truncate(time.Microsecond)
-		if err := s.Store.TouchAPIKey(ctx, k.User, at); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+		if err := s.apiKeys.TouchAPIKey(ctx, k.User, at); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
 		} else if err == nil && s.Keys != nil {
 			s.Keys.Touched(k.User, at)

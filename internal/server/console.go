@@ -127,7 +127,7 @@ func (s *server) newView(r *http.Request, title, section, tab string) (*view, er
 	st := stateFrom(r.Context())
 	v := &view{Title: title, Section: section, Tab: tab, CSRF: st.csrf, Principal: st.principal}
 	if st.principal != nil {
-		org, err := s.Store.FindOrganizationByID(r.Context(), st.principal.OrgID)
+		org, err := s.orgs.FindOrganizationByID(r.Context(), st.principal.OrgID)
 		if err != nil {
 			return nil, err
 		}

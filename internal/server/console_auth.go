@@ -28,7 +28,7 @@ func (s *server) handleStatic(w http.ResponseWriter, r *http.Request) error {
 
 // orgExists reports whether setup has already happened.
 func (s *server) orgExists(r *http.Request) (bool, error) {
-	_, total, err := s.Store.FindOrganizations(r.Context(), keywarden.Page{Limit: 1})
+	_, total, err := s.orgs.FindOrganizations(r.Context(), keywarden.Page{Limit: 1})
 	return total > 0, err
 }
 
@@ -103,7 +103,7 @@ func (s *server) handleSetup(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	org := &keywarden.Organization{ID: orgID, Name: name, MaxKeyLifetime: keywarden.DefaultMaxKeyLifetime, CreatedAt: now}
 	owner := &keywarden.User{ID: userID, Email: email, PasswordHash: hash, CreatedAt: now}
-	if err := s.Store.CreateOrganization(r.Context(), org, owner); err != nil {
+	if err := s.orgs.CreateOrganization(r.Context(), org, owner); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(r.Context(), "setup complete", "org_id", org.ID, "user_id", owner.ID)
@@ -161,7 +161,7 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err := val.Err(); err != nil {
 		return fail(http.StatusBadRequest, err)
 	}
-	user, err := s.Store.FindUserByEmail(r.Context(), email)
+	user, err := s.orgs.FindUserByEmail(r.Context(), email)
 	if err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 		return err
 	}
@@ -173,7 +173,7 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	var memberships []*keywarden.Membership
 	if password.Check(pw, hash) && user != nil {
-		if memberships, err = s.Store.FindUserMemberships(r.Context(), user.ID); err != nil {
+		if memberships, err = s.members.FindUserMemberships(r.Context(), user.ID); err != nil {
 			return err
 		}
 	}
@@ -185,7 +185,7 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.signInByAccount.Reset(email)
 	// Sign-ins are rare enough to sweep expired sessions on.
-	if err := s.Store.DeleteExpiredSessions(r.Context(), s.Now()); err != nil {
+	if err := s.sessions.DeleteExpiredSessions(r.Context(), s.Now()); err != nil {
 		s.Logger.WarnContext(r.Context(), "delete expired sessions", "error", err)
 	}
 	if err := s.startSession(w, r, user.ID, memberships[0].OrgID); err != nil {
@@ -208,7 +208,7 @@ func (s *server) invite(r *http.Request, token string) (*keywarden.Invite, error
 	if token == "" {
 		return nil, errInvalid
 	}
-	inv, err := s.Store.FindInvite(r.Context(), tokenHash(token))
+	inv, err := s.members.FindInvite(r.Context(), tokenHash(token))
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && !s.Now().Before(inv.ExpiresAt) {
 		return nil, errInvalid
 	}
@@ -227,11 +227,11 @@ func (s *server) inviteView(r *http.Request, token string) (*view, *keywarden.In
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	org, err := s.Store.FindOrganizationByID(r.Context(), inv.OrgID)
+	org, err := s.orgs.FindOrganizationByID(r.Context(), inv.OrgID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	user, err := s.Store.FindUserByEmail(r.Context(), inv.Email)
+	user, err := s.orgs.FindUserByEmail(r.Context(), inv.Email)
 	if err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 		return nil, nil, nil, err
 	}
@@ -294,7 +294,7 @@ func (s *server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 		Actor:  keywarden.Actor{Type: keywarden.ActorUser, ID: user.ID, Name: user.Email},
 		Action: keywarden.AuditMemberJoined, TargetType: "member", TargetID: user.ID, TargetName: user.Email + " (" + string(inv.Role) + ")",
 		RemoteAddr: s.clientIP(r)}
-	if err := s.Store.AcceptInvite(r.Context(), inv.ID, user, now, e); err != nil {
+	if err := s.members.AcceptInvite(r.Context(), inv.ID, user, now, e); err != nil {
 		return err
 	}
 	if err := s.startSession(w, r, user.ID, inv.OrgID); err != nil {

@@ -23,7 +23,7 @@ type dashboardView struct {
 func (s *server) handleDashboard(w http.ResponseWriter, r *http.Request) error {
 	p := keywarden.PrincipalFromContext(r.Context())
 	ids, restricted := p.VisibleProcesses()
-	procs, _, err := s.Store.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, Restricted: restricted, IDs: ids,
+	procs, _, err := s.processes.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, Restricted: restricted, IDs: ids,
 		Page: keywarden.Page{Limit: keywarden.MaxPageLimit}})
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (s *server) handleProcessAccess(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *server) renderAccess(w http.ResponseWriter, r *http.Request, v *view, status int) error {
-	grants, err := s.Store.FindProcessGrants(r.Context(), v.Process.OrgID, v.Process.ID)
+	grants, err := s.members.FindProcessGrants(r.Context(), v.Process.OrgID, v.Process.ID)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (s *server) allMembers(r *http.Request) ([]*keywarden.Member, error) {
 	orgID := keywarden.PrincipalFromContext(r.Context()).OrgID
 	var all []*keywarden.Member
 	for offset := 0; ; offset += keywarden.MaxPageLimit {
-		page, total, err := s.Store.FindMembers(r.Context(), orgID, keywarden.Page{Offset: offset, Limit: keywarden.MaxPageLimit})
+		page, total, err := s.members.FindMembers(r.Context(), orgID, keywarden.Page{Offset: offset, Limit: keywarden.MaxPageLimit})
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +142,7 @@ func (s *server) handleGrantAccess(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	g := &keywarden.ProcessGrant{OrgID: v.Process.OrgID, ProcessID: v.Process.ID, UserID: userID, Role: role}
-	if err := s.Store.SetProcessGrant(r.Context(), g, e); err != nil {
+	if err := s.members.SetProcessGrant(r.Context(), g, e); err != nil {
 		return err
 	}
 	return redirect(w, r, "/processes/"+v.Process.ID+"/settings/access")
@@ -158,7 +158,7 @@ func (s *server) handleRemoveAccess(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.Store.RemoveProcessGrant(r.Context(), v.Process.OrgID, v.Process.ID, userID, e); err != nil {
+	if err := s.members.RemoveProcessGrant(r.Context(), v.Process.OrgID, v.Process.ID, userID, e); err != nil {
 		return err
 	}
 	return redirect(w, r, "/processes/"+v.Process.ID+"/settings/access")
@@ -227,7 +227,7 @@ func (s *server) renderKeys(w http.ResponseWriter, r *http.Request, v *view, pro
 	total := 0
 	f := keywarden.APIKeyFilter{OrgID: p.OrgID, Level: level, ProcessID: processID, Page: keywarden.Page{Limit: keywarden.MaxPageLimit}}
 	for ; f.Offset == 0 || f.Offset < total; f.Offset += f.Limit {
-		batch, n, err := s.Store.FindAPIKeys(r.Context(), f)
+		batch, n, err := s.apiKeys.FindAPIKeys(r.Context(), f)
 		if err != nil {
 			return err
 		}
@@ -317,7 +317,7 @@ func (s *server) handleUpdateOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.UpdateOrganization(r.Context(), &org, e); err != nil {
+	if err := s.orgs.UpdateOrganization(r.Context(), &org, e); err != nil {
 		if keywarden.ErrorCode(err) == keywarden.ECONFLICT {
 			val.Add("name", "taken", "%s", keywarden.ErrorMessage(err))
 			if err := formError(v, r, val.Err()); err != nil {
@@ -387,7 +387,7 @@ func (s *server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.CreateInvite(r.Context(), inv, e); err != nil {
+	if err := s.members.CreateInvite(r.Context(), inv, e); err != nil {
 		return err
 	}
 	v.Notice = "Invitation created. Copy the link and send it to " + email + "; it works once, for 7 days."
@@ -403,7 +403,7 @@ func (s *server) handleChangeRole(w http.ResponseWriter, r *http.Request) error 
 	}
 	userID := r.PathValue("userId")
 	role := keywarden.Role(r.PostFormValue("role"))
-	m, err := s.Store.FindMembership(r.Context(), v.Org.ID, userID)
+	m, err := s.orgs.FindMembership(r.Context(), v.Org.ID, userID)
 	if err != nil {
 		return err
 	}
@@ -417,7 +417,7 @@ func (s *server) handleChangeRole(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.Store.SetMemberRole(r.Context(), v.Org.ID, userID, role, e); err != nil {
+	if err := s.members.SetMemberRole(r.Context(), v.Org.ID, userID, role, e); err != nil {
 		if keywarden.ErrorCode(err) == keywarden.ECONFLICT {
 			v.Error = keywarden.ErrorMessage(err)
 			return s.renderMembers(w, r, v, http.StatusConflict, "")
@@ -435,14 +435,14 @@ func (s *server) handleRemoveMember(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	userID := r.PathValue("userId")
-	m, err := s.Store.FindMembership(r.Context(), v.Org.ID, userID)
+	m, err := s.orgs.FindMembership(r.Context(), v.Org.ID, userID)
 	if err != nil {
 		return err
 	}
 	if m.Role == keywarden.RoleOwner && v.Principal.Role != keywarden.RoleOwner {
 		return keywarden.Errorf(keywarden.EFORBIDDEN, "Only an owner can remove an owner.")
 	}
-	u, err := s.Store.FindUserByID(r.Context(), userID)
+	u, err := s.members.FindUserByID(r.Context(), userID)
 	if err != nil {
 		return err
 	}
@@ -450,7 +450,7 @@ func (s *server) handleRemoveMember(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.Store.RemoveMember(r.Context(), v.Org.ID, userID, e); err != nil {
+	if err := s.members.RemoveMember(r.Context(), v.Org.ID, userID, e); err != nil {
 		if keywarden.ErrorCode(err) == keywarden.ECONFLICT {
 			v.Error = keywarden.ErrorMessage(err)
 			return s.renderMembers(w, r, v, http.StatusConflict, "")
@@ -480,7 +480,7 @@ func (s *server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
 	offset = max(offset, 0)
-	events, total, err := s.Store.FindAuditEvents(r.Context(), v.Org.ID, keywarden.Page{Offset: offset, Limit: auditPageSize})
+	events, total, err := s.audit.FindAuditEvents(r.Context(), v.Org.ID, keywarden.Page{Offset: offset, Limit: auditPageSize})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func (s *server) findProcess(r *http.Request) (*keywarden.Process, error) {
 	if !keywarden.IsID(id) {
 		return nil, errProcessNotFound
 	}
-	p, err := s.Store.FindProcess(r.Context(), keywarden.PrincipalFromContext(r.Context()).OrgID, id)
+	p, err := s.processes.FindProcess(r.Context(), keywarden.PrincipalFromContext(r.Context()).OrgID, id)
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
 		return nil, errProcessNotFound
 	}
@@ -30,7 +30,7 @@ func (s *server) handleListProcesses(w http.ResponseWriter, r *http.Request) err
 	p := keywarden.PrincipalFromContext(r.Context())
 	// A process key sees only its own process, a member only those granted.
 	ids, restricted := p.VisibleProcesses()
-	procs, total, err := s.Store.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, Restricted: restricted, IDs: ids, Page: page})
+	procs, total, err := s.processes.FindProcesses(r.Context(), keywarden.ProcessFilter{OrgID: p.OrgID, Restricted: restricted, IDs: ids, Page: page})
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (s *server) handleCreateProcess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.Store.CreateProcess(r.Context(), p, e); err != nil {
+	if err := s.processes.CreateProcess(r.Context(), p, e); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/processes/"+p.ID)
@@ -100,7 +100,7 @@ func (s *server) handleRenameProcess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	p, err = s.Store.RenameProcess(r.Context(), p.OrgID, p.ID, name, s.Now().UTC().Truncate(time.Microsecond), e)
+	p, err = s.processes.RenameProcess(r.Context(), p.OrgID, p.ID, name, s.Now().UTC().Truncate(time.Microsecond), e)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (s *server) handleDeleteProcess(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.changeKeys(r.Context(), func() error { return s.Store.DeleteProcess(r.Context(), p.OrgID, p.ID, e) }); err != nil {
+	if err := s.changeKeys(r.Context(), func() error { return s.processes.DeleteProcess(r.Context(), p.OrgID, p.ID, e) }); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(r.Context(), "process deleted", "process_id", p.ID, "org_id", p.OrgID, "by", keywarden.PrincipalFromContext(r.Context()).Actor.ID)

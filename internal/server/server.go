@@ -77,7 +77,17 @@ type KeyCache interface {
 // server holds the configured dependencies the handlers share.
 type server struct {
 	Config
-	assets *web.Assets
+	// The store, by role: each handler names the part it uses, so what an
+	// endpoint or page can touch is plain to see (the member pages use
+	// members, and nothing of apiKeys). Config.Store is only for wiring,
+	// and for the readiness check's Ping.
+	orgs      keywarden.OrganizationStore
+	members   keywarden.MemberStore
+	processes keywarden.ProcessStore
+	apiKeys   keywarden.APIKeyStore
+	sessions  keywarden.SessionStore
+	audit     keywarden.AuditStore
+	assets    *web.Assets
 	// Sign-in failures are counted per account and per client address.
 	signInByAccount *throttle.Limiter
 	signInByIP      *throttle.Limiter
@@ -116,6 +126,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}
+	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
 	mux := s.newMux(s.routes())

@@ -81,7 +81,7 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, userID, or
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	sess := &keywarden.Session{ID: tokenHash(token), UserID: userID, OrgID: orgID, CSRFToken: csrf,
 		CreatedAt: now, ExpiresAt: now.Add(sessionLifetime)}
-	if err := s.Store.CreateSession(r.Context(), sess); err != nil {
+	if err := s.sessions.CreateSession(r.Context(), sess); err != nil {
 		return err
 	}
 	s.setCookie(w, r, sessionCookie, token, sessionLifetime)
@@ -98,7 +98,7 @@ func (s *server) endSession(w http.ResponseWriter, r *http.Request) error {
 // deleteSession deletes the session the request's cookie names, if any.
 func (s *server) deleteSession(r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		return s.Store.DeleteSession(r.Context(), tokenHash(c.Value))
+		return s.sessions.DeleteSession(r.Context(), tokenHash(c.Value))
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func (s *server) session(r *http.Request) (*keywarden.Session, *keywarden.Princi
 		return nil, nil, nil
 	}
 	ctx := r.Context()
-	sess, err := s.Store.FindSession(ctx, tokenHash(c.Value))
+	sess, err := s.sessions.FindSession(ctx, tokenHash(c.Value))
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
 		return nil, nil, nil
 	} else if err != nil {
@@ -121,17 +121,17 @@ func (s *server) session(r *http.Request) (*keywarden.Session, *keywarden.Princi
 	if !s.Now().Before(sess.ExpiresAt) {
 		return nil, nil, nil
 	}
-	user, err := s.Store.FindUserByID(ctx, sess.UserID)
+	user, err := s.members.FindUserByID(ctx, sess.UserID)
 	if err != nil {
 		return nil, nil, ignoreNotFound(err)
 	}
-	m, err := s.Store.FindMembership(ctx, sess.OrgID, sess.UserID)
+	m, err := s.orgs.FindMembership(ctx, sess.OrgID, sess.UserID)
 	if err != nil {
 		return nil, nil, ignoreNotFound(err)
 	}
 	var grants []*keywarden.ProcessGrant
 	if m.Role == keywarden.RoleUser {
-		if grants, err = s.Store.FindUserGrants(ctx, sess.OrgID, sess.UserID); err != nil {
+		if grants, err = s.members.FindUserGrants(ctx, sess.OrgID, sess.UserID); err != nil {
 			return nil, nil, err
 		}
 	}
