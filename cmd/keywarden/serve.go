@@ -23,6 +23,7 @@ import (
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
+	"github.com/keywarden/keywarden/internal/sqlstore"
 )
 
 // HTTP server limits. Slow clients must not hold connections open forever,
@@ -113,11 +114,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	// The store, measured, behind the verification cache: what the cache
-	// answers never reaches the store or its metrics.
+	// The store reports every operation to the metrics, behind the
+	// verification cache: what the cache answers never reaches the store or
+	// its metrics.
 	m := metrics.New()
-	measured := m.WrapStore(store)
-	keys := cache.New(measured, cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
+	store.(sqlstore.Observable).ObserveWith(m)
+	keys := cache.New(store, cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -128,7 +130,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 
 	handler := server.NewHandler(server.Config{
-		Store:            measured,
+		Store:            store,
 		Keys:             keys,
 		Verifier:         &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
 		Metrics:          m,

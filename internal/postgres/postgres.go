@@ -3,12 +3,20 @@
 // through pgx. Its schema migrations are embedded beside it and applied by
 // goose under an advisory lock, so that nodes starting at once migrate once.
 //
-// It behaves exactly as the SQLite store (both pass internal/storetest).
-// Where SQLite got a rule for free from its single writer, this store takes
-// a lock: the last-owner rule locks the organization's owner memberships,
-// and the key change feed is appended under a table lock so that its order
-// is commit order. Deletions of keys also NOTIFY KeyChangeChannel, which
-// ListenKeyChanges turns into wake-ups for the verification cache.
+// Its queries are sqlstore's, shared with the SQLite store (both pass
+// internal/storetest); this package opens the pool and is the PostgreSQL
+// dialect (see dialect). Where SQLite got a rule for free from its single
+// writer, this store takes a lock: the last-owner rule locks the
+// organization's owner memberships, and the key change feed is appended
+// under a table lock so that its order is commit order. Key changes also
+// NOTIFY KeyChangeChannel, which ListenKeyChanges turns into wake-ups for
+// the verification cache.
+//
+// Every query runs through database/sql over pgx's stdlib adapter
+// (stdlib.OpenDBFromPool), sharing the one pgxpool with the native pgx
+// uses, so that a query's logic is written once for both databases. Native
+// pgx is used only where it earns its place: COPY (ImportAPIKeys) and
+// LISTEN (ListenKeyChanges), which database/sql cannot express.
 //
 // Encoding choices, which the migrations document too: times are TIMESTAMPTZ
 // (exact to the microsecond, read back in UTC), durations are BIGINT
@@ -17,25 +25,23 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io/fs"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -69,6 +75,7 @@ type Config struct {
 
 // DB is a keywarden.Store kept in PostgreSQL. It is safe for concurrent use.
 type DB struct {
+	*sqlstore.Store
 	pool     *pgxpool.Pool
 	listen   *pgx.ConnConfig // the listening connection's, apart from the pool
 	redacted string
@@ -128,7 +135,29 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s: %w", redacted, err)
 	}
-	return &DB{pool: pool, listen: listen, redacted: redacted}, nil
+	return &DB{Store: sqlstore.New(openSQL(pool), dialect{pool: pool, rebound: new(sync.Map)}), pool: pool, listen: listen, redacted: redacted}, nil
+}
+
+// openSQL returns a database/sql handle on pool's connections. Closing it
+// leaves the pool open.
+//
+// OpenDBFromPool keeps no idle connection of its own, so that database/sql
+// cannot hold every connection of the pool while COPY or the migrations'
+// lock wait for one; but then every query opens and closes a database/sql
+// connection around a pooled one, which costs the verification path
+// several microseconds. So database/sql may keep all but one of the pool's
+// connections, idle or not, and hands them back to the pool on the pool's
+// own lifetime and idle limits (where the pool then ages them out).
+func openSQL(pool *pgxpool.Pool) *sql.DB {
+	db := stdlib.OpenDBFromPool(pool)
+	c := pool.Config()
+	if n := int(c.MaxConns) - 1; n > 0 {
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+		db.SetConnMaxLifetime(c.MaxConnLifetime)
+		db.SetConnMaxIdleTime(c.MaxConnIdleTime)
+	}
+	return db
 }
 
 // withoutPassword returns err with every copy of rawURL's password masked.
@@ -157,259 +186,10 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 // password, for the start-up log.
 func (db *DB) Redacted() string { return db.redacted }
 
-// migrationLockID is the advisory lock that serializes migrations of the
-// schema the connections use: a hash of the database's and the schema's
-// names. Two nodes migrating one schema take the same lock; two Keywarden
-// installations in different schemas of one database (or parallel tests)
-// do not wait for each other, which goose's single default ID would make
-// them do.
-func (db *DB) migrationLockID(ctx context.Context) (int64, error) {
-	var database string
-	var schema *string
-	if err := db.pool.QueryRow(ctx, `SELECT current_database(), current_schema()`).Scan(&database, &schema); err != nil {
-		return 0, err
-	}
-	if schema == nil {
-		return 0, errors.New("no schema on the search_path exists; create it or fix search_path")
-	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "keywarden migrations\x00%s\x00%s", database, *schema)
-	return int64(h.Sum64()), nil
-}
-
-// withProvider calls fn with a goose provider for the embedded migrations,
-// over a database/sql handle on the pool. A fresh provider per call, because
-// a provider remembers a failure to create its version table. When locked,
-// the provider takes the schema's advisory lock (on one connection, for the
-// whole run), polling for it every second for up to five minutes.
-func (db *DB) withProvider(ctx context.Context, locked bool, fn func(p *goose.Provider) error) error {
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	// The global registry holds Go migrations registered by init functions
-	// anywhere in the binary; ours are all SQL, embedded here.
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	if locked {
-		id, err := db.migrationLockID(ctx)
-		if err != nil {
-			return err
-		}
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	// Closing it returns its connections to the pool; the pool stays open.
-	sqlDB := stdlib.OpenDBFromPool(db.pool)
-	defer sqlDB.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, opts...)
-	if err != nil {
-		return err
-	}
-	return fn(p)
-}
-
-// Migrate applies every pending migration, each in its own transaction, to
-// the first schema on the search_path. Nodes that migrate at once take turns
-// under an advisory lock: the first applies the migrations, the others find
-// nothing pending.
-func (db *DB) Migrate(ctx context.Context) error {
-	err := db.withProvider(ctx, true, func(p *goose.Provider) error {
-		_, err := p.Up(ctx)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
-}
-
-// SchemaCurrent reports whether the database schema is the one this binary
-// was built for: no migration pending. A database migrated by a newer
-// Keywarden is not current either, and is reported with an error, because
-// this binary does not know its schema.
-func (db *DB) SchemaCurrent(ctx context.Context) (bool, error) {
-	var current, target int64
-	pending := false
-	err := db.withProvider(ctx, false, func(p *goose.Provider) error {
-		var err error
-		if pending, err = p.HasPending(ctx); err != nil || pending {
-			return err
-		}
-		current, target, err = p.GetVersions(ctx)
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("postgres: schema version: %w", err)
-	}
-	if pending {
-		return false, nil
-	}
-	if current > target {
-		return false, fmt.Errorf("postgres: database schema version %d is newer than this keywarden's %d; upgrade keywarden", current, target)
-	}
-	return true, nil
-}
-
-// Ping reports whether the database can be reached.
-func (db *DB) Ping(ctx context.Context) error {
-	return storeError("Ping", db.pool.Ping(ctx), messages{})
-}
-
-// Close closes the pool, waiting for connections in use to be returned.
-// Every acknowledged change is already committed.
+// Close closes the database handle and the pool, waiting for connections
+// in use to be returned. Every acknowledged change is already committed.
 func (db *DB) Close() error {
+	err := db.Store.Close()
 	db.pool.Close()
-	return nil
-}
-
-// write runs fn in a transaction and commits it when fn returns nil. Its
-// errors are raw; the caller maps them. A change that is one statement
-// runs as that statement alone, which PostgreSQL makes a transaction of its
-// own, saving the BEGIN and COMMIT round trips.
-func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, db.pool, fn)
-}
-
-// read runs fn in a read-only REPEATABLE READ transaction: one snapshot for
-// every statement, so that a page and its total count agree. (Under READ
-// COMMITTED, PostgreSQL's default, each statement would have its own.)
-func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
-}
-
-// SQLSTATE codes the store maps to domain errors.
-const (
-	uniqueViolation     = "23505"
-	foreignKeyViolation = "23503"
-)
-
-// messages are the caller-safe texts of the domain errors one operation can
-// fail with. An empty text means the case cannot happen in that operation,
-// and the error stays internal.
-type messages struct {
-	notFound string // no such row (pgx.ErrNoRows), or a missing parent row (a foreign key)
-	conflict string // a UNIQUE or PRIMARY KEY constraint
-}
-
-// storeError maps an error of the driver to a domain error. It is the only
-// place that does. Domain errors pass through unchanged; anything unexpected
-// becomes EINTERNAL, whose message the server logs and never shows. A
-// PostgreSQL error's text (what pgconn.PgError.Error returns) names the
-// constraint, never the row: the values are in its Detail, which is not
-// used, so a secret hash cannot reach an error.
-func storeError(op string, err error, m messages) error {
-	if err == nil {
-		return nil
-	}
-	var kerr *keywarden.Error
-	if errors.As(err, &kerr) {
-		return err
-	}
-	if errors.Is(err, pgx.ErrNoRows) && m.notFound != "" {
-		return keywarden.Errorf(keywarden.ENOTFOUND, "%s", m.notFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case uniqueViolation:
-			if m.conflict != "" {
-				return keywarden.Errorf(keywarden.ECONFLICT, "%s", m.conflict)
-			}
-		case foreignKeyViolation:
-			if m.notFound != "" {
-				return keywarden.Errorf(keywarden.ENOTFOUND, "%s", m.notFound)
-			}
-		}
-	}
-	return keywarden.Errorf(keywarden.EINTERNAL, "postgres: %s: %v", op, err)
-}
-
-// affectedOne returns a not-found error unless tag says a row changed.
-func affectedOne(tag pgconn.CommandTag, notFound string) error {
-	if tag.RowsAffected() == 0 {
-		return keywarden.Errorf(keywarden.ENOTFOUND, "%s", notFound)
-	}
-	return nil
-}
-
-// scanner is a pgx.Row or pgx.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// utc returns a time read from a TIMESTAMPTZ column, which pgx returns in
-// the local time zone, in UTC, as every store returns times.
-func utc(t time.Time) time.Time { return t.UTC() }
-
-// pageBounds returns the LIMIT and OFFSET of page: a limit of 0 (or less)
-// means keywarden.DefaultPageLimit.
-func pageBounds(page keywarden.Page) (limit, offset int) {
-	limit, offset = page.Limit, page.Offset
-	if limit <= 0 {
-		limit = keywarden.DefaultPageLimit
-	}
-	if offset < 0 {
-		offset = 0
-	}
-	return limit, offset
-}
-
-// oldestFirst is the order of most lists: creation time, with the ID to
-// break ties so that pages are stable.
-const oldestFirst = `created_at, id`
-
-// findPage reads one page of the rows of from that match where, in orderBy
-// order, and the total count, in one read transaction so that both come from
-// the same snapshot. where's placeholders are $1…$len(args). orderBy must end
-// in a unique column, so that pages neither repeat nor skip rows. Its errors
-// are raw; the caller maps them.
-func findPage[T any](ctx context.Context, db *DB, from, columns, where, orderBy string, args []any, page keywarden.Page, scan func(scanner) (T, error)) ([]T, int, error) {
-	limit, offset := pageBounds(page)
-	var (
-		items []T
-		total int
-	)
-	err := db.read(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+from+` `+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		n := len(args)
-		rows, err := tx.Query(ctx, `SELECT `+columns+` FROM `+from+` `+where+`
-			ORDER BY `+orderBy+` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
-			append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		items, err = scanAll(rows, scan)
-		return err
-	})
-	return items, total, err
-}
-
-// findAll reads every row of a query that returns a short, bounded list
-// (a user's memberships, a process's grants). Its errors are raw; the caller
-// maps them.
-func findAll[T any](ctx context.Context, db *DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := db.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanAll(rows, scan)
-}
-
-// scanAll scans and closes rows.
-func scanAll[T any](rows pgx.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var items []T
-	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, item)
-	}
-	return items, rows.Err()
+	return err
 }

@@ -269,7 +269,7 @@ func TestConcurrentMigrationsApplyEachMigrationOnce(t *testing.T) {
 
 func mustLockID(tb testing.TB, db *DB) int64 {
 	tb.Helper()
-	id, err := db.migrationLockID(context.Background())
+	id, err := dialect{pool: db.Pool()}.migrationLockID(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,23 +3,25 @@
 // no C compiler. Its schema migrations are embedded beside it and applied by
 // goose.
 //
-// Encoding choices, which the migrations document too: times are INTEGER
-// microseconds since the Unix epoch in UTC (a time.Time round-trips exactly to
-// the microsecond), durations are INTEGER seconds, and a key's scopes are a
-// JSON array of scope names in the key's order.
+// The queries are sqlstore's, shared with the PostgreSQL store; this package
+// opens the file and is the SQLite dialect (see dialect). Encoding choices,
+// which the migrations document too: times are INTEGER microseconds since
+// the Unix epoch in UTC (a time.Time round-trips exactly to the
+// microsecond), durations are INTEGER seconds, and a key's scopes are a JSON
+// array of scope names in the key's order.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -27,6 +29,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -35,11 +38,8 @@ var migrationFiles embed.FS
 // DB is a keywarden.Store kept in one SQLite file. It is safe for concurrent
 // use.
 type DB struct {
-	db *sql.DB
-	// byUser is the verification path's query, prepared once (on first use:
-	// before the first migration its table does not exist) so that a cache
-	// miss does not compile the same SELECT again.
-	byUser atomic.Pointer[sql.Stmt]
+	*sqlstore.Store
+	db *sql.DB // the Store's, for tests
 }
 
 var _ keywarden.Store = (*DB)(nil)
@@ -92,7 +92,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, want wal", path, mode)
 	}
-	return &DB{db: db}, nil
+	return &DB{Store: sqlstore.New(db, dialect{}), db: db}, nil
 }
 
 // dsn returns the driver's data source name for the file at path. The
@@ -126,225 +126,95 @@ func dsn(path string) string {
 	return path + "?" + q.Encode()
 }
 
-// provider returns a goose provider for the embedded migrations. A fresh one
-// per call, because a provider remembers a failure to create its version table.
-func (db *DB) provider() (*goose.Provider, error) {
+// dialect is SQLite's part of sqlstore.Store: what SQLite does differently
+// from PostgreSQL.
+type dialect struct{}
+
+var _ sqlstore.Dialect = dialect{}
+
+func (dialect) Name() string { return "sqlite" }
+
+// Rebind keeps the `?` placeholders, which SQLite reads as they are.
+func (dialect) Rebind(query string) string { return query }
+
+// Time is microseconds since the Unix epoch.
+func (dialect) Time(t time.Time) any { return t.UnixMicro() }
+
+// List is a JSON array of the names, in order. JSON rather than a separated
+// list so that no scope name can ever be mistaken for two, and so that SQL
+// can look inside with json_each (InList).
+func (dialect) List(names []string) (any, error) {
+	if names == nil {
+		names = []string{}
+	}
+	b, err := json.Marshal(names)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func (dialect) ScanList(src any) ([]string, error) {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return nil, fmt.Errorf("decode list: unexpected %T", src)
+	}
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return nil, fmt.Errorf("decode list: %w", err)
+	}
+	return names, nil
+}
+
+func (dialect) InList(column string) string {
+	return column + ` IN (SELECT value FROM json_each(?))`
+}
+
+// Constraint reads the extended result code, which the driver turns on, so
+// a constraint violation says which kind of constraint it was.
+func (dialect) Constraint(err error) sqlstore.Constraint {
+	var serr *sqlite.Error
+	if errors.As(err, &serr) {
+		switch serr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return sqlstore.Unique
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return sqlstore.ForeignKey
+		}
+	}
+	return sqlstore.NoConstraint
+}
+
+// ReadTx begins DEFERRED (see dsn): a read transaction reads one snapshot.
+func (dialect) ReadTx() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
+
+// LockRows is nothing: every write transaction holds the database's write
+// lock from its start (BEGIN IMMEDIATE, see dsn).
+func (dialect) LockRows() string { return "" }
+
+// BeginKeyChange and AfterKeyChange do nothing: with one writer at a time,
+// seq order is commit order, and no other process needs a notification.
+func (dialect) BeginKeyChange(context.Context, *sql.Tx) error        { return nil }
+func (dialect) AfterKeyChange(context.Context, *sql.Tx, int64) error { return nil }
+
+// PrepareVerify is true: the driver caches no statements, so a cache miss
+// would compile the same SELECT again.
+func (dialect) PrepareVerify() bool { return true }
+
+// Migrations returns a goose provider for the embedded migrations. A fresh
+// one per call, because a provider remembers a failure to create its version
+// table. It needs no lock: SQLite's write lock serializes migrators.
+func (dialect) Migrations(_ context.Context, db *sql.DB, _ bool) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
 	// The global registry holds Go migrations registered by init functions
 	// anywhere in the binary; ours are all SQL, embedded here.
-	return goose.NewProvider(goose.DialectSQLite3, db.db, fsys, goose.WithDisableGlobalRegistry(true))
-}
-
-// Migrate applies every pending migration, each in its own transaction.
-func (db *DB) Migrate(ctx context.Context) error {
-	p, err := db.provider()
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	return nil
-}
-
-// SchemaCurrent reports whether the database schema is the one this binary
-// was built for: no migration pending. A database migrated by a newer
-// Keywarden is not current either, and is reported with an error, because
-// this binary does not know its schema.
-func (db *DB) SchemaCurrent(ctx context.Context) (bool, error) {
-	p, err := db.provider()
-	if err != nil {
-		return false, fmt.Errorf("sqlite: schema version: %w", err)
-	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: schema version: %w", err)
-	}
-	if pending {
-		return false, nil
-	}
-	current, target, err := p.GetVersions(ctx)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: schema version: %w", err)
-	}
-	if current > target {
-		return false, fmt.Errorf("sqlite: database schema version %d is newer than this keywarden's %d; upgrade keywarden", current, target)
-	}
-	return true, nil
-}
-
-// Ping reports whether the database can be reached.
-func (db *DB) Ping(ctx context.Context) error {
-	return storeError("Ping", db.db.PingContext(ctx), messages{})
-}
-
-// Close closes the database. Every committed transaction is already on disk.
-func (db *DB) Close() error {
-	if st := db.byUser.Load(); st != nil {
-		st.Close()
-	}
-	return db.db.Close()
-}
-
-// write runs fn in a write transaction (BEGIN IMMEDIATE, see dsn) and commits
-// it when fn returns nil. Its errors are raw; the caller maps them.
-func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// read runs fn in a read-only transaction (BEGIN DEFERRED), so that a page
-// and its total count come from the same snapshot.
-func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// messages are the caller-safe texts of the domain errors one operation can
-// fail with. An empty text means the case cannot happen in that operation,
-// and the error stays internal.
-type messages struct {
-	notFound string // no such row (sql.ErrNoRows), or a missing parent row (a foreign key)
-	conflict string // a UNIQUE or PRIMARY KEY constraint
-}
-
-// storeError maps an error of the driver to a domain error. It is the only
-// place that does. Domain errors pass through unchanged; anything unexpected
-// becomes EINTERNAL, whose message the server logs and never shows. SQLite
-// messages name the constraint's columns, never the bound values, so a
-// secret hash cannot reach an error.
-func storeError(op string, err error, m messages) error {
-	if err == nil {
-		return nil
-	}
-	var kerr *keywarden.Error
-	if errors.As(err, &kerr) {
-		return err
-	}
-	if errors.Is(err, sql.ErrNoRows) && m.notFound != "" {
-		return keywarden.Errorf(keywarden.ENOTFOUND, "%s", m.notFound)
-	}
-	// The driver turns on extended result codes, so a constraint violation
-	// says which kind of constraint it was.
-	var serr *sqlite.Error
-	if errors.As(err, &serr) {
-		switch serr.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			if m.conflict != "" {
-				return keywarden.Errorf(keywarden.ECONFLICT, "%s", m.conflict)
-			}
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			if m.notFound != "" {
-				return keywarden.Errorf(keywarden.ENOTFOUND, "%s", m.notFound)
-			}
-		}
-	}
-	return keywarden.Errorf(keywarden.EINTERNAL, "sqlite: %s: %v", op, err)
-}
-
-// affectedOne returns a not-found error unless res changed a row.
-func affectedOne(res sql.Result, notFound string) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return keywarden.Errorf(keywarden.ENOTFOUND, "%s", notFound)
-	}
-	return nil
-}
-
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// micros is the stored form of a time: microseconds since the Unix epoch.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros is the inverse of micros, in UTC.
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// pageBounds returns the LIMIT and OFFSET of page: a limit of 0 (or less)
-// means keywarden.DefaultPageLimit.
-func pageBounds(page keywarden.Page) (limit, offset int) {
-	limit, offset = page.Limit, page.Offset
-	if limit <= 0 {
-		limit = keywarden.DefaultPageLimit
-	}
-	if offset < 0 {
-		offset = 0
-	}
-	return limit, offset
-}
-
-// oldestFirst is the order of most lists: creation time, with the ID to
-// break ties so that pages are stable.
-const oldestFirst = `created_at, id`
-
-// findPage reads one page of the rows of from that match where, in orderBy
-// order, and the total count, in one read transaction so that both come from
-// the same snapshot. orderBy must end in a unique column, so that pages
-// neither repeat nor skip rows. Its errors are raw; the caller maps them.
-func findPage[T any](ctx context.Context, db *DB, from, columns, where, orderBy string, args []any, page keywarden.Page, scan func(scanner) (T, error)) ([]T, int, error) {
-	limit, offset := pageBounds(page)
-	var (
-		items []T
-		total int
-	)
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+from+` `+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM `+from+` `+where+`
-			ORDER BY `+orderBy+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		items, err = scanAll(rows, scan)
-		return err
-	})
-	return items, total, err
-}
-
-// findAll reads every row of a query that returns a short, bounded list
-// (a user's memberships, a process's grants). Its errors are raw; the caller
-// maps them.
-func findAll[T any](ctx context.Context, db *DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanAll(rows, scan)
-}
-
-// scanAll scans and closes rows.
-func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var items []T
-	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, item)
-	}
-	return items, rows.Err()
+	return goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
 }

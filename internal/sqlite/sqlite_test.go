@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/sqlstore"
 	"github.com/keywarden/keywarden/internal/storetest"
 )
 
@@ -165,7 +167,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 func TestMigrationDatesExistingMemberships(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpen(t, filepath.Join(t.TempDir(), "keywarden.db"))
-	p, err := db.provider()
+	p, err := dialect{}.Migrations(ctx, db.db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +180,7 @@ func TestMigrationDatesExistingMemberships(t *testing.T) {
 		query string
 		args  []any
 	}{
-		{`INSERT INTO organizations (id, name, max_key_lifetime_seconds, created_at) VALUES (?, ?, 0, ?)`, []any{org.ID, org.Name, micros(org.CreatedAt)}},
+		{`INSERT INTO organizations (id, name, max_key_lifetime_seconds, created_at) VALUES (?, ?, 0, ?)`, []any{org.ID, org.Name, org.CreatedAt.UnixMicro()}},
 		{`INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, 0)`, []any{owner.ID, owner.Email, owner.PasswordHash}},
 		{`INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, 'owner')`, []any{org.ID, owner.ID}},
 	} {
@@ -193,7 +195,7 @@ func TestMigrationDatesExistingMemberships(t *testing.T) {
 	if err := db.db.QueryRowContext(ctx, `SELECT created_at FROM memberships WHERE org_id = ?`, org.ID).Scan(&createdAt); err != nil {
 		t.Fatal(err)
 	}
-	if got := fromMicros(createdAt); !got.Equal(org.CreatedAt) {
+	if got := time.UnixMicro(createdAt).UTC(); !got.Equal(org.CreatedAt) {
 		t.Errorf("membership created_at = %v, want the organization's %v", got, org.CreatedAt)
 	}
 }
@@ -214,7 +216,7 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 		t.Fatalf("DeleteAPIKey: %v", err)
 	}
 
-	pr, err := db.provider()
+	pr, err := dialect{}.Migrations(ctx, db.db, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,10 +373,7 @@ func TestStoreErrorMapsDriverErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("a 5-byte secret hash was accepted")
 	}
-	if code := keywarden.ErrorCode(storeError("test", err, apiKeyMessages)); code != keywarden.EINTERNAL {
-		t.Errorf("CHECK violation mapped to %q, want %q", code, keywarden.EINTERNAL)
-	}
-	if got := storeError("test", nil, apiKeyMessages); got != nil {
-		t.Errorf("storeError(nil) = %v", got)
+	if c := (dialect{}).Constraint(err); c != sqlstore.NoConstraint {
+		t.Errorf("CHECK violation classified as constraint %d, want none (internal)", c)
 	}
 }

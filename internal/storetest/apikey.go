@@ -49,6 +49,30 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		}
 	})
 
+	// A store encodes a key's scopes in its own way (a JSON array, a
+	// TEXT[]); any name must come back exactly, in order, however that
+	// encoding quotes it.
+	t.Run("ScopesRoundTripWhateverTheirCharacters", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		k := NewAPIKey(t, org.ID, "", At(1))
+		k.Scopes = []keywarden.Scope{"keys:read", "a,b", `quo"te`, `back\slash`, "{brace}", "sp ace", "NULL", "null", "", "[1]", "ünï"}
+		if err := s.CreateAPIKey(ctx, k, nil); err != nil {
+			t.Fatalf("CreateAPIKey: %v", err)
+		}
+		got, err := s.FindAPIKeyByUser(ctx, k.User)
+		if err != nil {
+			t.Fatalf("FindAPIKeyByUser: %v", err)
+		}
+		wantEqual(t, "FindAPIKeyByUser", got, k)
+		keys, _, err := s.FindAPIKeys(ctx, keywarden.APIKeyFilter{OrgID: org.ID, Level: keywarden.LevelOrganization})
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("FindAPIKeys = %d keys, %v; want 1", len(keys), err)
+		}
+		wantEqual(t, "FindAPIKeys", keys[0], k)
+	})
+
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

@@ -1,8 +1,9 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/keywarden/keywarden"
 )
@@ -14,43 +15,41 @@ import (
 // Its error is always internal, even for a foreign key or a taken ID: it
 // means the caller built a wrong event, and must not read as the change's
 // own "not found" or "conflict".
-func insertAuditEvent(ctx context.Context, tx *sql.Tx, e *keywarden.AuditEvent) error {
+func (s *Store) insertAuditEvent(ctx context.Context, tx *sql.Tx, e *keywarden.AuditEvent) error {
 	if e == nil {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `
+	_, err := s.exec(ctx, tx, `
 		INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, actor_name, action,
 			target_type, target_id, target_name, process_id, remote_addr)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, micros(e.At), e.Actor.Type, e.Actor.ID, e.Actor.Name, e.Action,
+		e.ID, e.OrgID, s.d.Time(e.At), e.Actor.Type, e.Actor.ID, e.Actor.Name, e.Action,
 		e.TargetType, e.TargetID, e.TargetName, e.ProcessID, e.RemoteAddr)
-	return storeError("insert audit event", err, messages{})
+	return s.storeError("insert audit event", err, messages{})
 }
 
 const auditEventColumns = `id, org_id, at, actor_type, actor_id, actor_name, action,
 	target_type, target_id, target_name, process_id, remote_addr`
 
-func scanAuditEvent(s scanner) (*keywarden.AuditEvent, error) {
-	var (
-		e  keywarden.AuditEvent
-		at int64
-	)
-	err := s.Scan(&e.ID, &e.OrgID, &at, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action,
+func scanAuditEvent(r scanner) (*keywarden.AuditEvent, error) {
+	var e keywarden.AuditEvent
+	err := r.Scan(&e.ID, &e.OrgID, TimeDest{&e.At}, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action,
 		&e.TargetType, &e.TargetID, &e.TargetName, &e.ProcessID, &e.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	e.At = fromMicros(at)
 	return &e, nil
 }
 
 // FindAuditEvents returns one page of the organization's events, newest
 // first, and the total count.
-func (db *DB) FindAuditEvents(ctx context.Context, orgID string, page keywarden.Page) ([]*keywarden.AuditEvent, int, error) {
-	events, total, err := findPage(ctx, db, "audit_events", auditEventColumns,
+func (s *Store) FindAuditEvents(ctx context.Context, orgID string, page keywarden.Page) (_ []*keywarden.AuditEvent, _ int, err error) {
+	const op = "FindAuditEvents"
+	defer s.observe(op, time.Now(), &err)
+	events, total, err := findPage(ctx, s, "audit_events", auditEventColumns,
 		`WHERE org_id = ?`, `at DESC, id DESC`, []any{orgID}, page, scanAuditEvent)
 	if err != nil {
-		return nil, 0, storeError("FindAuditEvents", err, messages{})
+		return nil, 0, s.storeError(op, err, messages{})
 	}
 	return events, total, nil
 }

@@ -1,0 +1,271 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/keywarden/keywarden"
+)
+
+var apiKeyMessages = messages{
+	notFound: "API key not found.",
+	conflict: "An API key with that ID already exists.",
+}
+
+// insertAPIKey is the statement of CreateAPIKey and of the prepared bulk
+// import; apiKeyArgs are its arguments for k.
+const insertAPIKey = `
+	INSERT INTO api_keys (id, org_id, process_id, name, "user", secret_hash, scopes,
+		created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func (s *Store) apiKeyArgs(k *keywarden.APIKey) ([]any, error) {
+	scopes, err := s.d.List(ScopeNames(k.Scopes))
+	if err != nil {
+		return nil, fmt.Errorf("encode scopes: %w", err)
+	}
+	return []any{k.ID, k.OrgID, nullString(k.ProcessID), k.Name, k.User, k.SecretHash[:], scopes,
+		s.d.Time(k.CreatedAt), k.CreatedBy.Type, k.CreatedBy.ID, k.CreatedBy.Name,
+		s.d.Time(k.ExpiresAt), s.nullTime(k.LastUsedAt)}, nil
+}
+
+// ScopeNames returns the names of scopes, in order.
+func ScopeNames(scopes []keywarden.Scope) []string {
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		names[i] = string(sc)
+	}
+	return names
+}
+
+// CreateAPIKey stores k and its audit event. A process key whose process is
+// not a process of the key's organization is refused by the schema's foreign
+// key: ENOTFOUND. The key is durable once this returns nil (SQLite syncs
+// every commit: synchronous=FULL).
+func (s *Store) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarden.AuditEvent) (err error) {
+	const op = "CreateAPIKey"
+	defer s.observe(op, time.Now(), &err)
+	args, err := s.apiKeyArgs(k)
+	if err != nil {
+		return s.storeError(op, err, messages{})
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, insertAPIKey, args...); err != nil {
+			return err
+		}
+		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeCreated, k.User, k.ProcessID)
+	})
+	msgs := apiKeyMessages
+	if k.ProcessID != "" {
+		msgs.notFound = "Process not found."
+	} else {
+		msgs.notFound = "Organization not found."
+	}
+	return s.storeError(op, err, msgs)
+}
+
+const apiKeyColumns = `id, org_id, process_id, name, "user", secret_hash, scopes,
+	created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at`
+
+func (s *Store) scanAPIKey(r scanner) (*keywarden.APIKey, error) {
+	var (
+		k         keywarden.APIKey
+		processID sql.NullString
+		hash      []byte
+		scopes    any // a List of the dialect
+	)
+	err := r.Scan(&k.ID, &k.OrgID, &processID, &k.Name, &k.User, &hash, &scopes,
+		TimeDest{&k.CreatedAt}, &k.CreatedBy.Type, &k.CreatedBy.ID, &k.CreatedBy.Name,
+		TimeDest{&k.ExpiresAt}, TimeDest{&k.LastUsedAt})
+	if err != nil {
+		return nil, err
+	}
+	// Never put the hash itself in an error.
+	if len(hash) != len(k.SecretHash) {
+		return nil, fmt.Errorf("api key %s: stored secret hash has %d bytes, want %d", k.ID, len(hash), len(k.SecretHash))
+	}
+	copy(k.SecretHash[:], hash)
+	names, err := s.d.ScanList(scopes)
+	if err != nil {
+		return nil, fmt.Errorf("api key %s: %w", k.ID, err)
+	}
+	if len(names) > 0 { // no scopes decode as nil
+		k.Scopes = make([]keywarden.Scope, len(names))
+		for i, n := range names {
+			k.Scopes[i] = keywarden.Scope(n)
+		}
+	}
+	k.ProcessID = processID.String
+	return &k, nil
+}
+
+// FindAPIKey returns a key of the organization, of either level; a key of
+// another organization is not found.
+func (s *Store) FindAPIKey(ctx context.Context, orgID, id string) (_ *keywarden.APIKey, err error) {
+	const op = "FindAPIKey"
+	defer s.observe(op, time.Now(), &err)
+	k, err := s.scanAPIKey(s.queryRow(ctx, s.db, `
+		SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id))
+	if err != nil {
+		return nil, s.storeError(op, err, apiKeyMessages)
+	}
+	return k, nil
+}
+
+const findAPIKeyByUser = `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE "user" = ?`
+
+// FindAPIKeyByUser returns the key whose public ID is user, of any
+// organization. It is the verification path: one lookup on a unique index,
+// with a statement prepared once where the dialect asks for it (pgx caches
+// the statements of every connection itself).
+func (s *Store) FindAPIKeyByUser(ctx context.Context, user string) (_ *keywarden.APIKey, err error) {
+	const op = "FindAPIKeyByUser"
+	defer s.observe(op, time.Now(), &err)
+	var row *sql.Row
+	if s.d.PrepareVerify() {
+		st, err := s.verifyStmt(ctx)
+		if err != nil {
+			return nil, s.storeError(op, err, apiKeyMessages)
+		}
+		row = st.QueryRowContext(ctx, user)
+	} else {
+		row = s.queryRow(ctx, s.db, findAPIKeyByUser, user)
+	}
+	k, err := s.scanAPIKey(row)
+	if err != nil {
+		return nil, s.storeError(op, err, apiKeyMessages)
+	}
+	return k, nil
+}
+
+// verifyStmt returns the prepared FindAPIKeyByUser statement, preparing it
+// on first use: before the first migration its table does not exist.
+func (s *Store) verifyStmt(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.byUser.Load(); st != nil {
+		return st, nil
+	}
+	prepared, err := s.db.PrepareContext(ctx, s.d.Rebind(findAPIKeyByUser))
+	if err != nil {
+		return nil, err
+	}
+	if !s.byUser.CompareAndSwap(nil, prepared) {
+		prepared.Close() // another caller prepared it first
+	}
+	return s.byUser.Load(), nil
+}
+
+// FindAPIKeys returns one page of the keys of one organization at one level,
+// oldest first, and the total count. Organization keys are those without a
+// process; LevelProcess requires f.ProcessID.
+func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []*keywarden.APIKey, _ int, err error) {
+	const op = "FindAPIKeys"
+	defer s.observe(op, time.Now(), &err)
+	var (
+		where string
+		args  []any
+	)
+	switch f.Level {
+	case keywarden.LevelOrganization:
+		where, args = `WHERE org_id = ? AND process_id IS NULL`, []any{f.OrgID}
+	case keywarden.LevelProcess:
+		if f.ProcessID == "" {
+			return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: LevelProcess without a process ID", s.d.Name(), op)
+		}
+		where, args = `WHERE org_id = ? AND process_id = ?`, []any{f.OrgID, f.ProcessID}
+	default:
+		return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: unknown level %q", s.d.Name(), op, f.Level)
+	}
+	keys, total, err := findPage(ctx, s, "api_keys", apiKeyColumns, where, oldestFirst, args, f.Page, s.scanAPIKey)
+	if err != nil {
+		return nil, 0, s.storeError(op, err, messages{})
+	}
+	return keys, total, nil
+}
+
+// DeleteAPIKey deletes a key of the organization, appends the deletion to
+// the key change feed, and records e. The deletion is durable once this
+// returns nil.
+func (s *Store) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) (err error) {
+	const op = "DeleteAPIKey"
+	defer s.observe(op, time.Now(), &err)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var user string
+		err := s.queryRow(ctx, tx, `DELETE FROM api_keys WHERE org_id = ? AND id = ? RETURNING "user"`, orgID, id).Scan(&user)
+		if err != nil {
+			return err
+		}
+		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeDeleted, user, "")
+	})
+	return s.storeError(op, err, apiKeyMessages)
+}
+
+// TouchAPIKey records that the key was used at at. It never moves
+// last_used_at back: touches may arrive out of order. One statement, so its
+// own transaction.
+func (s *Store) TouchAPIKey(ctx context.Context, user string, at time.Time) (err error) {
+	const op = "TouchAPIKey"
+	defer s.observe(op, time.Now(), &err)
+	t := s.d.Time(at)
+	res, err := s.exec(ctx, s.db, `
+		UPDATE api_keys
+		SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END
+		WHERE "user" = ?`, t, t, user)
+	if err == nil {
+		err = affectedOne(res, apiKeyMessages.notFound)
+	}
+	return s.storeError(op, err, apiKeyMessages)
+}
+
+// ImportAPIKeys stores many keys at once, for a bulk migration from another
+// system (or a load test's seed), in one transaction: with the dialect's
+// bulk path (PostgreSQL's COPY), or else one prepared statement and one
+// sync to disk for all of them, where CreateAPIKey takes a transaction and
+// a sync per key.
+//
+// It is all or nothing: the first key the schema refuses rolls the whole
+// import back. It validates nothing beyond what the schema enforces — unique
+// ID and public ID, an existing organization, a process of that same
+// organization, a 32-byte hash — so the caller vouches for everything else
+// (names, scopes, expiry, prefixes). It writes no audit events, so the
+// caller records the import where it needs to; and no key changes, which
+// would be one row per key: a verification cache in front of the store
+// learns of the new keys on their first lookup, as it does of any key it has
+// not seen (an ID presented before its import is refused until the cache's
+// negative entry for it expires).
+func (s *Store) ImportAPIKeys(ctx context.Context, keys []*keywarden.APIKey) (err error) {
+	const op = "ImportAPIKeys"
+	defer s.observe(op, time.Now(), &err)
+	if im, ok := s.d.(Importer); ok {
+		err = im.ImportAPIKeys(ctx, keys)
+	} else {
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			stmt, err := tx.PrepareContext(ctx, s.d.Rebind(insertAPIKey))
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for _, k := range keys {
+				args, err := s.apiKeyArgs(k)
+				if err != nil {
+					return err
+				}
+				if _, err := stmt.ExecContext(ctx, args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return s.storeError(op, err, messages{
+		notFound: "Organization or process not found.",
+		conflict: apiKeyMessages.conflict,
+	})
+}
