@@ -17,6 +17,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/sqlstore"
 )
 
 const usage = `Keywarden — API keys for a multi-tenant platform.
@@ -199,6 +200,10 @@ type database interface {
 	keywarden.Store
 	Migrate(ctx context.Context) error
 	SchemaCurrent(ctx context.Context) (bool, error)
+	// ObserveWith reports every store operation to the metrics; UseClock
+	// gives the store the command's clock.
+	ObserveWith(o sqlstore.Observer)
+	UseClock(now func() time.Time)
 }
 
 // listenerName names a node's listening connection in pg_stat_activity:
@@ -249,6 +254,7 @@ func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
 		db.Close()
 		return nil, err
 	}
+	db.UseClock(a.now)
 	return db, nil
 }
 

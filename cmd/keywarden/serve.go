@@ -23,7 +23,6 @@ import (
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
-	"github.com/keywarden/keywarden/internal/sqlstore"
 )
 
 // HTTP server limits. Slow clients must not hold connections open forever,
@@ -118,7 +117,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// verification cache: what the cache answers never reaches the store or
 	// its metrics.
 	m := metrics.New()
-	store.(sqlstore.Observable).ObserveWith(m)
+	store.ObserveWith(m)
 	keys := cache.New(store, cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)

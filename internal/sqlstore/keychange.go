@@ -26,7 +26,7 @@ func (s *Store) recordKeyChange(ctx context.Context, tx *sql.Tx, kind, user, pro
 	if err := s.d.BeginKeyChange(ctx, tx); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := s.clock()
 	var seq int64
 	if err := s.queryRow(ctx, tx, `
 		INSERT INTO key_changes (kind, "user", process_id, at) VALUES (?, ?, ?, ?) RETURNING seq`,

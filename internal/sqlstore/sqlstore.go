@@ -112,6 +112,9 @@ type Store struct {
 	// byUser is the verification query, prepared on first use (before the
 	// first migration its table does not exist), when the dialect asks.
 	byUser atomic.Pointer[sql.Stmt]
+	// now is the clock of the times the store makes itself (the change
+	// log's); every other time comes with the change it belongs to.
+	now atomic.Pointer[func() time.Time]
 }
 
 var (
@@ -126,6 +129,18 @@ func New(db *sql.DB, d Dialect) *Store {
 
 // ObserveWith makes every later operation report to o.
 func (s *Store) ObserveWith(o Observer) { s.observer.Store(&o) }
+
+// UseClock makes the store take the times it makes itself from now (the
+// server's clock, which tests control) instead of time.Now.
+func (s *Store) UseClock(now func() time.Time) { s.now.Store(&now) }
+
+// clock returns the store's clock.
+func (s *Store) clock() time.Time {
+	if now := s.now.Load(); now != nil {
+		return (*now)()
+	}
+	return time.Now()
+}
 
 // observe is deferred by every operation with time.Now() evaluated at the
 // defer, so it sees the start and, through errp, the final error.
