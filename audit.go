@@ -2,6 +2,9 @@ package keywarden
 
 import (
 	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,4 +45,69 @@ type AuditStore interface {
 	// FindAuditEvents returns one page of an organization's events, newest
 	// first, and the total.
 	FindAuditEvents(ctx context.Context, orgID string, page Page) ([]*AuditEvent, int, error)
+	// FindAuditEventsAfter returns up to f.Limit events of f.OrgID that
+	// match f, newest first, starting after f.After, and the cursor to pass
+	// for the next page: zero when there is none. A limit outside 0 to
+	// MaxPageLimit is EINVALID.
+	FindAuditEventsAfter(ctx context.Context, f AuditFilter) ([]*AuditEvent, AuditCursor, error)
+}
+
+// AuditFilter selects events of one organization, newest first, for
+// FindAuditEventsAfter. The fields other than OrgID narrow the selection
+// when set.
+type AuditFilter struct {
+	OrgID      string
+	Action     string // e.g. AuditAPIKeyDeleted
+	TargetType string
+	TargetID   string
+	ProcessID  string
+	ActorID    string
+	// Since and Until bound At: Since <= At < Until, each when not zero.
+	Since, Until time.Time
+	// After is where the previous page ended; zero for the newest events.
+	After AuditCursor
+	// Limit is the page size: DefaultPageLimit when zero, at most
+	// MaxPageLimit.
+	Limit int
+}
+
+// AuditCursor is the position of an event in the audit log, which is
+// ordered newest first by (At, ID). A page that starts after the cursor of
+// the previous one never repeats or skips an event, however many are
+// written meanwhile: new events are newer than every page already read. Its
+// String form is an opaque token for clients.
+type AuditCursor struct {
+	At time.Time
+	ID string
+}
+
+// IsZero reports whether c is the start of the log.
+func (c AuditCursor) IsZero() bool { return c.At.IsZero() && c.ID == "" }
+
+// String returns the cursor as an opaque, URL-safe token; "" for the zero
+// cursor.
+func (c AuditCursor) String() string {
+	if c.IsZero() {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "." + c.ID))
+}
+
+// ParseAuditCursor reads a token made by AuditCursor.String. "" is the
+// zero cursor; anything else that String did not make is EINVALID.
+func ParseAuditCursor(token string) (AuditCursor, error) {
+	if token == "" {
+		return AuditCursor{}, nil
+	}
+	bad := Errorf(EINVALID, "The cursor is not one this server returned.")
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return AuditCursor{}, bad
+	}
+	micros, id, ok := strings.Cut(string(raw), ".")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || n <= 0 || !IsID(id) {
+		return AuditCursor{}, bad
+	}
+	return AuditCursor{At: time.UnixMicro(n).UTC(), ID: id}, nil
 }

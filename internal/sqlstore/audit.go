@@ -53,3 +53,53 @@ func (s *Store) FindAuditEvents(ctx context.Context, orgID string, page keywarde
 	}
 	return events, total, nil
 }
+
+// FindAuditEventsAfter implements keywarden.AuditStore. It reads one row
+// more than the page, to know whether another page follows, and walks the
+// (org_id, at DESC, id DESC) index from the cursor on: no OFFSET, so a
+// client paging through a large log costs the same on every page.
+func (s *Store) FindAuditEventsAfter(ctx context.Context, f keywarden.AuditFilter) (_ []*keywarden.AuditEvent, _ keywarden.AuditCursor, err error) {
+	const op = "FindAuditEventsAfter"
+	defer s.observe(op, time.Now(), &err)
+	limit := f.Limit
+	if limit == 0 {
+		limit = keywarden.DefaultPageLimit
+	}
+	if limit < 0 || limit > keywarden.MaxPageLimit {
+		return nil, keywarden.AuditCursor{}, keywarden.Errorf(keywarden.EINVALID, "limit must be an integer from 1 to %d.", keywarden.MaxPageLimit)
+	}
+	where, args := `WHERE org_id = ?`, []any{f.OrgID}
+	for _, c := range []struct{ column, value string }{
+		{"action", f.Action}, {"target_type", f.TargetType}, {"target_id", f.TargetID},
+		{"process_id", f.ProcessID}, {"actor_id", f.ActorID},
+	} {
+		if c.value != "" {
+			where += ` AND ` + c.column + ` = ?`
+			args = append(args, c.value)
+		}
+	}
+	if !f.Since.IsZero() {
+		where += ` AND at >= ?`
+		args = append(args, s.d.Time(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where += ` AND at < ?`
+		args = append(args, s.d.Time(f.Until))
+	}
+	if !f.After.IsZero() {
+		where += ` AND (at < ? OR at = ? AND id < ?)`
+		args = append(args, s.d.Time(f.After.At), s.d.Time(f.After.At), f.After.ID)
+	}
+	events, err := findAll(ctx, s, `SELECT `+auditEventColumns+` FROM audit_events `+where+`
+		ORDER BY at DESC, id DESC LIMIT ?`, append(args, limit+1), scanAuditEvent)
+	if err != nil {
+		return nil, keywarden.AuditCursor{}, s.storeError(op, err, messages{})
+	}
+	var next keywarden.AuditCursor
+	if len(events) > limit {
+		events = events[:limit]
+		last := events[limit-1]
+		next = keywarden.AuditCursor{At: last.At, ID: last.ID}
+	}
+	return events, next, nil
+}

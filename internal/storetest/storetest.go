@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	t.Run("Members", func(t *testing.T) { testMembers(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
+	t.Run("AuditEventsAfterACursor", func(t *testing.T) { testAuditEventsAfter(t, newStore) })
 	t.Run("KeyChanges", func(t *testing.T) { testKeyChanges(t, newStore) })
 	t.Run("KeyChangingMethodsAreLogged", func(t *testing.T) { testKeyChangingMethodsAreLogged(t, newStore) })
 	t.Run("KeyChangesFollowedDuringConcurrentDeletions", func(t *testing.T) { testKeyChangeFollower(t, newStore) })
