@@ -81,13 +81,26 @@ type APIKeyStore interface {
 	FindAPIKeyByUser(ctx context.Context, user string) (*APIKey, error)
 	// FindAPIKeys returns one page, oldest first, and the total count.
 	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, int, error)
-	// DeleteAPIKey deletes a key of the organization. Once it returns nil the
-	// deletion is durable.
-	DeleteAPIKey(ctx context.Context, orgID, id string, e *AuditEvent) error
+	// DeleteAPIKey deletes the key ref names and returns it, so that the
+	// caller needs no look-up first. e, when not nil, is the deletion's
+	// audit event: the store completes it with the deleted key as its
+	// target (only the deletion knows it) and writes it in the same
+	// transaction. No such key — or one of another organization, level or
+	// process — is ENOTFOUND. Once it returns the deletion is durable.
+	DeleteAPIKey(ctx context.Context, ref APIKeyRef, e *AuditEvent) (*APIKey, error)
 	// TouchAPIKey records that the key whose public ID is user was used at
 	// at; it never moves lastUsedAt backwards. It takes the public ID, the
 	// key the verification path (and its cache) knows a key by.
 	TouchAPIKey(ctx context.Context, user string, at time.Time) error
+}
+
+// APIKeyRef names one key of an organization. A Level, when set, confines
+// it: an organization key, or a key of ProcessID.
+type APIKeyRef struct {
+	OrgID     string
+	ID        string
+	Level     Level // empty: either level (the operator's command line)
+	ProcessID string
 }
 
 // CreateAPIKeyRequest is the body of a create call. Exp is a string so that a

@@ -40,6 +40,12 @@ type AuditEvent struct {
 	RemoteAddr string
 }
 
+// TargetAPIKey makes k the event's target, named as the audit log shows
+// keys: "name (user)", so that a key is recognisable after its deletion.
+func (e *AuditEvent) TargetAPIKey(k *APIKey) {
+	e.TargetType, e.TargetID, e.TargetName, e.ProcessID = "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID
+}
+
 // AuditStore reads the audit log.
 type AuditStore interface {
 	// FindAuditEvents returns one page of an organization's events, newest

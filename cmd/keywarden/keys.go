@@ -70,10 +70,11 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyCreated, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
+	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyCreated, "", "", "", "")
 	if err != nil {
 		return err
 	}
+	e.TargetAPIKey(k)
 	if err := store.CreateAPIKey(ctx, k, e); err != nil {
 		return err
 	}
@@ -181,15 +182,11 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	k, err := store.FindAPIKey(ctx, org.ID, *id)
+	e, err := a.auditEvent(org.ID, keywarden.AuditAPIKeyDeleted, "", "", "", "") // its target is the deleted key
 	if err != nil {
 		return err
 	}
-	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyDeleted, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
-	if err != nil {
-		return err
-	}
-	if err := store.DeleteAPIKey(ctx, org.ID, *id, e); err != nil {
+	if _, err := store.DeleteAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: *id}, e); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "Deleted API key %s.\n", *id)

@@ -203,7 +203,7 @@ func TestDeletionStopsACachedKeyAtOnce(t *testing.T) {
 	f := newFixture(t, cache.Config{})
 	k, h := f.key(t, "", time.Hour)
 	f.verify(t, h)
-	f.change(t, func(ctx context.Context) error { return f.store.DeleteAPIKey(ctx, f.org.ID, k.ID, nil) })
+	f.change(t, func(ctx context.Context) error { return storetest.DeleteAPIKey(ctx, f.store, f.org.ID, k.ID, nil) })
 	if v := f.verify(t, h); v.Code != keywarden.VerifyInvalid {
 		t.Fatalf("after delete: %+v", v)
 	}
@@ -360,7 +360,7 @@ func TestWatchDropsKeysDeletedElsewhere(t *testing.T) {
 	if err := f.cache.Watch(ctx, 5*time.Millisecond, nil, func(err error) { errs <- err }); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.DeleteAPIKey(context.Background(), f.org.ID, k.ID, nil); err != nil { // not through the cache
+	if err := storetest.DeleteAPIKey(context.Background(), f.store, f.org.ID, k.ID, nil); err != nil { // not through the cache
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -426,7 +426,7 @@ func TestWatchWakesOnNotification(t *testing.T) {
 	if err := f.cache.Watch(ctx, time.Hour, wake, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.DeleteAPIKey(context.Background(), f.org.ID, k.ID, nil); err != nil {
+	if err := storetest.DeleteAPIKey(context.Background(), f.store, f.org.ID, k.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	wake <- struct{}{}

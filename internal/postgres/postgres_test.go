@@ -496,13 +496,13 @@ func TestListenKeyChanges(t *testing.T) {
 	created := storetest.NewAPIKey(t, org.ID, "", storetest.At(2))
 	wantChange("CreateAPIKey", func() error { return db.CreateAPIKey(ctx, created, nil) },
 		keywarden.KeyChange{Kind: keywarden.KeyChangeCreated, User: created.User})
-	wantChange("DeleteAPIKey", func() error { return db.DeleteAPIKey(ctx, org.ID, keys[0].ID, nil) },
+	wantChange("DeleteAPIKey", func() error { return storetest.DeleteAPIKey(ctx, db, org.ID, keys[0].ID, nil) },
 		keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: keys[0].User})
 	wantChange("DeleteProcess", func() error { return db.DeleteProcess(ctx, org.ID, p.ID, nil) },
 		keywarden.KeyChange{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: p.ID})
 
 	// A deletion that fails changes nothing and wakes nobody.
-	if err := db.DeleteAPIKey(ctx, org.ID, keys[0].ID, nil); keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+	if err := storetest.DeleteAPIKey(ctx, db, org.ID, keys[0].ID, nil); keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 		t.Fatalf("deleting a deleted key: %v", err)
 	}
 	wantNoWake(t, wake, "after a failed deletion")
@@ -517,7 +517,7 @@ func TestListenKeyChanges(t *testing.T) {
 	}
 	wantEvent(t, events, "listening")
 	wantWake(t, wake, "after reconnecting")
-	wantChange("DeleteAPIKey after reconnecting", func() error { return db.DeleteAPIKey(ctx, org.ID, keys[1].ID, nil) },
+	wantChange("DeleteAPIKey after reconnecting", func() error { return storetest.DeleteAPIKey(ctx, db, org.ID, keys[1].ID, nil) },
 		keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: keys[1].User})
 
 	// Cancelled, it returns promptly and lets go of its connection.
@@ -580,7 +580,7 @@ func TestKeyChangesOlderThanADayArePruned(t *testing.T) {
 		VALUES ('kwo_old', now() - interval '25 hours'), ('kwo_recent', now() - interval '23 hours')`); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteAPIKey(ctx, org.ID, k.ID, nil); err != nil {
+	if err := storetest.DeleteAPIKey(ctx, db, org.ID, k.ID, nil); err != nil {
 		t.Fatalf("DeleteAPIKey: %v", err)
 	}
 	changes, err := db.KeyChangesSince(ctx, 0, 10)

@@ -90,10 +90,11 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	e, err := s.auditEvent(r, keywarden.AuditAPIKeyCreated, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
+	e, err := s.auditEvent(r, keywarden.AuditAPIKeyCreated, "", "", "", "")
 	if err != nil {
 		return err
 	}
+	e.TargetAPIKey(k)
 	if err := s.changeKeys(ctx, func() error { return s.apiKeys.CreateAPIKey(ctx, k, e) }); err != nil {
 		return err
 	}
@@ -138,19 +139,33 @@ func (s *server) findKey(r *http.Request, processID string) (*keywarden.APIKey, 
 	return k, err
 }
 
+// deleteKey deletes the key named by the path if it belongs to the caller's
+// organization and to processID (empty: an organization key), in one store
+// call that says what it deleted; anything else is the same 404.
 func (s *server) deleteKey(w http.ResponseWriter, r *http.Request, processID string) error {
-	k, err := s.findKey(r, processID)
-	if err != nil {
-		return err
-	}
-	e, err := s.auditEvent(r, keywarden.AuditAPIKeyDeleted, "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID)
-	if err != nil {
-		return err
-	}
-	if err := s.changeKeys(r.Context(), func() error { return s.apiKeys.DeleteAPIKey(r.Context(), k.OrgID, k.ID, e) }); err != nil {
-		return err
+	id := r.PathValue("id")
+	if !keywarden.IsID(id) {
+		return errAPIKeyNotFound
 	}
 	p := keywarden.PrincipalFromContext(r.Context())
+	ref := keywarden.APIKeyRef{OrgID: p.OrgID, ID: id, Level: keywarden.LevelOrganization}
+	if processID != "" {
+		ref.Level, ref.ProcessID = keywarden.LevelProcess, processID
+	}
+	e, err := s.auditEvent(r, keywarden.AuditAPIKeyDeleted, "", "", "", "") // its target is the deleted key
+	if err != nil {
+		return err
+	}
+	var k *keywarden.APIKey
+	err = s.changeKeys(r.Context(), func() (err error) {
+		k, err = s.apiKeys.DeleteAPIKey(r.Context(), ref, e)
+		return err
+	})
+	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
+		return errAPIKeyNotFound
+	} else if err != nil {
+		return err
+	}
 	s.Logger.InfoContext(r.Context(), "api key deleted", "key_id", k.ID, "key_user", k.User, "org_id", k.OrgID, "process_id", k.ProcessID, "by", p.Actor.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

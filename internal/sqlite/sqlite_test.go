@@ -57,7 +57,7 @@ func TestReopenedDatabaseKeepsData(t *testing.T) {
 	p := storetest.MustCreateProcess(t, db, org.ID, storetest.At(0))
 	k := storetest.MustCreateAPIKey(t, db, org.ID, p.ID, storetest.At(1))
 	deleted := storetest.MustCreateAPIKey(t, db, org.ID, "", storetest.At(2))
-	if err := db.DeleteAPIKey(ctx, org.ID, deleted.ID, nil); err != nil {
+	if err := storetest.DeleteAPIKey(ctx, db, org.ID, deleted.ID, nil); err != nil {
 		t.Fatalf("DeleteAPIKey: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -211,7 +211,7 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 	storetest.MustSetProcessGrant(t, db, p, u, keywarden.ProcessUser)
 	storetest.MustCreateInvite(t, db, org.ID, keywarden.RoleAdmin, storetest.At(3))
 	storetest.MustCreateSession(t, db, owner.ID, org.ID, storetest.At(4))
-	if err := db.DeleteAPIKey(ctx, org.ID, storetest.MustCreateAPIKey(t, db, org.ID, "", storetest.At(5)).ID,
+	if err := storetest.DeleteAPIKey(ctx, db, org.ID, storetest.MustCreateAPIKey(t, db, org.ID, "", storetest.At(5)).ID,
 		storetest.NewAuditEvent(t, org.ID, keywarden.AuditAPIKeyDeleted, storetest.At(5))); err != nil {
 		t.Fatalf("DeleteAPIKey: %v", err)
 	}

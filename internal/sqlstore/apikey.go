@@ -187,24 +187,42 @@ func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []
 	return keys, total, nil
 }
 
-// DeleteAPIKey deletes a key of the organization, appends the deletion to
-// the key change feed, and records e. The deletion is durable once this
-// returns nil.
-func (s *Store) DeleteAPIKey(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) (err error) {
+// DeleteAPIKey implements keywarden.APIKeyStore: one DELETE … RETURNING
+// confined to the reference's organization, level and process, the audit
+// event completed with the deleted key, and the change log's entry, in one
+// transaction.
+func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *keywarden.AuditEvent) (_ *keywarden.APIKey, err error) {
 	const op = "DeleteAPIKey"
 	defer s.observe(op, time.Now(), &err)
+	where, args := `WHERE org_id = ? AND id = ?`, []any{ref.OrgID, ref.ID}
+	switch ref.Level {
+	case "":
+	case keywarden.LevelOrganization:
+		where += ` AND process_id IS NULL`
+	case keywarden.LevelProcess:
+		where += ` AND process_id = ?`
+		args = append(args, ref.ProcessID)
+	default:
+		return nil, keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: unknown level %q", s.d.Name(), op, ref.Level)
+	}
+	var k *keywarden.APIKey
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		var user string
-		err := s.queryRow(ctx, tx, `DELETE FROM api_keys WHERE org_id = ? AND id = ? RETURNING "user"`, orgID, id).Scan(&user)
-		if err != nil {
+		var err error
+		if k, err = s.scanAPIKey(s.queryRow(ctx, tx, `DELETE FROM api_keys `+where+` RETURNING `+apiKeyColumns, args...)); err != nil {
 			return err
+		}
+		if e != nil {
+			e.TargetAPIKey(k)
 		}
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeDeleted, user, "")
+		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeDeleted, k.User, "")
 	})
-	return s.storeError(op, err, apiKeyMessages)
+	if err != nil {
+		return nil, s.storeError(op, err, apiKeyMessages)
+	}
+	return k, nil
 }
 
 // TouchAPIKey records that the key was used at at. It never moves

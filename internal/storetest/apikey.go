@@ -235,7 +235,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		} {
 			_, err := s.FindAPIKey(ctx, other.ID, k.ID)
 			wantCode(t, err, keywarden.ENOTFOUND)
-			wantCode(t, s.DeleteAPIKey(ctx, other.ID, k.ID, nil), keywarden.ENOTFOUND)
+			wantCode(t, DeleteAPIKey(ctx, s, other.ID, k.ID, nil), keywarden.ENOTFOUND)
 			got, err := s.FindAPIKeyByUser(ctx, k.User)
 			if err != nil {
 				t.Fatalf("FindAPIKeyByUser after another organization's delete: %v", err)
@@ -260,14 +260,14 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			t.Run(tt.name, func(t *testing.T) {
 				k := MustCreateAPIKey(t, s, org.ID, tt.processID, At(1))
 				kept := MustCreateAPIKey(t, s, org.ID, tt.processID, At(2))
-				if err := s.DeleteAPIKey(ctx, org.ID, k.ID, nil); err != nil {
+				if err := DeleteAPIKey(ctx, s, org.ID, k.ID, nil); err != nil {
 					t.Fatalf("DeleteAPIKey: %v", err)
 				}
 				_, err := s.FindAPIKeyByUser(ctx, k.User)
 				wantCode(t, err, keywarden.ENOTFOUND)
 				_, err = s.FindAPIKey(ctx, org.ID, k.ID)
 				wantCode(t, err, keywarden.ENOTFOUND)
-				wantCode(t, s.DeleteAPIKey(ctx, org.ID, k.ID, nil), keywarden.ENOTFOUND)
+				wantCode(t, DeleteAPIKey(ctx, s, org.ID, k.ID, nil), keywarden.ENOTFOUND)
 				wantCode(t, s.TouchAPIKey(ctx, k.User, At(3)), keywarden.ENOTFOUND)
 				keys, total, err := s.FindAPIKeys(ctx, keywarden.APIKeyFilter{OrgID: org.ID, Level: tt.level, ProcessID: tt.processID})
 				wantPage(t, "FindAPIKeys", keys, total, err, []*keywarden.APIKey{kept}, 1)

@@ -16,6 +16,9 @@ import (
 type auditedChange struct {
 	name string
 	do   func(t *testing.T, s keywarden.Store, org *keywarden.Organization, owner *keywarden.User, e *keywarden.AuditEvent) error
+	// deleted, for a deletion that names its event's target itself
+	// (DeleteAPIKey), is set by do to what it deleted.
+	deleted **keywarden.APIKey
 }
 
 // failingChange is a change that fails with wantCode, and so must record no
@@ -29,56 +32,65 @@ type failingChange struct {
 // audit event.
 func auditedChanges(ctx context.Context) []auditedChange {
 	return []auditedChange{
-		{"CreateOrganizationKey", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "CreateOrganizationKey", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			return s.CreateAPIKey(ctx, NewAPIKey(t, org.ID, "", At(1)), e)
 		}},
-		{"CreateProcessKey", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "CreateProcessKey", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			p := MustCreateProcess(t, s, org.ID, At(1))
 			return s.CreateAPIKey(ctx, NewAPIKey(t, org.ID, p.ID, At(1)), e)
 		}},
-		{"DeleteAPIKey", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
-			k := MustCreateAPIKey(t, s, org.ID, "", At(1))
-			return s.DeleteAPIKey(ctx, org.ID, k.ID, e)
-		}},
-		{"CreateProcess", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		func() auditedChange {
+			var deleted *keywarden.APIKey
+			return auditedChange{name: "DeleteAPIKey", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+				p := MustCreateProcess(t, s, org.ID, At(1))
+				k := MustCreateAPIKey(t, s, org.ID, p.ID, At(1))
+				var err error
+				deleted, err = s.DeleteAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID, Level: keywarden.LevelProcess, ProcessID: p.ID}, e)
+				if err == nil && (deleted.ID != k.ID || deleted.User != k.User || deleted.Name != k.Name) {
+					t.Errorf("DeleteAPIKey returned %+v, not the key it deleted", deleted)
+				}
+				return err
+			}, deleted: &deleted}
+		}(),
+		{name: "CreateProcess", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			return s.CreateProcess(ctx, NewProcess(t, org.ID, At(1)), e)
 		}},
-		{"RenameProcess", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "RenameProcess", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			p := MustCreateProcess(t, s, org.ID, At(1))
 			_, err := s.RenameProcess(ctx, org.ID, p.ID, "Receipts", At(2), e)
 			return err
 		}},
-		{"DeleteProcess", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "DeleteProcess", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			p := MustCreateProcess(t, s, org.ID, At(1))
 			MustCreateAPIKey(t, s, org.ID, p.ID, At(1))
 			return s.DeleteProcess(ctx, org.ID, p.ID, e)
 		}},
-		{"UpdateOrganization", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "UpdateOrganization", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			update := *org
 			update.Name += " renamed"
 			return s.UpdateOrganization(ctx, &update, e)
 		}},
-		{"SetMemberRole", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "SetMemberRole", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			u := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(1))
 			return s.SetMemberRole(ctx, org.ID, u.ID, keywarden.RoleAdmin, e)
 		}},
-		{"RemoveMember", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "RemoveMember", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			u := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(1))
 			return s.RemoveMember(ctx, org.ID, u.ID, e)
 		}},
-		{"CreateInvite", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "CreateInvite", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			return s.CreateInvite(ctx, NewInvite(t, org.ID, keywarden.RoleAdmin, At(1)), e)
 		}},
-		{"AcceptInvite", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "AcceptInvite", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			inv := MustCreateInvite(t, s, org.ID, keywarden.RoleAdmin, At(1))
 			return s.AcceptInvite(ctx, inv.ID, NewUser(t), At(2), e)
 		}},
-		{"SetProcessGrant", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "SetProcessGrant", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			p := MustCreateProcess(t, s, org.ID, At(1))
 			u := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(1))
 			return s.SetProcessGrant(ctx, &keywarden.ProcessGrant{OrgID: org.ID, ProcessID: p.ID, UserID: u.ID, Role: keywarden.ProcessUser}, e)
 		}},
-		{"RemoveProcessGrant", func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+		{name: "RemoveProcessGrant", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			p := MustCreateProcess(t, s, org.ID, At(1))
 			u := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(1))
 			MustSetProcessGrant(t, s, p, u, keywarden.ProcessManager)
@@ -91,7 +103,7 @@ func auditedChanges(ctx context.Context) []auditedChange {
 // event, one for each way they fail.
 func failingChanges(ctx context.Context) []failingChange {
 	fail := func(name, code string, do func(t *testing.T, s keywarden.Store, org *keywarden.Organization, owner *keywarden.User, e *keywarden.AuditEvent) error) failingChange {
-		return failingChange{auditedChange{name, do}, code}
+		return failingChange{auditedChange{name: name, do: do}, code}
 	}
 	return []failingChange{
 		fail("CreateAPIKeyWithTakenUser", keywarden.ECONFLICT, func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
@@ -107,12 +119,12 @@ func failingChanges(ctx context.Context) []failingChange {
 		}),
 		fail("DeleteUnknownAPIKey", keywarden.ENOTFOUND, func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			MustCreateAPIKey(t, s, org.ID, "", At(1))
-			return s.DeleteAPIKey(ctx, org.ID, MustNewID(t), e)
+			return DeleteAPIKey(ctx, s, org.ID, MustNewID(t), e)
 		}),
 		fail("DeleteAnotherOrganizationsAPIKey", keywarden.ENOTFOUND, func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			other, _ := MustCreateOrganization(t, s)
 			k := MustCreateAPIKey(t, s, other.ID, "", At(1))
-			return s.DeleteAPIKey(ctx, org.ID, k.ID, e)
+			return DeleteAPIKey(ctx, s, org.ID, k.ID, e)
 		}),
 		fail("CreateProcessWithTakenID", keywarden.ECONFLICT, func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			first := MustCreateProcess(t, s, org.ID, At(1))
@@ -206,6 +218,9 @@ func testAudit(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				want := *e // the store must store e as given, not as it may have changed it
 				if err := c.do(t, s, org, owner, e); err != nil {
 					t.Fatalf("%s: %v", c.name, err)
+				}
+				if c.deleted != nil {
+					want.TargetAPIKey(*c.deleted) // … completed with what it deleted
 				}
 				wantAuditEvents(t, s, org.ID, &want)
 			})
@@ -336,7 +351,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		if err := s.SetProcessGrant(ctx, g, event(keywarden.AuditProcessGrantSet)); err != nil {
 			t.Fatalf("SetProcessGrant: %v", err)
 		}
-		if err := s.DeleteAPIKey(ctx, org.ID, k.ID, event(keywarden.AuditAPIKeyDeleted)); err != nil {
+		if err := DeleteAPIKey(ctx, s, org.ID, k.ID, event(keywarden.AuditAPIKeyDeleted)); err != nil {
 			t.Fatalf("DeleteAPIKey: %v", err)
 		}
 		if err := s.RemoveMember(ctx, org.ID, u.ID, event(keywarden.AuditMemberRemoved)); err != nil {

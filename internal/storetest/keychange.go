@@ -27,10 +27,10 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	if err := s.CreateAPIKey(ctx, k1, nil); keywarden.ErrorCode(err) != keywarden.ECONFLICT {
 		t.Fatalf("creating a key twice: %v", err)
 	}
-	if err := s.DeleteAPIKey(ctx, org.ID, k1.ID, nil); err != nil {
+	if err := DeleteAPIKey(ctx, s, org.ID, k1.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteAPIKey(ctx, org.ID, k1.ID, nil); keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
+	if err := DeleteAPIKey(ctx, s, org.ID, k1.ID, nil); keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
 		t.Fatalf("second delete: %v", err)
 	}
 	if err := s.DeleteProcess(ctx, org.ID, proc.ID, nil); err != nil {
@@ -131,7 +131,7 @@ func testKeyChangeFollower(t *testing.T, newStore func(t *testing.T) keywarden.S
 	for w := range writers {
 		wg.Go(func() {
 			for i := w * perWriter; i < (w+1)*perWriter; i++ {
-				errs[i] = s.DeleteAPIKey(ctx, org.ID, keys[i].ID, nil)
+				errs[i] = DeleteAPIKey(ctx, s, org.ID, keys[i].ID, nil)
 			}
 		})
 	}

@@ -73,7 +73,7 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 		"DeleteAPIKey": func() keywarden.KeyChange {
 			k := MustCreateAPIKey(t, s, org.ID, "", At(2))
 			after := mustLatest(t, s)
-			if err := s.DeleteAPIKey(ctx, org.ID, k.ID, nil); err != nil {
+			if err := DeleteAPIKey(ctx, s, org.ID, k.ID, nil); err != nil {
 				t.Fatal(err)
 			}
 			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User})

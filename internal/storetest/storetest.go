@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	t.Run("Organizations", func(t *testing.T) { testOrganizations(t, newStore) })
 	t.Run("Processes", func(t *testing.T) { testProcesses(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
+	t.Run("DeleteAPIKeyIsConfined", func(t *testing.T) { testDeleteAPIKeyIsConfined(t, newStore) })
 	t.Run("Members", func(t *testing.T) { testMembers(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
@@ -322,4 +323,11 @@ func wantPage[T any](tb testing.TB, what string, got []T, gotTotal int, err erro
 		return // nil and empty are the same list
 	}
 	wantEqual(tb, what, got, want)
+}
+
+// DeleteAPIKey deletes the key id of orgID, of either level, as the
+// command line does, and returns only the error.
+func DeleteAPIKey(ctx context.Context, s keywarden.APIKeyStore, orgID, id string, e *keywarden.AuditEvent) error {
+	_, err := s.DeleteAPIKey(ctx, keywarden.APIKeyRef{OrgID: orgID, ID: id}, e)
+	return err
 }
