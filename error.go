@@ -14,6 +14,7 @@ const (
 	ENOTFOUND     = "not_found"    // absent, or belongs to somebody else
 	ECONFLICT     = "conflict"     // would violate a uniqueness rule
 	ETOOLARGE     = "too_large"    // request body over the limit
+	ERATELIMITED  = "rate_limited" // too many attempts from this source; try again later
 	EINTERNAL     = "internal"     // a bug or an outage; details are logged, never shown
 )
 

@@ -47,6 +47,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds")
 	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here")
 	routesFile := fs.String("routes", "", "forward-auth route table (YAML `file`): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP")
+	authFailures := fs.Int("auth-failures-per-minute", server.DefaultAuthFailuresPerIP, "failed authentications a client address may make per minute before it is refused with 429 for the rest of the minute")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
 	if err := a.parse(fs, args); err != nil {
@@ -129,19 +130,20 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 
 	handler := server.NewHandler(server.Config{
-		Store:            store,
-		Keys:             keys,
-		Verifier:         &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
-		Metrics:          m,
-		ServeMetrics:     *metricsAddr == "",
-		Catalogue:        catalogue,
-		Logger:           logger,
-		Now:              a.now,
-		OrgKeyPrefix:     kf.org,
-		ProcessKeyPrefix: kf.process,
-		SetupToken:       setupToken,
-		ClientIPs:        clientIPs,
-		ForwardRoutes:    routes.Load,
+		Store:             store,
+		Keys:              keys,
+		Verifier:          &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
+		Metrics:           m,
+		ServeMetrics:      *metricsAddr == "",
+		Catalogue:         catalogue,
+		Logger:            logger,
+		Now:               a.now,
+		OrgKeyPrefix:      kf.org,
+		ProcessKeyPrefix:  kf.process,
+		SetupToken:        setupToken,
+		ClientIPs:         clientIPs,
+		AuthFailuresPerIP: *authFailures,
+		ForwardRoutes:     routes.Load,
 	})
 	srv := &http.Server{
 		Handler:           handler,

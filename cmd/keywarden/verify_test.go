@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -329,5 +330,72 @@ func TestForwardAuthProblemsNameTheOriginalRequest(t *testing.T) {
 				t.Errorf("detail = %v, want %q", p["detail"], tc.detail)
 			}
 		})
+	}
+}
+
+// clientFrom returns an HTTP client whose connections come from the
+// loopback address ip, so a test can be two clients of one server.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// TestFailedAuthenticationIsThrottledPerAddress: a burst of bad keys from
+// one address is refused with 429 and Retry-After — on the REST API and the
+// verify API alike, before any key work — while a valid key from another
+// address keeps working; after the window the address may try again.
+func TestFailedAuthenticationIsThrottledPerAddress(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	routes := filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(routes, []byte(validRoutes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, clock, dir, "--routes", routes)
+	attacker, holder := clientFrom("127.0.0.2"), clientFrom("127.0.0.1")
+	get := func(c *http.Client, key string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/me", nil)
+		basic(key)(req)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	bad := randomSecret(t, "kwo_00000000000000000000")
+	for i := 0; i < 60; i++ {
+		if res := get(attacker, bad); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bad key %d: %d, want 401", i, res.StatusCode)
+		}
+	}
+	res := get(attacker, bad)
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 61st bad key in a minute: %d, Retry-After %q; want 429 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if res := get(attacker, root); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("even a valid key from the throttled address: %d, want 429 (no key work is done)", res.StatusCode)
+	}
+	verify, _ := http.NewRequest("POST", srv.URL+"/api/v1/keys/verify", strings.NewReader(`{"key":"`+bad+`"}`))
+	verify.Header.Set("Content-Type", "application/json")
+	if res, err := attacker.Do(verify); err != nil || res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the verify API from the throttled address: %v, %v; want 429", res, err)
+	}
+	forward, _ := http.NewRequest("GET", srv.URL+"/api/v1/auth/forward", nil)
+	basic(root)(forward)
+	forward.Header.Set(api.HeaderOriginalMethod, "POST")
+	forward.Header.Set(api.HeaderOriginalURI, "/v1/processes/"+strings.Repeat("a", 32)+"/files")
+	// nginx's auth_request passes only 401 and 403: forward-auth refuses
+	// with 403, and Retry-After says why.
+	if res, err := attacker.Do(forward); err != nil || res.StatusCode != http.StatusForbidden || res.Header.Get("Retry-After") == "" {
+		t.Errorf("forward-auth from the throttled address: %v, %v; want 403 with Retry-After", res, err)
+	}
+	if res := get(holder, root); res.StatusCode != http.StatusOK {
+		t.Errorf("a valid key from another address: %d, want 200", res.StatusCode)
+	}
+	clock.Advance(61 * time.Second)
+	if res := get(attacker, bad); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after the window: %d, want 401 again", res.StatusCode)
 	}
 }

@@ -13,7 +13,19 @@ import (
 // into a database write; a minute is precise enough for "watch last used".
 const lastUsedResolution = time.Minute
 
+// Failed authentication is throttled per client address (the trusted-proxy
+// rule of package clientip), on every path that checks a key: past
+// Config.AuthFailuresPerIP failures within authWindow, the address is
+// refused before any key work until the oldest failure leaves the window.
+// Guessing is slowed for the attacker's address only; a key's holder
+// elsewhere is not affected.
+const (
+	DefaultAuthFailuresPerIP = 60
+	authWindow               = time.Minute
+)
+
 var (
+	errThrottled       = keywarden.Errorf(keywarden.ERATELIMITED, "Too many failed authentications from this address. Try again later.")
 	errUnauthorized    = keywarden.Errorf(keywarden.EUNAUTHORIZED, "unauthorized")
 	errProcessNotFound = keywarden.Errorf(keywarden.ENOTFOUND, "Process not found.")
 )
@@ -58,6 +70,9 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 // header against req. A request with no such header, or several, is
 // malformed. The error is non-nil only when a lookup failed.
 func (s *server) verifyHeader(r *http.Request, req keywarden.Requirement) (keywarden.Verification, error) {
+	if err := s.admit(r); err != nil {
+		return keywarden.Verification{}, err
+	}
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 {
 		v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
@@ -104,8 +119,23 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 // key in the body is the only credential) can be used to guess keys
 // unthrottled.
 func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
+	ip := s.clientIP(r)
+	s.authByIP.Fail(ip)
 	s.Logger.InfoContext(r.Context(), "authentication failed", "reason", v.Reason, "key_user", v.User,
-		"path", safePath(r.URL.Path), "client_ip", s.clientIP(r))
+		"path", safePath(r.URL.Path), "client_ip", ip)
+}
+
+// admit refuses, before any key work, a client address that has failed
+// authentication too often lately (ERATELIMITED, with Retry-After).
+func (s *server) admit(r *http.Request) error {
+	ip := s.clientIP(r)
+	ok, wait := s.authByIP.Allow(ip)
+	if ok {
+		return nil
+	}
+	infoFrom(r.Context()).retryAfter = wait
+	s.Logger.WarnContext(r.Context(), "authentication throttled", "client_ip", ip, "path", safePath(r.URL.Path), "retry_after", wait)
+	return errThrottled
 }
 
 // safeMethod reports whether method only reads.

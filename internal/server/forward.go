@@ -15,9 +15,10 @@ import (
 var (
 	errNoOriginal = keywarden.Errorf(keywarden.EFORBIDDEN,
 		"The gateway did not say which request to authorize: send X-Original-Method and X-Original-URI (nginx) or X-Forwarded-Method and X-Forwarded-Uri (Caddy, Traefik).")
-	errNoRoute      = keywarden.Errorf(keywarden.EFORBIDDEN, "No route of the forward-auth table allows this request.")
-	errWrongProcess = keywarden.Errorf(keywarden.EFORBIDDEN, "This key cannot reach that process.")
-	errKeyInURL     = keywarden.Errorf(keywarden.EFORBIDDEN, "API keys are accepted only in the Authorization header, never in the URL.")
+	errNoRoute          = keywarden.Errorf(keywarden.EFORBIDDEN, "No route of the forward-auth table allows this request.")
+	errWrongProcess     = keywarden.Errorf(keywarden.EFORBIDDEN, "This key cannot reach that process.")
+	errKeyInURL         = keywarden.Errorf(keywarden.EFORBIDDEN, "API keys are accepted only in the Authorization header, never in the URL.")
+	errForwardThrottled = keywarden.Errorf(keywarden.EFORBIDDEN, "Too many failed authentications from this address. Try again later.")
 )
 
 // handleForwardAuth answers a gateway's question "may this request pass?"
@@ -59,7 +60,11 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 		return nil
 	}
 	v, err := s.verifyHeader(r, keywarden.Requirement{Scopes: m.Route.Set, ProcessID: m.ProcessID})
-	if err != nil {
+	if keywarden.ErrorCode(err) == keywarden.ERATELIMITED {
+		// nginx's auth_request turns a 429 into a 500: refuse with a 403,
+		// which it passes on, Retry-After included.
+		return errForwardThrottled
+	} else if err != nil {
 		return err
 	}
 	switch v.Code {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden"
 )
@@ -17,6 +18,8 @@ type requestInfo struct {
 	route   string // the pattern of the route that served the request
 	keyUser string
 	userID  string
+	// retryAfter, when set, is sent as Retry-After with the error.
+	retryAfter time.Duration
 	// instance is the problem documents' instance when it is not the
 	// request's own path: forward-auth's refusals concern the original
 	// request, and Caddy shows them to its client as they are.

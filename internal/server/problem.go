@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/keywarden/keywarden"
@@ -18,6 +19,7 @@ var statusOf = map[string]int{
 	keywarden.ENOTFOUND:     http.StatusNotFound,
 	keywarden.ECONFLICT:     http.StatusConflict,
 	keywarden.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	keywarden.ERATELIMITED:  http.StatusTooManyRequests,
 	keywarden.EINTERNAL:     http.StatusInternalServerError,
 	EMETHOD:                 http.StatusMethodNotAllowed,
 }
@@ -45,6 +47,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if p.Errors == nil {
 		p.Errors = []keywarden.FieldError{}
+	}
+	if wait := infoFrom(r.Context()).retryAfter; wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 	}
 	if status == http.StatusUnauthorized {
 		p.Detail = api.UnauthorizedDetail

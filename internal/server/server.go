@@ -59,6 +59,11 @@ type Config struct {
 	// change on reload); nil, or a nil table, denies every request.
 	ForwardRoutes func() *routetable.Table
 
+	// AuthFailuresPerIP is how many failed authentications a client
+	// address may make per minute before it is refused (429) for the rest
+	// of the minute; DefaultAuthFailuresPerIP when zero.
+	AuthFailuresPerIP int
+
 	// ClientIPs decides a request's client address and whether its
 	// X-Forwarded-* headers come from a trusted proxy; nil trusts nobody.
 	ClientIPs *clientip.Resolver
@@ -91,6 +96,8 @@ type server struct {
 	// Sign-in failures are counted per account and per client address.
 	signInByAccount *throttle.Limiter
 	signInByIP      *throttle.Limiter
+	// Failed key authentications are counted per client address.
+	authByIP *throttle.Limiter
 	// dummyPasswordHash is checked against when a sign-in names an unknown
 	// email, so that the answer takes as long as for a known one.
 	dummyPasswordHash string
@@ -118,6 +125,9 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.AuthFailuresPerIP <= 0 {
+		cfg.AuthFailuresPerIP = DefaultAuthFailuresPerIP
+	}
 	if cfg.ClientIPs == nil {
 		cfg.ClientIPs = &clientip.Resolver{}
 	}
@@ -125,7 +135,8 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Verifier = &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: cfg.Store, Catalogue: cfg.Catalogue}, Processes: keywarden.StoreProcesses{Finder: cfg.Store}, Now: cfg.Now}
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
-		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now)}
+		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now),
+		authByIP:   throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now)}
 	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()
 

@@ -24,6 +24,9 @@ func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.admit(r); err != nil {
+		return err
+	}
 	v, err := s.Verifier.VerifyKey(r.Context(), body.Key, req)
 	if err != nil {
 		return err

@@ -70,7 +70,9 @@ func New(tb testing.TB) *Server {
 	tb.Helper()
 	s := &Server{Store: MustSQLite(tb), Clock: NewClock()}
 	s.Org, _ = storetest.MustCreateOrganization(tb, s.Store)
-	s.HTTP = httptest.NewServer(server.NewHandler(server.Config{Store: s.Store, Now: s.Clock.Now}))
+	// The client's and middleware's tests make many failed authentications
+	// from one address on purpose; throttling is tested in cmd/keywarden.
+	s.HTTP = httptest.NewServer(server.NewHandler(server.Config{Store: s.Store, Now: s.Clock.Now, AuthFailuresPerIP: 1 << 20}))
 	tb.Cleanup(s.HTTP.Close)
 	s.RootKey = s.MustStoreKey(tb, "", []string{keywarden.ScopeAll}, 60*24*time.Hour)
 	return s
