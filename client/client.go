@@ -126,6 +126,18 @@ func (c *Client) String() string {
 func (c *Client) GoString() string { return c.String() }
 
 // Page selects one page of a list. A zero Limit asks for the server's
+type forwardedForKey struct{}
+
+// WithForwardedFor returns a copy of ctx whose requests carry chain as
+// X-Forwarded-For: the addresses of the client a service acts for. The
+// middleware sets it on its verify calls, so that Keywarden counts failed
+// authentications against that client rather than against the service;
+// Keywarden believes it only when the service's address is in its
+// --trusted-proxies.
+func WithForwardedFor(ctx context.Context, chain string) context.Context {
+	return context.WithValue(ctx, forwardedForKey{}, chain)
+}
+
 // default page size (20); the server accepts 1 to 100.
 type Page struct {
 	Offset int
@@ -240,6 +252,9 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	}
 	if !r.anonymous && (c.user != "" || c.pass != "") {
 		req.SetBasicAuth(c.user, c.pass)
+	}
+	if chain, _ := ctx.Value(forwardedForKey{}).(string); chain != "" {
+		req.Header.Set("X-Forwarded-For", chain)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

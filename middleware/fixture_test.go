@@ -15,6 +15,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/api"
 	"github.com/keywarden/keywarden/client"
+	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/servertest"
 	"github.com/keywarden/keywarden/internal/sqlite"
 	"github.com/keywarden/keywarden/middleware"
@@ -32,9 +33,9 @@ type keywardenServer struct {
 
 // MustKeywarden starts a Keywarden server. Its first key is written to the
 // store directly; every other key and process goes through the client.
-func MustKeywarden(tb testing.TB) *keywardenServer {
+func MustKeywarden(tb testing.TB, configure ...func(*server.Config)) *keywardenServer {
 	tb.Helper()
-	s := servertest.New(tb)
+	s := servertest.New(tb, configure...)
 	return &keywardenServer{store: s.Store, clock: s.Clock, org: s.Org, srv: s.HTTP, admin: client.New(s.HTTP.URL, s.RootKey)}
 }
 
@@ -173,7 +174,13 @@ func reached() http.Handler {
 // Do sends method path with the given Authorization header values (none
 // when empty) through the service.
 func (s *service) Do(method, path string, authorization ...string) *httptest.ResponseRecorder {
+	return s.DoFrom("192.0.2.1:1234", method, path, authorization...)
+}
+
+// DoFrom is Do from the client at remoteAddr.
+func (s *service) DoFrom(remoteAddr, method, path string, authorization ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, path, nil)
+	r.RemoteAddr = remoteAddr
 	for _, a := range authorization {
 		r.Header.Add("Authorization", a)
 	}

@@ -54,6 +54,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -235,7 +236,7 @@ func (g *Guard) middleware(req requirement) func(http.Handler) http.Handler {
 					return
 				}
 			}
-			v, err := g.check(r.Context(), key, req, processID)
+			v, err := g.check(client.WithForwardedFor(r.Context(), forwardedFor(r)), key, req, processID)
 			if err != nil {
 				g.cannotCheck(w, r, key, err)
 				return
@@ -256,6 +257,21 @@ func (g *Guard) middleware(req requirement) func(http.Handler) http.Handler {
 			g.logger.DebugContext(r.Context(), "keywarden middleware: key refused", "code", string(v.code), "key_user", keyUser(key), "path", r.URL.Path)
 		})
 	}
+}
+
+// forwardedFor is the X-Forwarded-For chain of r's client as this service
+// sees it: what arrived, then the peer. Keywarden reads it from the right
+// and believes it only from its trusted proxies, so a client cannot choose
+// the address its failures count against.
+func forwardedFor(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+		return prior + ", " + peer
+	}
+	return peer
 }
 
 const detailCannotCheck = "The API key could not be checked. Try again later."

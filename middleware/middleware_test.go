@@ -20,6 +20,8 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/api"
 	"github.com/keywarden/keywarden/client"
+	"github.com/keywarden/keywarden/internal/clientip"
+	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/storetest"
 	"github.com/keywarden/keywarden/middleware"
 )
@@ -554,4 +556,26 @@ func TestAnyKeyNeedsAValidKeyAndNoScope(t *testing.T) {
 	if w := s.Do("GET", routeMe, basic(wrong)); w.Code != http.StatusUnauthorized {
 		t.Errorf("a wrong secret: status %d, want 401", w.Code)
 	}
+}
+
+// TestFailuresCountAgainstTheEndClient: the middleware tells Keywarden
+// whom it asks for (X-Forwarded-For), so with the service among
+// Keywarden's trusted proxies one client's bad keys throttle that client
+// and not the service's other callers.
+func TestFailuresCountAgainstTheEndClient(t *testing.T) {
+	trusted, err := clientip.Parse("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw := MustKeywarden(t, func(c *server.Config) { c.AuthFailuresPerIP, c.ClientIPs = 3, trusted })
+	s := MustService(t, kw, middleware.Config{})
+	good := kw.MustKey(t, "", 24*time.Hour, "workspace.destination:read")
+	bad := MustWrongSecret(t, good.Key)
+	for i := 0; i < 3; i++ {
+		MustProblem(t, s.DoFrom("192.0.2.66:4000", "GET", routeDestinations, basic(bad)), http.StatusUnauthorized, keywarden.EUNAUTHORIZED, api.UnauthorizedDetail)
+	}
+	if w := s.DoFrom("192.0.2.66:4000", "GET", routeDestinations, basic(good.Key)); w.Code == http.StatusOK {
+		t.Error("the client that failed three times still reaches the handler: its failures were not counted against it")
+	}
+	MustReach(t, s.DoFrom("192.0.2.7:4000", "GET", routeDestinations, basic(good.Key)))
 }

@@ -65,14 +65,20 @@ func MustSQLite(tb testing.TB) *sqlite.DB {
 	return db
 }
 
-// New starts a server that stops when the test ends.
-func New(tb testing.TB) *Server {
+// New starts a server that stops when the test ends. Each of configure
+// may change its configuration before it starts.
+func New(tb testing.TB, configure ...func(*server.Config)) *Server {
 	tb.Helper()
 	s := &Server{Store: MustSQLite(tb), Clock: NewClock()}
 	s.Org, _ = storetest.MustCreateOrganization(tb, s.Store)
 	// The client's and middleware's tests make many failed authentications
-	// from one address on purpose; throttling is tested in cmd/keywarden.
-	s.HTTP = httptest.NewServer(server.NewHandler(server.Config{Store: s.Store, Now: s.Clock.Now, AuthFailuresPerIP: 1 << 20}))
+	// from one address on purpose; throttling is tested where it is
+	// configured.
+	cfg := server.Config{Store: s.Store, Now: s.Clock.Now, AuthFailuresPerIP: 1 << 20}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	s.HTTP = httptest.NewServer(server.NewHandler(cfg))
 	tb.Cleanup(s.HTTP.Close)
 	s.RootKey = s.MustStoreKey(tb, "", []string{keywarden.ScopeAll}, 60*24*time.Hour)
 	return s
