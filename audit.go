@@ -12,6 +12,7 @@ import (
 const (
 	AuditAPIKeyCreated      = "api_key.created"
 	AuditAPIKeyDeleted      = "api_key.deleted"
+	AuditAPIKeyLeaked       = "api_key.leaked" // deleted on a report that its full value is public
 	AuditProcessCreated     = "process.created"
 	AuditProcessRenamed     = "process.renamed"
 	AuditProcessDeleted     = "process.deleted"

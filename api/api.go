@@ -168,3 +168,36 @@ const (
 	HeaderForwardedMethod = "X-Forwarded-Method"
 	HeaderForwardedURI    = "X-Forwarded-Uri"
 )
+
+// MaxLeakReports is how many tokens one POST /keys/revoke-leaked may carry.
+const MaxLeakReports = 100
+
+// LeakReport is one element of the body of POST /keys/revoke-leaked, a JSON
+// array in the format GitHub's secret scanning partner program sends: a
+// match of the key pattern found in public. Its fields are snake_case
+// because GitHub names them; fields GitHub may add later are ignored.
+type LeakReport struct {
+	Token  string `json:"token"`  // the match: the full key, "user:pass"
+	Type   string `json:"type"`   // the name the scanner gives the pattern
+	URL    string `json:"url"`    // where it was found; may be empty
+	Source string `json:"source"` // what it was found in: content, commit, issue_comment…
+}
+
+// LeakVerdict answers one LeakReport, in the order reported, in the
+// feedback format of GitHub's partner program: TokenHash is the lowercase
+// hex SHA-256 of the token as reported (the token itself is never sent
+// back), TokenType the report's type, and Label LeakTruePositive only when
+// the token was a live key, now revoked.
+type LeakVerdict struct {
+	TokenHash string `json:"token_hash"`
+	TokenType string `json:"token_type"`
+	Label     string `json:"label"`
+}
+
+// Labels of a LeakVerdict. A wrong secret for an existing key ID is a false
+// positive exactly like an unknown ID: the answer tells the reporter nothing
+// about keys it does not hold.
+const (
+	LeakTruePositive  = "true_positive"
+	LeakFalsePositive = "false_positive"
+)

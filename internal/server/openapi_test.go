@@ -825,6 +825,32 @@ func TestOpenAPIContract(t *testing.T) {
 	c.fail(t, forward(proc, "POST", "/v1/processes/"+receipts.ID+"/files"), "GET", "/api/v1/auth/forward", nil, http.StatusForbidden)
 	c.fail(t, forward(anonymous, "POST", "/v1/processes/"+invoices.ID+"/files"), "GET", "/api/v1/auth/forward", nil, http.StatusUnauthorized)
 
+	// Leaked-key self-revocation, in GitHub's secret scanning format and
+	// without a credential: a live key reported is revoked at once; a real
+	// key ID with a wrong secret is a false positive, and that key works on.
+	h, data = c.ok(t, root, "POST", "/api/v1/admin/api-keys", newKey("Leaked", string(keywarden.ScopeProcessRead)), http.StatusCreated)
+	_, leakedKM := created(t, h, data)
+	c.ok(t, basic(leakedKM), "GET", "/api/v1/me", nil, http.StatusOK)
+	guess := rootKM
+	guess.Secret = leakedKM.Secret
+	h, data = c.ok(t, anonymous, "POST", "/api/v1/keys/revoke-leaked", []api.LeakReport{
+		{Token: leakedKM.Value(), Type: "keywarden_api_key", URL: "https://github.com/octocat/Hello-World/blob/main/.env", Source: "content"},
+		{Token: guess.Value(), Type: "keywarden_api_key", Source: "commit"},
+	}, http.StatusOK)
+	if v := mustDecode[[]api.LeakVerdict](t, data); len(v) != 2 || v[0].Label != api.LeakTruePositive || v[1].Label != api.LeakFalsePositive {
+		t.Errorf("revoke-leaked, a live key and a wrong secret: %+v", v)
+	}
+	c.fail(t, basic(leakedKM), "GET", "/api/v1/me", nil, http.StatusUnauthorized)
+	c.ok(t, root, "GET", "/api/v1/me", nil, http.StatusOK)
+	leak := c.fail(t, anonymous, "POST", "/api/v1/keys/revoke-leaked", map[string]string{"token": leakedKM.Value()}, http.StatusBadRequest)
+	if !leak.hasField("body", "invalid_type") {
+		t.Errorf("revoke-leaked, an object for the array: %+v", leak)
+	}
+	leak = c.fail(t, anonymous, "POST", "/api/v1/keys/revoke-leaked", make([]api.LeakReport, api.MaxLeakReports+1), http.StatusBadRequest)
+	if !leak.hasField("body", "too_many") || !leak.hasField("body: [100].token", "required") {
+		t.Errorf("revoke-leaked, 101 reports without tokens: %+v", leak)
+	}
+
 	// Expiry: a key past its exp is listed as Expired and no longer works.
 	h, data = c.ok(t, root, "POST", "/api/v1/admin/api-keys", keywarden.CreateAPIKeyRequest{
 		Name: "Short-lived", Scopes: []string{string(keywarden.ScopeProcessRead)}, Exp: now.Add(time.Hour).Format(time.RFC3339),
@@ -946,6 +972,10 @@ func TestOpenAPIDocumentIsStrict(t *testing.T) {
 	}
 	jsonHeader := http.Header{"Content-Type": {"application/json"}}
 	createdHeader := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}, "Location": {"/api/v1/admin/api-keys/" + id}}
+	noStoreHeader := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}
+	validVerdict := func() map[string]any {
+		return map[string]any{"token_hash": strings.Repeat("ab", 32), "token_type": "keywarden_api_key", "label": "true_positive"}
+	}
 
 	tests := []struct {
 		name         string
@@ -977,6 +1007,10 @@ func TestOpenAPIDocumentIsStrict(t *testing.T) {
 		{"a problem with another status", "GET", "/api/v1/me", 401, problemHeader, with(validProblem(), "status", 400), false},
 		{"an undocumented status", "GET", "/api/v1/me", 418, problemHeader, validProblem(), false},
 		{"a list without pagination", "GET", "/api/v1/processes", 200, jsonHeader, map[string]any{"processes": []any{}}, false},
+		{"a leak verdict", "POST", "/api/v1/keys/revoke-leaked", 200, noStoreHeader, []any{validVerdict()}, true},
+		{"a leak verdict with the raw token", "POST", "/api/v1/keys/revoke-leaked", 200, noStoreHeader, []any{with(validVerdict(), "token_raw", key)}, false},
+		{"a leak verdict with another label", "POST", "/api/v1/keys/revoke-leaked", 200, noStoreHeader, []any{with(validVerdict(), "label", "revoked")}, false},
+		{"a leak verdict that may be cached", "POST", "/api/v1/keys/revoke-leaked", 200, jsonHeader, []any{validVerdict()}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

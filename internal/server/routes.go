@@ -107,6 +107,7 @@ func (s *server) routes() []route {
 		// Verification for the platform's other services.
 		{"POST /api/v1/keys/verify", checksKey(), s.handleVerify},
 		{"/api/v1/auth/forward", checksKey(), s.handleForwardAuth}, // any method: gateways send the original one
+		{"POST /api/v1/keys/revoke-leaked", checksKey(), s.handleRevokeLeaked},
 
 		{"POST /api/v1/admin/api-keys", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleCreateOrgKey},
 		{"GET /api/v1/admin/api-keys", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleListOrgKeys},

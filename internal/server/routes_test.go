@@ -31,8 +31,9 @@ var publicAPIRoutes = map[string]string{
 // of their own, because the key they ask about is the proof. Adding to this
 // list is a security decision: say why.
 var keyCheckingRoutes = map[string]string{
-	"POST /api/v1/keys/verify": "answers only the holder of the key in the body, with one code for unknown and wrong keys",
-	"/api/v1/auth/forward":     "answers a gateway about the client's own Authorization header",
+	"POST /api/v1/keys/verify":        "answers only the holder of the key in the body, with one code for unknown and wrong keys",
+	"/api/v1/auth/forward":            "answers a gateway about the client's own Authorization header",
+	"POST /api/v1/keys/revoke-leaked": "the full key in the body proves it compromised; it revokes only that key and answers a wrong secret like an unknown ID",
 }
 
 // TestRoutesDeclareAccess enforces deny by default: every /api/v1 route
