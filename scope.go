@@ -24,6 +24,7 @@ const (
 	ScopeProcessDelete       Scope = "workspace.process:delete"
 	ScopeProcessAPIKeyManage Scope = "workspace.process.api_key:manage"
 	ScopeAdminAPIKeyManage   Scope = "workspace.admin.api_key:manage"
+	ScopeAdminAuditRead      Scope = "workspace.admin.audit:read"
 )
 
 // Level says what a key reaches: a whole organization or one process.
@@ -78,6 +79,7 @@ func DefaultScopes() []ScopeInfo {
 		s("workspace.admin.process:manage", "Manage all processes of the organization.", false),
 		s("workspace.admin.api_key:manage", "Create, list and delete organization API keys.", false),
 		s("workspace.admin.subscriptions:manage", "Manage the organization's subscriptions.", false),
+		s("workspace.admin.audit:read", "Read the organization's audit log.", false),
 	}
 }
 

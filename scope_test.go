@@ -41,6 +41,7 @@ var designScopes = []keywarden.Scope{
 	"workspace.admin.process:manage",
 	"workspace.admin.api_key:manage",
 	"workspace.admin.subscriptions:manage",
+	"workspace.admin.audit:read", // Keywarden's own: read the audit log
 }
 
 // designProcessScopes are the scopes DESIGN.md §3 lets a process key hold:

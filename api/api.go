@@ -201,3 +201,28 @@ const (
 	LeakTruePositive  = "true_positive"
 	LeakFalsePositive = "false_positive"
 )
+
+// AuditEvent is one entry of an organization's audit log.
+type AuditEvent struct {
+	ID        string          `json:"id"`
+	At        string          `json:"at"` // RFC 3339 with fractional seconds, UTC
+	Actor     keywarden.Actor `json:"actor"`
+	Action    string          `json:"action"`
+	Target    AuditTarget     `json:"target"`
+	ProcessID string          `json:"processId,omitempty"`
+	ClientIP  string          `json:"clientIp,omitempty"`
+}
+
+// AuditTarget is what an audit event is about.
+type AuditTarget struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// AuditEventList is one page of GET /admin/audit-events, newest first.
+// Next is the cursor of the following page, empty on the last.
+type AuditEventList struct {
+	AuditEvents []AuditEvent `json:"auditEvents"`
+	Next        string       `json:"next"`
+}

@@ -798,6 +798,24 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 	})
 
+	// The audit log, a page at a time by cursor.
+	_, data = c.ok(t, root, "GET", "/api/v1/admin/audit-events?limit=2", nil, http.StatusOK)
+	page := mustDecode[api.AuditEventList](t, data)
+	if len(page.AuditEvents) != 2 || page.Next == "" || page.AuditEvents[0].At < page.AuditEvents[1].At {
+		t.Errorf("GET /admin/audit-events?limit=2: %+v", page)
+	}
+	_, data = c.ok(t, root, "GET", "/api/v1/admin/audit-events?limit=2&cursor="+page.Next, nil, http.StatusOK)
+	if next := mustDecode[api.AuditEventList](t, data); len(next.AuditEvents) == 0 || next.AuditEvents[0].ID == page.AuditEvents[0].ID || next.AuditEvents[0].ID == page.AuditEvents[1].ID {
+		t.Errorf("the second page repeats the first: %+v", next)
+	}
+	_, data = c.ok(t, root, "GET", "/api/v1/admin/audit-events?action=api_key.created", nil, http.StatusOK)
+	for _, e := range mustDecode[api.AuditEventList](t, data).AuditEvents {
+		if e.Action != "api_key.created" || e.Target.Type != "api_key" {
+			t.Errorf("action filter returned %+v", e)
+		}
+	}
+	c.fail(t, root, "GET", "/api/v1/admin/audit-events?cursor=nonsense&since=yesterday", nil, http.StatusBadRequest)
+
 	// Verification for the platform's other services: the verify API needs
 	// no credential of its own; forward-auth checks the client's key against
 	// the route table.

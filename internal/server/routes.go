@@ -113,6 +113,7 @@ func (s *server) routes() []route {
 		{"GET /api/v1/admin/api-keys", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleListOrgKeys},
 		{"GET /api/v1/admin/api-keys/{id}", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleGetOrgKey},
 		{"DELETE /api/v1/admin/api-keys/{id}", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleDeleteOrgKey},
+		{"GET /api/v1/admin/audit-events", orgScope(keywarden.ScopeAdminAuditRead), s.handleListAuditEvents},
 
 		{"GET /api/v1/processes", scope(keywarden.ScopeProcessRead), s.handleListProcesses},
 		{"POST /api/v1/processes", orgScope(keywarden.ScopeProcessCreate), s.handleCreateProcess},
