@@ -193,10 +193,14 @@ func (v *Verifier) VerifyAuthorization(ctx context.Context, authorization string
 	if !ok {
 		return malformed, nil
 	}
-	param = strings.TrimSpace(param)
+	// Exactly one canonical form per key: spaces and tabs around the
+	// credential only, and base64 decoded strictly (no CR or LF inside, no
+	// stray bits in the last character), so that nothing but the exact key
+	// authenticates and scanners and logs see one spelling of it.
+	param = strings.Trim(param, " \t")
 	switch {
 	case strings.EqualFold(scheme, "Basic"):
-		if base64.StdEncoding.DecodedLen(len(param)) > maxDecoded {
+		if base64.StdEncoding.DecodedLen(len(param)) > maxDecoded || strings.ContainsAny(param, "\r\n") {
 			return malformed, nil
 		}
 		buf, _ := v.bufs.Get().(*[maxDecoded]byte)
@@ -207,7 +211,7 @@ func (v *Verifier) VerifyAuthorization(ctx context.Context, authorization string
 			clear(buf[:])
 			v.bufs.Put(buf)
 		}()
-		n, err := base64.StdEncoding.Decode(buf[:], bytesOf(param))
+		n, err := strictBase64.Decode(buf[:], bytesOf(param))
 		if err != nil {
 			return malformed, nil
 		}
@@ -224,6 +228,9 @@ func (v *Verifier) VerifyKey(ctx context.Context, key string, req Requirement) (
 }
 
 var malformed = Verification{Code: VerifyInvalid, Reason: ReasonMalformed}
+
+// strictBase64 decodes Basic credentials. It is never changed.
+var strictBase64 = base64.StdEncoding.Strict()
 
 // bytesOf is a read-only view of s: verification neither writes to it nor
 // keeps it.
