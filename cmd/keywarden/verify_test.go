@@ -399,3 +399,20 @@ func TestFailedAuthenticationIsThrottledPerAddress(t *testing.T) {
 		t.Errorf("after the window: %d, want 401 again", res.StatusCode)
 	}
 }
+
+// TestStrictTransportOverHTTPS: a request that reached Keywarden over
+// HTTPS (here: through a trusted proxy that says so) gets HSTS, on the API
+// and the console alike; a plain-HTTP one does not.
+func TestStrictTransportOverHTTPS(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	srv := startServer(t, clock, dir, "--trusted-proxies", "127.0.0.1")
+	for _, path := range []string{"/api/v1/me", "/sign-in", "/healthz"} {
+		https := srv.do(t, func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "https") }, "GET", path, nil)
+		if got := https.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("%s over HTTPS: Strict-Transport-Security %q", path, got)
+		}
+		if got := srv.do(t, nil, "GET", path, nil).Header.Get("Strict-Transport-Security"); got != "" {
+			t.Errorf("%s over plain HTTP: Strict-Transport-Security %q, want none", path, got)
+		}
+	}
+}

@@ -97,19 +97,53 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 }
 
 // safePath returns the path for the log, with any segment that starts like
-// a key — a key ID and a colon — redacted, whole or truncated: a client that
-// put its key in the path by mistake must not leak even part of the secret.
+// a key — a key ID and a colon — redacted, whole or truncated, and so is
+// any segment holding what may be a bare secret (a run of secretRun or more
+// base62 characters): a client that put its key in the path by mistake must
+// not leak even part of the secret. IDs (32 hex characters) are shorter.
 func safePath(p string) string {
-	if !strings.Contains(p, ":") {
+	if len(p) < secretRun && !strings.Contains(p, ":") {
 		return p
 	}
 	segments := strings.Split(p, "/")
 	for i, seg := range segments {
-		if user, _, ok := strings.Cut(seg, ":"); ok && keywarden.ValidKeyID(user) {
+		if user, _, ok := strings.Cut(seg, ":"); ok && keywarden.ValidKeyID(user) || hasBase62Run(seg, secretRun) {
 			segments[i] = "[REDACTED]"
 		}
 	}
 	return strings.Join(segments, "/")
+}
+
+// secretRun is the length of a key's secret: 43 base62 characters.
+const secretRun = 43
+
+// hasBase62Run reports whether s holds n base62 characters in a row.
+func hasBase62Run(s string, n int) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			if run++; run >= n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// strictTransport tells browsers that reached Keywarden over HTTPS
+// (directly, or through a trusted proxy that says so) to use nothing else
+// for a year (HSTS), so a later plain-HTTP request cannot be downgraded.
+// Over plain HTTP it says nothing: the header is ignored there.
+func (s *server) strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.secure(r) {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.

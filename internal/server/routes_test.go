@@ -233,12 +233,15 @@ func TestSafePathRedactsKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]string{
-		"/api/v1/me":                        "/api/v1/me",
-		"/api/v1/processes/abc:def":         "/api/v1/processes/abc:def",
-		"/api/v1/" + km.Value():             "/api/v1/[REDACTED]",
-		"/api/v1/" + km.Value() + "/x":      "/api/v1/[REDACTED]/x",
-		"/api/v1/" + km.Value()[:60] + "XX": "/api/v1/[REDACTED]",
-		"/api/v1/" + km.User + ":":          "/api/v1/[REDACTED]",
+		"/api/v1/me":                                                  "/api/v1/me",
+		"/api/v1/processes/abc:def":                                   "/api/v1/processes/abc:def",
+		"/api/v1/" + km.Value():                                       "/api/v1/[REDACTED]",
+		"/api/v1/" + km.Value() + "/x":                                "/api/v1/[REDACTED]/x",
+		"/api/v1/" + km.Value()[:60] + "XX":                           "/api/v1/[REDACTED]",
+		"/api/v1/" + km.User + ":":                                    "/api/v1/[REDACTED]",
+		"/api/v1/processes/" + km.Secret:                              "/api/v1/processes/[REDACTED]",
+		"/v1/x/" + km.Pass() + "/files":                               "/v1/x/[REDACTED]/files",
+		"/api/v1/processes/0123456789abcdef0123456789abcdef/api-keys": "/api/v1/processes/0123456789abcdef0123456789abcdef/api-keys",
 	} {
 		if got := safePath(in); got != want {
 			t.Errorf("safePath(%q) = %q, want %q", in, got, want)

@@ -142,12 +142,14 @@ func NewHandler(cfg Config) http.Handler {
 
 	mux := s.newMux(s.routes())
 
-	// The middleware chain, outermost first: recover from panics, log one line
-	// per request, bound the body, refuse keys in the URL.
+	// The middleware chain, outermost first: recover from panics, HSTS over
+	// HTTPS, log one line per request, bound the body, refuse keys in the
+	// URL.
 	var h http.Handler = mux
 	h = s.refuseKeysInURL(h)
 	h = s.limitBody(h)
 	h = s.logRequests(h)
+	h = s.strictTransport(h)
 	h = s.recoverPanics(h)
 	return h
 }
