@@ -118,8 +118,9 @@ func (s *server) revokeIfLive(r *http.Request, rep api.LeakReport) (bool, error)
 
 	// The report is attacker-chosen text bound for the audit log and the
 	// server log: bounded, and never with the secret in it.
-	source := strings.ReplaceAll(clip(rep.Source, maxLeakSourceLen), km.Secret, "[REDACTED]")
-	url := strings.ReplaceAll(clip(rep.URL, maxLeakURLLen), km.Secret, "[REDACTED]")
+	// The secret goes before clipping, so no part of it can survive a cut.
+	source := clip(strings.ReplaceAll(rep.Source, km.Secret, "[REDACTED]"), maxLeakSourceLen)
+	url := clip(strings.ReplaceAll(rep.URL, km.Secret, "[REDACTED]"), maxLeakURLLen)
 	id, err := keywarden.NewID(s.Rand)
 	if err != nil {
 		return false, err
