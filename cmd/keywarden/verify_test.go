@@ -416,3 +416,36 @@ func TestStrictTransportOverHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestBodiesMustBeDeclaredAsJSON: a JSON body is accepted only with
+// Content-Type application/json (charset, if given, utf-8); a form or text
+// body is a 415 problem and changes nothing, whatever it holds.
+func TestBodiesMustBeDeclaredAsJSON(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	post := func(ct string) response {
+		t.Helper()
+		return srv.do(t, func(r *http.Request) {
+			basic(root)(r)
+			if ct == "" {
+				r.Header.Del("Content-Type")
+			} else {
+				r.Header.Set("Content-Type", ct)
+			}
+		}, "POST", "/api/v1/processes", `{"name":"Invoices"}`)
+	}
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "application/jsonp"} {
+		r := want(t, post(ct), http.StatusUnsupportedMediaType)
+		if r.Header.Get("Content-Type") != api.ProblemContentType {
+			t.Errorf("Content-Type %q: the 415 is not a problem document", ct)
+		}
+	}
+	list := want(t, srv.do(t, basic(root), "GET", "/api/v1/processes", nil), http.StatusOK).JSON(t)
+	if n := list["pagination"].(map[string]any)["total"]; n != 0.0 {
+		t.Fatalf("refused bodies created %v processes", n)
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"} {
+		want(t, post(ct), http.StatusCreated)
+	}
+}

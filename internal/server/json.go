@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,11 +26,39 @@ func encode(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
+// errMediaType answers a body that is not declared as JSON.
+var errMediaType = keywarden.Errorf(EMEDIATYPE, "Send the body as JSON, with Content-Type: application/json (curl --json).")
+
+// requireJSON refuses a body whose Content-Type is not application/json
+// (with, at most, charset=utf-8): a form or text body parsed as JSON would
+// be accepted by accident, and a browser can send those cross-site without
+// a preflight. A request with no body and no Content-Type passes, so that
+// the decoder names the missing body.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && r.ContentLength == 0 {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return errMediaType
+	}
+	for name, value := range params {
+		if name != "charset" || !strings.EqualFold(value, "utf-8") {
+			return errMediaType
+		}
+	}
+	return nil
+}
+
 // decode reads one JSON object into v. Unknown fields are refused so that a
 // misspelt field ("expires" for "exp") is an error instead of a silent default.
 // Every failure names the field it concerns.
 func decode[T any](r *http.Request) (T, error) {
 	var v T
+	if err := requireJSON(r); err != nil {
+		return v, err
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&v)

@@ -27,9 +27,16 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// jsonRequest is a POST of body as JSON.
+func jsonRequest(body string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
 func checkDecode[T any](t *testing.T, body string) {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	r := jsonRequest(body)
 	r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, fuzzBodyLimit)
 	v, err := decode[T](r)
 	if err == nil {
@@ -38,7 +45,7 @@ func checkDecode[T any](t *testing.T, body string) {
 			t.Fatalf("decode[%T](%q) = %+v, which does not encode: %v", v, body, v, err)
 		}
 		// No limit here: escaping may make the encoding longer than the body.
-		back, err := decode[T](httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(again))))
+		back, err := decode[T](jsonRequest(string(again)))
 		if err != nil {
 			t.Fatalf("decode[%T](%q) = %+v, encoded %s, which does not decode: %v", v, body, v, again, err)
 		}

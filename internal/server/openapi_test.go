@@ -798,6 +798,11 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 	})
 
+	// A body must be declared as JSON.
+	form := c.newRequest(t, c.srv, root, "POST", "/api/v1/processes", []byte(`{"name":"Sent as a form"}`))
+	form.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	c.failOn(t, c.srv, form, http.StatusUnsupportedMediaType)
+
 	// The audit log, a page at a time by cursor.
 	_, data = c.ok(t, root, "GET", "/api/v1/admin/audit-events?limit=2", nil, http.StatusOK)
 	page := mustDecode[api.AuditEventList](t, data)

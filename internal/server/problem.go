@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	keywarden.ERATELIMITED:  http.StatusTooManyRequests,
 	keywarden.EINTERNAL:     http.StatusInternalServerError,
 	EMETHOD:                 http.StatusMethodNotAllowed,
+	EMEDIATYPE:              http.StatusUnsupportedMediaType,
 }
 
 // writeError writes err as a problem document. It is the only place error

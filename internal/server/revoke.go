@@ -157,6 +157,9 @@ func (s *server) revokeIfLive(r *http.Request, rep api.LeakReport) (bool, error)
 // decode, it ignores unknown fields: the body's format is GitHub's, and
 // GitHub has added fields before ("source").
 func decodeLeakReports(r *http.Request) ([]api.LeakReport, error) {
+	if err := requireJSON(r); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(r.Body)
 	var maxByteErr *http.MaxBytesError
 	if errors.As(err, &maxByteErr) {

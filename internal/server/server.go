@@ -202,8 +202,12 @@ func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 }
 
 // EMETHOD is the server's own error code for a known path with an unknown
-// method; only the HTTP layer can produce it.
-const EMETHOD = "method_not_allowed"
+// method, and EMEDIATYPE for a body that is not JSON; only the HTTP layer
+// can produce them.
+const (
+	EMETHOD    = "method_not_allowed"
+	EMEDIATYPE = "unsupported_media_type"
+)
 
 // allowedMethods returns the methods that some route serves at r's path.
 func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
