@@ -389,8 +389,9 @@ func checkPattern(route string) string {
 func wildcardsOf(pattern string) (single []string, remainder string) {
 	_, path, _ := strings.Cut(pattern, " ")
 	for seg := range strings.SplitSeq(path, "/") {
-		name, ok := strings.CutPrefix(seg, "{")
-		if name, ok = strings.CutSuffix(name, "}"); !ok || name == "$" {
+		inner, open := strings.CutPrefix(seg, "{")
+		name, closed := strings.CutSuffix(inner, "}")
+		if !open || !closed || name == "$" {
 			continue
 		}
 		if rest, ok := strings.CutSuffix(name, "..."); ok {

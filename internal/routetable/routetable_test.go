@@ -694,3 +694,12 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// TestProcessMustNameARealWildcard: a segment that only ends in a brace is
+// a literal, not a wildcard, so process cannot name it (found by FuzzParse).
+func TestProcessMustNameARealWildcard(t *testing.T) {
+	_, err := routetable.Parse("routes.yaml", []byte("routes:\n  - route: GET /processId}\n    process: processId\n    scopes: [workspace.process:read]\n"), keywarden.MustDefaultCatalogue())
+	if err == nil || !strings.Contains(err.Error(), "routes.yaml:3:") {
+		t.Fatalf("Parse = %v, want an error at line 3 for a process that names no wildcard", err)
+	}
+}
