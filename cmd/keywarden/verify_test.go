@@ -157,6 +157,16 @@ const validRoutes = `routes:
     process: processId
 `
 
+// writeRoutes writes a route table into dir and returns its path.
+func writeRoutes(t *testing.T, dir, table string) string {
+	t.Helper()
+	file := filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(file, []byte(table), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 // TestRouteTableIsCheckedAtStart: an invalid route table stops the server
 // before it listens, naming the file and the line of each mistake.
 func TestRouteTableIsCheckedAtStart(t *testing.T) {
@@ -169,10 +179,7 @@ func TestRouteTableIsCheckedAtStart(t *testing.T) {
 	} {
 		t.Run(tc.name+" stops the server", func(t *testing.T) {
 			clock, dir := newFakeClock(), t.TempDir()
-			file := filepath.Join(dir, "routes.yaml")
-			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			file := writeRoutes(t, dir, tc.file)
 			srv := launchServer(t, clock, dir, "--routes", file)
 			select {
 			case err := <-srv.done:
@@ -195,10 +202,7 @@ func TestRouteTableIsCheckedAtStart(t *testing.T) {
 func TestRouteTableReloadsOnHangup(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	_, root := setupOrg(t, clock, dir, "Acme")
-	file := filepath.Join(dir, "routes.yaml")
-	if err := os.WriteFile(file, []byte(validRoutes), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := writeRoutes(t, dir, validRoutes)
 	srv := startServer(t, clock, dir, "--routes", file)
 	pid := srv.createProcess(t, root, "Invoices")
 	forward := func(method, uri string) int {
@@ -300,10 +304,7 @@ func TestClientAddressBehindProxies(t *testing.T) {
 // query string is refused as in Keywarden's own API.
 func TestForwardAuthProblemsNameTheOriginalRequest(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
-	file := filepath.Join(dir, "routes.yaml")
-	if err := os.WriteFile(file, []byte(validRoutes), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := writeRoutes(t, dir, validRoutes)
 	srv := startServer(t, clock, dir, "--routes", file)
 	for _, tc := range []struct {
 		name   string
@@ -347,10 +348,7 @@ func clientFrom(ip string) *http.Client {
 func TestFailedAuthenticationIsThrottledPerAddress(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	_, root := setupOrg(t, clock, dir, "Acme")
-	routes := filepath.Join(dir, "routes.yaml")
-	if err := os.WriteFile(routes, []byte(validRoutes), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	routes := writeRoutes(t, dir, validRoutes)
 	srv := startServer(t, clock, dir, "--routes", routes)
 	attacker, holder := clientFrom("127.0.0.2"), clientFrom("127.0.0.1")
 	get := func(c *http.Client, key string) *http.Response {
