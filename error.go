@@ -15,6 +15,7 @@ const (
 	ECONFLICT     = "conflict"     // would violate a uniqueness rule
 	ETOOLARGE     = "too_large"    // request body over the limit
 	ERATELIMITED  = "rate_limited" // too many attempts from this source; try again later
+	EUNAVAILABLE  = "unavailable"  // the database did not answer in time, or the cache cannot vouch for a key; try again shortly
 	EINTERNAL     = "internal"     // a bug or an outage; details are logged, never shown
 )
 
@@ -64,11 +65,18 @@ func ErrorMessage(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
+	} else if errors.As(err, &e) && e.Code == EUNAVAILABLE {
+		// Its message names the operation and the driver's error, for the
+		// log.
+		return UnavailableMessage
 	} else if errors.As(err, &e) && e.Code != EINTERNAL {
 		return e.Message
 	}
 	return "Internal error."
 }
+
+// UnavailableMessage is the one caller-safe text of EUNAVAILABLE.
+const UnavailableMessage = "The key store cannot be reached right now. Try again shortly."
 
 // ErrorFields returns the per-field errors of err, if any.
 func ErrorFields(err error) []FieldError {

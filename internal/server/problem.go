@@ -20,6 +20,7 @@ var statusOf = map[string]int{
 	keywarden.ECONFLICT:     http.StatusConflict,
 	keywarden.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	keywarden.ERATELIMITED:  http.StatusTooManyRequests,
+	keywarden.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	keywarden.EINTERNAL:     http.StatusInternalServerError,
 	EMETHOD:                 http.StatusMethodNotAllowed,
 	EMEDIATYPE:              http.StatusUnsupportedMediaType,
@@ -34,8 +35,17 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if code == keywarden.EINTERNAL {
+	switch code {
+	case keywarden.EINTERNAL:
 		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", safePath(r.URL.Path), "error", err)
+	case keywarden.EUNAVAILABLE:
+		// Fail closed, and tell the caller when to come back: the
+		// database's deadline or the cache's staleness bound is about a
+		// second.
+		s.Logger.WarnContext(r.Context(), "unavailable", "method", r.Method, "path", safePath(r.URL.Path), "error", err)
+		if infoFrom(r.Context()).retryAfter == 0 {
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	p := api.Problem{
 		Type:      api.ProblemType(code),

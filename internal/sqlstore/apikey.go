@@ -46,7 +46,8 @@ func ScopeNames(scopes []keywarden.Scope) []string {
 // every commit: synchronous=FULL).
 func (s *Store) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywarden.AuditEvent) (err error) {
 	const op = "CreateAPIKey"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	args, err := s.apiKeyArgs(k)
 	if err != nil {
 		return s.storeError(op, err, messages{})
@@ -108,7 +109,8 @@ func (s *Store) scanAPIKey(r scanner) (*keywarden.APIKey, error) {
 // another organization is not found.
 func (s *Store) FindAPIKey(ctx context.Context, orgID, id string) (_ *keywarden.APIKey, err error) {
 	const op = "FindAPIKey"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	k, err := s.scanAPIKey(s.queryRow(ctx, s.db, `
 		SELECT `+apiKeyColumns+` FROM api_keys WHERE org_id = ? AND id = ?`, orgID, id))
 	if err != nil {
@@ -125,7 +127,8 @@ const findAPIKeyByUser = `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE "user
 // the statements of every connection itself).
 func (s *Store) FindAPIKeyByUser(ctx context.Context, user string) (_ *keywarden.APIKey, err error) {
 	const op = "FindAPIKeyByUser"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	var row *sql.Row
 	if s.d.PrepareVerify() {
 		st, err := s.verifyStmt(ctx)
@@ -164,7 +167,8 @@ func (s *Store) verifyStmt(ctx context.Context) (*sql.Stmt, error) {
 // process; LevelProcess requires f.ProcessID.
 func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []*keywarden.APIKey, _ int, err error) {
 	const op = "FindAPIKeys"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	var (
 		where string
 		args  []any
@@ -193,7 +197,8 @@ func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []
 // transaction.
 func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *keywarden.AuditEvent) (_ *keywarden.APIKey, err error) {
 	const op = "DeleteAPIKey"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	where, args := `WHERE org_id = ? AND id = ?`, []any{ref.OrgID, ref.ID}
 	switch ref.Level {
 	case "":
@@ -230,7 +235,8 @@ func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *ke
 // own transaction.
 func (s *Store) TouchAPIKey(ctx context.Context, user string, at time.Time) (err error) {
 	const op = "TouchAPIKey"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	t := s.d.Time(at)
 	res, err := s.exec(ctx, s.db, `
 		UPDATE api_keys
@@ -260,7 +266,8 @@ func (s *Store) TouchAPIKey(ctx context.Context, user string, at time.Time) (err
 // negative entry for it expires).
 func (s *Store) ImportAPIKeys(ctx context.Context, keys []*keywarden.APIKey) (err error) {
 	const op = "ImportAPIKeys"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	if im, ok := s.d.(Importer); ok {
 		err = im.ImportAPIKeys(ctx, keys)
 	} else {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"github.com/keywarden/keywarden"
 )
@@ -45,7 +44,8 @@ func scanAuditEvent(r scanner) (*keywarden.AuditEvent, error) {
 // first, and the total count.
 func (s *Store) FindAuditEvents(ctx context.Context, orgID string, page keywarden.Page) (_ []*keywarden.AuditEvent, _ int, err error) {
 	const op = "FindAuditEvents"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	events, total, err := findPage(ctx, s, "audit_events", auditEventColumns,
 		`WHERE org_id = ?`, `at DESC, id DESC`, []any{orgID}, page, scanAuditEvent)
 	if err != nil {
@@ -60,7 +60,8 @@ func (s *Store) FindAuditEvents(ctx context.Context, orgID string, page keywarde
 // client paging through a large log costs the same on every page.
 func (s *Store) FindAuditEventsAfter(ctx context.Context, f keywarden.AuditFilter) (_ []*keywarden.AuditEvent, _ keywarden.AuditCursor, err error) {
 	const op = "FindAuditEventsAfter"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	limit := f.Limit
 	if limit == 0 {
 		limit = keywarden.DefaultPageLimit

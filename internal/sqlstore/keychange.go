@@ -43,7 +43,8 @@ func (s *Store) recordKeyChange(ctx context.Context, tx *sql.Tx, kind, user, pro
 // KeyChangesSince implements keywarden.KeyChangeFeed.
 func (s *Store) KeyChangesSince(ctx context.Context, after int64, limit int) (_ []keywarden.KeyChange, err error) {
 	const op = "KeyChangesSince"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	changes, err := findAll(ctx, s, `
 		SELECT seq, kind, "user", process_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`,
 		[]any{after, limit}, func(r scanner) (keywarden.KeyChange, error) {
@@ -60,7 +61,8 @@ func (s *Store) KeyChangesSince(ctx context.Context, after int64, limit int) (_ 
 // LatestKeyChange implements keywarden.KeyChangeFeed.
 func (s *Store) LatestKeyChange(ctx context.Context) (_ int64, err error) {
 	const op = "LatestKeyChange"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	var seq int64
 	err = s.queryRow(ctx, s.db, `SELECT coalesce(max(seq), 0) FROM key_changes`).Scan(&seq)
 	return seq, s.storeError(op, err, messages{})

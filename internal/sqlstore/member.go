@@ -26,7 +26,8 @@ const lastOwner = "An organization must keep at least one owner."
 // FindUserByID returns the user with the given ID.
 func (s *Store) FindUserByID(ctx context.Context, id string) (_ *keywarden.User, err error) {
 	const op = "FindUserByID"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	u, err := scanUser(s.queryRow(ctx, s.db,
 		`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
@@ -52,7 +53,8 @@ func scanMembership(r scanner) (*keywarden.Membership, error) {
 // FindUserMemberships returns every membership of the user, oldest first.
 func (s *Store) FindUserMemberships(ctx context.Context, userID string) (_ []*keywarden.Membership, err error) {
 	const op = "FindUserMemberships"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	ms, err := findAll(ctx, s, `
 		SELECT `+membershipColumns+` FROM memberships WHERE user_id = ?
 		ORDER BY created_at, org_id`, []any{userID}, scanMembership)
@@ -78,7 +80,8 @@ func scanMember(r scanner) (*keywarden.Member, error) {
 // emails, oldest first, and the total count.
 func (s *Store) FindMembers(ctx context.Context, orgID string, page keywarden.Page) (_ []*keywarden.Member, _ int, err error) {
 	const op = "FindMembers"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	members, total, err := findPage(ctx, s,
 		`memberships JOIN users ON users.id = memberships.user_id`,
 		`memberships.user_id, users.email, memberships.role`,
@@ -149,7 +152,8 @@ func (s *Store) keepAnOwner(ctx context.Context, tx *sql.Tx, orgID, userID strin
 // owner is ECONFLICT.
 func (s *Store) SetMemberRole(ctx context.Context, orgID, userID string, role keywarden.Role, e *keywarden.AuditEvent) (err error) {
 	const op = "SetMemberRole"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if role != keywarden.RoleOwner {
 			if err := s.keepAnOwner(ctx, tx, orgID, userID); err != nil {
@@ -176,7 +180,8 @@ func (s *Store) SetMemberRole(ctx context.Context, orgID, userID string, role ke
 // left to the foreign key's cascade alone, as DeleteProcess does its keys.
 func (s *Store) RemoveMember(ctx context.Context, orgID, userID string, e *keywarden.AuditEvent) (err error) {
 	const op = "RemoveMember"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if err := s.keepAnOwner(ctx, tx, orgID, userID); err != nil {
 			return err
@@ -206,7 +211,8 @@ func (s *Store) RemoveMember(ctx context.Context, orgID, userID string, e *keywa
 // exist is ENOTFOUND.
 func (s *Store) CreateInvite(ctx context.Context, inv *keywarden.Invite, e *keywarden.AuditEvent) (err error) {
 	const op = "CreateInvite"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `
 			INSERT INTO invites (id, org_id, email, role, created_at, expires_at,
@@ -247,7 +253,8 @@ func scanInvite(r scanner) (*keywarden.Invite, error) {
 // organization because the token is the capability.
 func (s *Store) FindInvite(ctx context.Context, id string) (_ *keywarden.Invite, err error) {
 	const op = "FindInvite"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	inv, err := scanInvite(s.queryRow(ctx, s.db,
 		`SELECT `+inviteColumns+` FROM invites WHERE id = ?`, id))
 	if err != nil {
@@ -264,7 +271,8 @@ func (s *Store) FindInvite(ctx context.Context, id string) (_ *keywarden.Invite,
 // try.
 func (s *Store) AcceptInvite(ctx context.Context, inviteID string, user *keywarden.User, now time.Time, e *keywarden.AuditEvent) (err error) {
 	const op = "AcceptInvite"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// Deleting first and in one statement makes the invite single-use:
 		// on PostgreSQL a concurrent accept waits for the row lock this
@@ -302,7 +310,8 @@ func (s *Store) AcceptInvite(ctx context.Context, inviteID string, user *keyward
 // another organization: ENOTFOUND.
 func (s *Store) SetProcessGrant(ctx context.Context, g *keywarden.ProcessGrant, e *keywarden.AuditEvent) (err error) {
 	const op = "SetProcessGrant"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `
 			INSERT INTO process_grants (org_id, process_id, user_id, role) VALUES (?, ?, ?, ?)
@@ -319,7 +328,8 @@ func (s *Store) SetProcessGrant(ctx context.Context, g *keywarden.ProcessGrant, 
 // RemoveProcessGrant removes a member's access to a process and records e.
 func (s *Store) RemoveProcessGrant(ctx context.Context, orgID, processID, userID string, e *keywarden.AuditEvent) (err error) {
 	const op = "RemoveProcessGrant"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `
 			DELETE FROM process_grants WHERE org_id = ? AND process_id = ? AND user_id = ?`,
@@ -354,7 +364,8 @@ func scanGrant(r scanner) (*keywarden.ProcessGrant, error) {
 // by email.
 func (s *Store) FindProcessGrants(ctx context.Context, orgID, processID string) (_ []*keywarden.ProcessGrant, err error) {
 	const op = "FindProcessGrants"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	grants, err := findAll(ctx, s, `
 		SELECT `+grantColumns+`
 		FROM process_grants JOIN users ON users.id = process_grants.user_id
@@ -370,7 +381,8 @@ func (s *Store) FindProcessGrants(ctx context.Context, orgID, processID string) 
 // the order of their processes (oldest first).
 func (s *Store) FindUserGrants(ctx context.Context, orgID, userID string) (_ []*keywarden.ProcessGrant, err error) {
 	const op = "FindUserGrants"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	grants, err := findAll(ctx, s, `
 		SELECT `+grantColumns+`
 		FROM process_grants

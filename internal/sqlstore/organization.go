@@ -28,7 +28,8 @@ var (
 // organization without an owner behind.
 func (s *Store) CreateOrganization(ctx context.Context, org *keywarden.Organization, owner *keywarden.User) (err error) {
 	const op = "CreateOrganization"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	// Each statement's error is mapped where it happens, so that the
 	// conflict message names what was taken.
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -74,7 +75,8 @@ func scanOrganization(r scanner) (*keywarden.Organization, error) {
 // FindOrganizationByID returns the organization with the given ID.
 func (s *Store) FindOrganizationByID(ctx context.Context, id string) (_ *keywarden.Organization, err error) {
 	const op = "FindOrganizationByID"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	org, err := scanOrganization(s.queryRow(ctx, s.db,
 		`SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
 	if err != nil {
@@ -87,7 +89,8 @@ func (s *Store) FindOrganizationByID(ctx context.Context, id string) (_ *keyward
 // (case-sensitive).
 func (s *Store) FindOrganizationByName(ctx context.Context, name string) (_ *keywarden.Organization, err error) {
 	const op = "FindOrganizationByName"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	org, err := scanOrganization(s.queryRow(ctx, s.db,
 		`SELECT `+orgColumns+` FROM organizations WHERE name = ?`, name))
 	if err != nil {
@@ -100,7 +103,8 @@ func (s *Store) FindOrganizationByName(ctx context.Context, name string) (_ *key
 // the total count.
 func (s *Store) FindOrganizations(ctx context.Context, page keywarden.Page) (_ []*keywarden.Organization, _ int, err error) {
 	const op = "FindOrganizations"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	orgs, total, err := findPage(ctx, s, "organizations", orgColumns, "", oldestFirst, nil, page, scanOrganization)
 	if err != nil {
 		return nil, 0, s.storeError(op, err, messages{})
@@ -112,7 +116,8 @@ func (s *Store) FindOrganizations(ctx context.Context, page keywarden.Page) (_ [
 // creation time is not changed. A taken name is ECONFLICT.
 func (s *Store) UpdateOrganization(ctx context.Context, org *keywarden.Organization, e *keywarden.AuditEvent) (err error) {
 	const op = "UpdateOrganization"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `
 			UPDATE organizations SET name = ?, max_key_lifetime_seconds = ? WHERE id = ?`,
@@ -141,7 +146,8 @@ func scanUser(r scanner) (*keywarden.User, error) {
 // FindUserByEmail returns the user with exactly that (normalized) email.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (_ *keywarden.User, err error) {
 	const op = "FindUserByEmail"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	u, err := scanUser(s.queryRow(ctx, s.db,
 		`SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 	if err != nil {
@@ -153,7 +159,8 @@ func (s *Store) FindUserByEmail(ctx context.Context, email string) (_ *keywarden
 // FindMembership returns the user's membership of the organization.
 func (s *Store) FindMembership(ctx context.Context, orgID, userID string) (_ *keywarden.Membership, err error) {
 	const op = "FindMembership"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	m, err := scanMembership(s.queryRow(ctx, s.db, `
 		SELECT `+membershipColumns+` FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID))
 	if err != nil {

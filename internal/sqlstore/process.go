@@ -17,7 +17,8 @@ var processMessages = messages{
 // exist is ENOTFOUND.
 func (s *Store) CreateProcess(ctx context.Context, p *keywarden.Process, e *keywarden.AuditEvent) (err error) {
 	const op = "CreateProcess"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `
 			INSERT INTO processes (id, org_id, name, process_type_id, created_at, updated_at)
@@ -48,7 +49,8 @@ func scanProcess(r scanner) (*keywarden.Process, error) {
 // another organization is not found.
 func (s *Store) FindProcess(ctx context.Context, orgID, id string) (_ *keywarden.Process, err error) {
 	const op = "FindProcess"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	p, err := scanProcess(s.queryRow(ctx, s.db, `
 		SELECT `+processColumns+` FROM processes WHERE org_id = ? AND id = ?`, orgID, id))
 	if err != nil {
@@ -62,7 +64,8 @@ func (s *Store) FindProcess(ctx context.Context, orgID, id string) (_ *keywarden
 // at all when f.IDs is empty.
 func (s *Store) FindProcesses(ctx context.Context, f keywarden.ProcessFilter) (_ []*keywarden.Process, _ int, err error) {
 	const op = "FindProcesses"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	where, args := `WHERE org_id = ?`, []any{f.OrgID}
 	if f.Restricted {
 		// The IDs go in as one List, so that any number of them is one
@@ -85,7 +88,8 @@ func (s *Store) FindProcesses(ctx context.Context, f keywarden.ProcessFilter) (_
 // organization, records e, and returns the process.
 func (s *Store) RenameProcess(ctx context.Context, orgID, id, name string, now time.Time, e *keywarden.AuditEvent) (_ *keywarden.Process, err error) {
 	const op = "RenameProcess"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	var p *keywarden.Process
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -112,7 +116,8 @@ func (s *Store) RenameProcess(ctx context.Context, orgID, id, name string, now t
 // SQLite connection that somehow lacks foreign_keys.
 func (s *Store) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) (err error) {
 	const op = "DeleteProcess"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `
 			DELETE FROM api_keys WHERE org_id = ? AND process_id = ?`, orgID, id); err != nil {

@@ -21,7 +21,8 @@ var sessionMessages = messages{
 // ENOTFOUND.
 func (s *Store) CreateSession(ctx context.Context, sn *keywarden.Session) (err error) {
 	const op = "CreateSession"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	_, err = s.exec(ctx, s.db, `
 		INSERT INTO sessions (id, user_id, org_id, csrf_token, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
@@ -36,7 +37,8 @@ func (s *Store) CreateSession(ctx context.Context, sn *keywarden.Session) (err e
 // not: the caller checks expiry against its own clock.
 func (s *Store) FindSession(ctx context.Context, id string) (_ *keywarden.Session, err error) {
 	const op = "FindSession"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	var sn keywarden.Session
 	err = s.queryRow(ctx, s.db, `
 		SELECT id, user_id, org_id, csrf_token, created_at, expires_at FROM sessions WHERE id = ?`, id).
@@ -51,7 +53,8 @@ func (s *Store) FindSession(ctx context.Context, id string) (_ *keywarden.Sessio
 // error: signing out twice is fine.
 func (s *Store) DeleteSession(ctx context.Context, id string) (err error) {
 	const op = "DeleteSession"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	_, err = s.exec(ctx, s.db, `DELETE FROM sessions WHERE id = ?`, id)
 	return s.storeError(op, err, messages{})
 }
@@ -60,7 +63,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) (err error) {
 // expiry is at or before now, as for API keys.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (err error) {
 	const op = "DeleteExpiredSessions"
-	defer s.observe(op, time.Now(), &err)
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
 	_, err = s.exec(ctx, s.db, `DELETE FROM sessions WHERE expires_at <= ?`, s.d.Time(now))
 	return s.storeError(op, err, messages{})
 }

@@ -15,8 +15,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -115,6 +118,8 @@ type Store struct {
 	// now is the clock of the times the store makes itself (the change
 	// log's); every other time comes with the change it belongs to.
 	now atomic.Pointer[func() time.Time]
+	// timeout bounds each operation (SetTimeout); 0 is DefaultTimeout.
+	timeout atomic.Int64
 }
 
 var (
@@ -142,11 +147,40 @@ func (s *Store) clock() time.Time {
 	return time.Now()
 }
 
-// observe is deferred by every operation with time.Now() evaluated at the
-// defer, so it sees the start and, through errp, the final error.
-func (s *Store) observe(op string, start time.Time, errp *error) {
-	if o := s.observer.Load(); o != nil {
-		(*o).ObserveQuery(op, time.Since(start), *errp)
+// DefaultTimeout bounds every database call (SetTimeout changes it): a
+// stalled or partitioned database makes a call fail with EUNAVAILABLE
+// within it instead of hanging the request, and with it the node.
+const DefaultTimeout = 2 * time.Second
+
+// SetTimeout makes every later operation fail with EUNAVAILABLE when the
+// database has not answered within d (DefaultTimeout when d <= 0).
+func (s *Store) SetTimeout(d time.Duration) {
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	s.timeout.Store(int64(d))
+}
+
+// deadline is how long one operation may take.
+func (s *Store) deadline() time.Duration {
+	if d := time.Duration(s.timeout.Load()); d > 0 {
+		return d
+	}
+	return DefaultTimeout
+}
+
+// begin starts operation op, as the first statement of every operation:
+// ctx gets the store's deadline, and the function it returns, which the
+// operation defers, releases it and reports op's duration and final error
+// (through errp) to the observer.
+func (s *Store) begin(ctx context.Context, op string, errp *error) (context.Context, func()) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.deadline())
+	return ctx, func() {
+		cancel()
+		if o := s.observer.Load(); o != nil {
+			(*o).ObserveQuery(op, time.Since(start), *errp)
+		}
 	}
 }
 
@@ -196,6 +230,8 @@ func (s *Store) versions(ctx context.Context) (current, target int64, pending bo
 // is no query of Keywarden's data, and counting the /readyz probe would
 // skew the queries-per-request figure the load test reads.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.deadline())
+	defer cancel()
 	return s.storeError("Ping", s.db.PingContext(ctx), messages{})
 }
 
@@ -273,6 +309,9 @@ func (s *Store) storeError(op string, err error, m messages) error {
 	if errors.As(err, &kerr) {
 		return err
 	}
+	if unavailable(err) {
+		return keywarden.Errorf(keywarden.EUNAVAILABLE, "%s: %s: the database did not answer: %v", s.d.Name(), op, err)
+	}
 	if errors.Is(err, sql.ErrNoRows) && m.notFound != "" {
 		return keywarden.Errorf(keywarden.ENOTFOUND, "%s", m.notFound)
 	}
@@ -287,6 +326,14 @@ func (s *Store) storeError(op string, err error, m messages) error {
 		}
 	}
 	return keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: %v", s.d.Name(), op, err)
+}
+
+// unavailable reports whether err says the database could not be reached
+// or did not answer within the deadline, rather than refused the query.
+func unavailable(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr)
 }
 
 // affectedOne returns a not-found error unless res changed a row.
