@@ -142,6 +142,10 @@ type Verification struct {
 	Code   VerifyCode
 	Reason string      // why it failed, for logs; empty when valid
 	User   string      // the public key ID when the key was well-formed, for logs
+	// OrgID is the organization of the key the ID names, when it names
+	// one, even if the secret was wrong or the key expired: for the audit
+	// of throttled bursts, never for the caller.
+	OrgID string
 	Key    KeyIdentity // set when the key authenticated (VALID, INSUFFICIENT_SCOPE, WRONG_PROCESS)
 	// Missing holds the required scopes the key lacks (INSUFFICIENT_SCOPE).
 	Missing ScopeSet
@@ -238,27 +242,36 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 
 func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Verification, error) {
 	user, secret, err := ParseKeyBytes(key)
+	presented := HashSecretBytes(secret)
 	if err == ErrBadChecksum {
+		// A hash and a compare like every other failure. No lookup: the
+		// checksum is public arithmetic over the key's own characters, so
+		// refusing it early tells nothing about which keys exist, and a
+		// flood of garbage costs no lookup (docs/security.md, "No
+		// existence oracle").
+		presented.Equal(SecretHash{})
 		return Verification{Code: VerifyInvalid, Reason: ReasonBadChecksum, User: string(user)}, nil
 	} else if err != nil {
 		return malformed, nil
 	}
-	presented := HashSecretBytes(secret)
+	// An unknown ID, a wrong secret and an expired key cost the same work:
+	// a hash, a lookup and a compare (against the zero hash, which no
+	// secret hashes to, when the ID is unknown), so that response times do
+	// not tell which.
 	rec, found, err := v.Keys.LookupKey(ctx, user)
 	if err != nil {
 		return Verification{}, err
 	}
+	matches := presented.Equal(rec.Hash)
 	if !found {
-		// Compare anyway, so an unknown ID and a wrong secret take the same work.
-		presented.Equal(SecretHash{})
 		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: string(user)}, nil
 	}
 	id := rec.Key
-	if !presented.Equal(rec.Hash) {
-		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: id.User}, nil
+	if !matches {
+		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: id.User, OrgID: id.OrgID}, nil
 	}
 	if !v.Now().Before(id.ExpiresAt) {
-		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User}, nil
+		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User, OrgID: id.OrgID}, nil
 	}
 	return v.authorize(ctx, id, req)
 }
