@@ -140,13 +140,13 @@ type Requirement struct {
 // Verification is the result of checking a key.
 type Verification struct {
 	Code   VerifyCode
-	Reason string      // why it failed, for logs; empty when valid
-	User   string      // the public key ID when the key was well-formed, for logs
+	Reason string // why it failed, for logs; empty when valid
+	User   string // the public key ID when the key was well-formed, for logs
 	// OrgID is the organization of the key the ID names, when it names
 	// one, even if the secret was wrong or the key expired: for the audit
 	// of throttled bursts, never for the caller.
 	OrgID string
-	Key    KeyIdentity // set when the key authenticated (VALID, INSUFFICIENT_SCOPE, WRONG_PROCESS)
+	Key   KeyIdentity // set when the key authenticated (VALID, INSUFFICIENT_SCOPE, WRONG_PROCESS)
 	// Missing holds the required scopes the key lacks (INSUFFICIENT_SCOPE).
 	Missing ScopeSet
 }
