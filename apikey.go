@@ -79,6 +79,11 @@ type APIKeyStore interface {
 	// FindAPIKeyByUser returns the key whose public ID is user, of any
 	// organization: it is the verification path.
 	FindAPIKeyByUser(ctx context.Context, user string) (*APIKey, error)
+	// APIKeysAfter returns up to limit keys of every organization whose
+	// public ID sorts after afterUser, in that order: the verification
+	// cache loads every key with it, so that an unknown ID is answered
+	// from memory like a known one.
+	APIKeysAfter(ctx context.Context, afterUser string, limit int) ([]*APIKey, error)
 	// FindAPIKeys returns one page, oldest first, and the total count.
 	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, int, error)
 	// DeleteAPIKey deletes the key ref names and returns it, so that the

@@ -109,7 +109,7 @@ func TestEveryFlagNamesItsEnvironmentVariable(t *testing.T) {
 func TestServeHelp(t *testing.T) {
 	for _, f := range commandHelp(t, "serve") {
 		if f.name == "cache-poll" {
-			if !strings.HasSuffix(f.usage, "stop working here (env KEYWARDEN_CACHE_POLL) (default 250ms)") {
+			if !strings.HasSuffix(f.usage, "must be under --cache-max-staleness (env KEYWARDEN_CACHE_POLL) (default 250ms)") {
 				t.Errorf("-cache-poll help = %q", f.usage)
 			}
 			return

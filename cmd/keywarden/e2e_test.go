@@ -53,10 +53,15 @@ func TestFirstKeyFlow(t *testing.T) {
 	if bytes.Contains(list.Body, []byte(strings.SplitN(pkey, ":", 2)[1])) || bytes.Contains(list.Body, []byte(`"key"`)) {
 		t.Fatalf("key list reveals a secret: %s", list.Body)
 	}
-	items := list.JSON(t)["apiKeys"].([]any)
-	if len(items) != 1 || items[0].(map[string]any)["lastUsedAt"] == nil {
-		t.Fatalf("process key list = %s", list.Body)
-	}
+	// Uses are written in the background, within moments.
+	eventually(t, "the key list shows the key's last use", func() bool {
+		list := want(t, srv.do(t, basic(root), "GET", "/api/v1/processes/"+procID+"/api-keys", nil), http.StatusOK)
+		items := list.JSON(t)["apiKeys"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("process key list = %s", list.Body)
+		}
+		return items[0].(map[string]any)["lastUsedAt"] != nil
+	})
 }
 
 func TestCreateResponseIsNotCached(t *testing.T) {
@@ -354,6 +359,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}
 		return b.String()
 	}
+	// The root key's use is written in the background: once it is, the
+	// snapshot changes only if a bad request changed something.
+	eventually(t, "the root key's use is recorded", func() bool { return !strings.Contains(snapshot(), `"lastUsedAt":null`) })
 	before := snapshot()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,12 +547,18 @@ func TestCommandLineKeys(t *testing.T) {
 	orgID, root := setupOrg(t, clock, dir, "Acme")
 	srv := startServer(t, clock, dir)
 	want(t, srv.do(t, basic(root), "GET", "/api/v1/me", nil), http.StatusOK)
+	// The use is written in the background: wait for it, so that both
+	// lists show it.
+	var apiList map[string]any
+	eventually(t, "the root key's use is recorded", func() bool {
+		apiList = want(t, srv.do(t, basic(root), "GET", "/api/v1/admin/api-keys", nil), http.StatusOK).JSON(t)
+		return apiList["apiKeys"].([]any)[0].(map[string]any)["lastUsedAt"] != nil
+	})
 
-	var cliList, apiList map[string]any
+	var cliList map[string]any
 	if err := json.Unmarshal([]byte(mustCLI(t, clock, dir, "", "keys", "list", "--org", orgID, "--json")), &cliList); err != nil {
 		t.Fatal(err)
 	}
-	apiList = want(t, srv.do(t, basic(root), "GET", "/api/v1/admin/api-keys", nil), http.StatusOK).JSON(t)
 	cliKey, _ := json.Marshal(cliList["apiKeys"].([]any)[0])
 	apiKey, _ := json.Marshal(apiList["apiKeys"].([]any)[0])
 	if !bytes.Equal(cliKey, apiKey) {
@@ -560,7 +574,11 @@ func TestCommandLineKeys(t *testing.T) {
 		t.Errorf("keys create --json = %v", created)
 	}
 	k := created["key"].(string)
-	want(t, srv.do(t, basic(k), "GET", "/api/v1/processes", nil), http.StatusOK)
+	// The server learns of a key created by another process from the key
+	// change feed, within --cache-poll (250 ms).
+	eventually(t, "a key created by the command line works", func() bool {
+		return srv.do(t, basic(k), "GET", "/api/v1/processes", nil).Status == http.StatusOK
+	})
 	mustCLI(t, clock, dir, "", "keys", "delete", "--org", "Acme", "--id", created["id"].(string))
 	// The server learns of a deletion made by another process through the
 	// key change feed, within --cache-poll (250 ms).

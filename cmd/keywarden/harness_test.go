@@ -296,3 +296,14 @@ func (s *testServer) createKey(t *testing.T, key, path string, scopes []string, 
 	body := map[string]any{"name": "test key", "scopes": scopes, "exp": clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)}
 	return want(t, s.do(t, basic(key), "POST", path, body), http.StatusCreated).JSON(t)
 }
+
+// eventually waits up to five seconds for cond, for what the server does in
+// the background (recording a key's use, reading the key change feed).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s: not yet: %s", what)
+		}
+	}
+}

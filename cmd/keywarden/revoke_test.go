@@ -24,9 +24,10 @@ import (
 func TestLeakedKeySelfRevocation(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	orgID, root := setupOrg(t, clock, dir, "Acme")
-	// The change feed is read hourly: only the deletion's own path
-	// (changeKeys) can make the cache forget the key in time.
-	srv := startServer(t, clock, dir, "--cache-poll", "1h")
+	// The change feed is read hourly (and the cache trusted as long):
+	// only the deletion's own path (changeKeys) can make the cache forget
+	// the key in time.
+	srv := startServer(t, clock, dir, "--cache-poll", "1h", "--cache-max-staleness", "2h")
 	leaked := srv.createKey(t, root, "/api/v1/admin/api-keys", []string{"workspace.process:read"}, clock)
 	leakedKey := leaked["key"].(string)
 	bystander := srv.createKey(t, root, "/api/v1/admin/api-keys", []string{"workspace.process:read"}, clock)

@@ -169,6 +169,7 @@ type storeFlags struct {
 	databaseURLFile string
 	maxConns        int
 	migrate         bool
+	timeout         time.Duration
 }
 
 func addStoreFlags(fs *flag.FlagSet) *storeFlags {
@@ -178,6 +179,7 @@ func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	fs.StringVar(&sf.databaseURLFile, "database-url-file", "", "read the PostgreSQL URL from `file` (one line), so that its password is in neither the environment nor the process list")
 	fs.IntVar(&sf.maxConns, "db-max-conns", 10, "PostgreSQL connection pool size of this process")
 	fs.BoolVar(&sf.migrate, "migrate", true, "apply pending migrations at start; when false, refuse to run on an out-of-date schema")
+	fs.DurationVar(&sf.timeout, "database-timeout", sqlstore.DefaultTimeout, "deadline of every database call: a database that has not answered by then fails the call (503 for a request) instead of hanging it")
 	return sf
 }
 
@@ -204,6 +206,7 @@ type database interface {
 	// gives the store the command's clock.
 	ObserveWith(o sqlstore.Observer)
 	UseClock(now func() time.Time)
+	SetTimeout(d time.Duration)
 }
 
 // listenerName names a node's listening connection in pg_stat_activity:
@@ -225,6 +228,9 @@ func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
 	databaseURL, err := a.databaseURL(sf)
 	if err != nil {
 		return nil, err
+	}
+	if sf.timeout <= 0 {
+		return nil, fmt.Errorf("%w: %s must be positive", errUsage, a.setting("database-timeout"))
 	}
 	var db database
 	if databaseURL != "" {
@@ -255,6 +261,7 @@ func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
 		return nil, err
 	}
 	db.UseClock(a.now)
+	db.SetTimeout(sf.timeout)
 	return db, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
 	"github.com/keywarden/keywarden/internal/clientip"
+	"github.com/keywarden/keywarden/internal/lastused"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/routetable"
@@ -45,7 +46,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	kf := addKeyPrefixFlags(fs)
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated `CIDRs` of the reverse proxies in front of keywarden, whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1/32,10.0.0.0/8")
 	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds")
-	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here")
+	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here; must be under --cache-max-staleness")
+	maxStaleness := fs.Duration("cache-max-staleness", cache.DefaultMaxStaleness, "how far behind the key change feed the verification cache may be and still answer from memory: past it (a stalled or unreachable database), keys are checked against the database or refused with 503, and /readyz answers 503")
 	routesFile := fs.String("routes", "", "forward-auth route table (YAML `file`): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP")
 	authFailures := fs.Int("auth-failures-per-minute", server.DefaultAuthFailuresPerIP, "failed authentications a client address may make per minute before it is refused with 429 for the rest of the minute")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
@@ -55,6 +57,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	if err := kf.validate(a); err != nil {
 		return err
+	}
+	if *cachePoll <= 0 || *cachePoll >= *maxStaleness {
+		return fmt.Errorf("%w: %s (%v) must be positive and under %s (%v): every read of the feed keeps the cache fresh for the latter",
+			errUsage, a.setting("cache-poll"), *cachePoll, a.setting("cache-max-staleness"), *maxStaleness)
 	}
 	clientIPs, err := clientip.Parse(*trustedProxies)
 	if err != nil {
@@ -119,19 +125,24 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// its metrics.
 	m := metrics.New()
 	store.ObserveWith(m)
-	keys := cache.New(store, cache.Config{Size: *cacheSize, Catalogue: catalogue, Now: a.now, Metrics: m})
+	keys := cache.New(store, cache.Config{Size: *cacheSize, MaxStaleness: *maxStaleness, Catalogue: catalogue, Now: a.now, Metrics: m})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if err := keys.Watch(watchCtx, *cachePoll, wake, func(err error) {
-		logger.Error("key change feed unreadable: verification cache emptied", "error", err)
+		logger.Error("key change feed unreadable: keys are checked against the database (or refused) until it is read again", "error", err)
 	}); err != nil {
 		return err
 	}
 
+	// Key uses are written in the background; the last ones are written
+	// before the store closes.
+	lastUsed := lastused.New(store, keys.Touched, logger)
+	defer lastUsed.Wait()
 	handler := server.NewHandler(server.Config{
 		Store:             store,
 		Keys:              keys,
+		LastUsed:          lastUsed,
 		Verifier:          &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
 		Metrics:           m,
 		ServeMetrics:      *metricsAddr == "",

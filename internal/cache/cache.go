@@ -1,9 +1,18 @@
 // Package cache answers key lookups from memory. Store is the
 // keywarden.KeySource (and ProcessOwners) of the one key check
 // (keywarden.Verifier), in front of the store's key lookups: a verification
-// of a cached key costs about one SHA-256 and allocates nothing, and an
-// unknown key ID is remembered for a short while, so a flood of made-up keys
-// does not reach the database.
+// of a cached key costs about one SHA-256 and allocates nothing.
+//
+// It loads every key when it starts (Watch), so that an unknown key ID is
+// answered from memory exactly like a known one: a flood of made-up keys
+// costs no database query, and the response time does not tell whether an
+// ID exists. Only when there are more keys than Size does a miss go to the
+// database (and an unknown ID is then remembered for a short while).
+//
+// It trusts itself only while fresh: while it can confirm that it has
+// applied every change to keys made up to MaxStaleness ago. A cache that
+// cannot (its database stalls or is unreachable) checks each key against
+// the database, under the store's deadline, and so fails closed.
 //
 // It learns of changes to keys in one way only: the store's ordered log of
 // key changes, which every key-changing store method writes in its own
@@ -37,6 +46,11 @@ const (
 	// change, is refused after someone presented its ID before it existed —
 	// which only its creator can do.
 	DefaultNegativeTTL = 10 * time.Second
+	// DefaultMaxStaleness is how far behind the change log the cache may
+	// be and still answer from memory: a key deleted on another node stops
+	// working here within it, whatever happens to the database or the
+	// network (docs/security.md, "Bounded staleness").
+	DefaultMaxStaleness = time.Second
 )
 
 // Metrics receives what the cache does; internal/metrics implements it.
@@ -52,15 +66,18 @@ type Config struct {
 	Size         int
 	NegativeSize int
 	NegativeTTL  time.Duration
+	MaxStaleness time.Duration
 	Catalogue    *keywarden.Catalogue
 	Now          func() time.Time
 	Metrics      Metrics
 }
 
-// Source is what the cache reads from the store: keys by public ID, the
-// organization of a process, and the log of key changes. Nothing else.
+// Source is what the cache reads from the store: keys by public ID, every
+// key (to load them), the organization of a process, and the log of key
+// changes. Nothing else.
 type Source interface {
 	keywarden.APIKeyFinder
+	APIKeysAfter(ctx context.Context, afterUser string, limit int) ([]*keywarden.APIKey, error)
 	keywarden.ProcessFinder
 	keywarden.KeyChangeFeed
 }
@@ -79,6 +96,10 @@ type Store struct {
 	negative map[string]int64  // unknown public key ID → until (Unix ns)
 	scopes   map[scope]*scope  // shared by the keys of one process (or organization) with the same scopes
 	owners   map[string]string // process ID → its organization, for requirements naming a process
+	// complete says that index holds every key of the store: a miss is
+	// an unknown ID, answered without asking the store. Loading sets it;
+	// evicting a key clears it.
+	complete bool
 	// gen counts invalidations. A lookup that missed notes it before asking
 	// the store and drops its result if it changed meanwhile: a key deleted
 	// while it was being fetched is never put back.
@@ -88,6 +109,11 @@ type Store struct {
 	// and guards seq, the last change applied.
 	followMu sync.Mutex
 	seq      int64
+	// synced is when (on the monotonic clock, since base) the last
+	// successful read of the change log started: every change committed
+	// before it has been applied. 0 until the first, and after a failure.
+	base   time.Time
+	synced atomic.Int64
 }
 
 var (
@@ -131,6 +157,9 @@ func New(source Source, cfg Config) *Store {
 	if cfg.NegativeTTL <= 0 {
 		cfg.NegativeTTL = DefaultNegativeTTL
 	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = DefaultMaxStaleness
+	}
 	if cfg.Catalogue == nil {
 		cfg.Catalogue = keywarden.MustDefaultCatalogue()
 	}
@@ -147,15 +176,28 @@ func New(source Source, cfg Config) *Store {
 		negative: make(map[string]int64),
 		scopes:   make(map[scope]*scope),
 		owners:   make(map[string]string),
+		base:     time.Now(),
 	}
 	return s
 }
 
+// Fresh reports whether the cache has applied every change to keys made up
+// to MaxStaleness ago, and so answers from memory. /readyz reports it.
+func (s *Store) Fresh() bool {
+	at := s.synced.Load()
+	return at != 0 && time.Since(s.base)-time.Duration(at) <= s.cfg.MaxStaleness
+}
+
 // LookupKey implements keywarden.KeySource. A hit copies the entry out
 // under a read lock: no allocation, and no lock held while the caller
-// hashes and compares. A miss asks the store and remembers the answer,
-// found or not.
+// hashes and compares. A miss in a complete cache is an unknown ID; in an
+// incomplete one it asks the store and remembers the answer, found or not.
+// A cache that is not fresh asks the store every time.
 func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
+	if !s.Fresh() {
+		s.cfg.Metrics.CacheMiss("stale")
+		return s.fetch(ctx, string(user))
+	}
 	s.mu.RLock()
 	if i, ok := s.index[string(user)]; ok {
 		e := s.at(i)
@@ -165,11 +207,12 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 		s.cfg.Metrics.CacheHit("positive")
 		return rec, true, nil
 	}
+	complete := s.complete
 	until, known := s.negative[string(user)]
 	gen := s.gen
 	s.mu.RUnlock()
 	now := s.cfg.Now()
-	if known && now.UnixNano() < until {
+	if complete || known && now.UnixNano() < until {
 		s.cfg.Metrics.CacheHit("negative")
 		return keywarden.KeyRecord{}, false, nil
 	}
@@ -184,6 +227,18 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 		return keywarden.KeyRecord{}, false, err
 	}
 	s.add(k, gen)
+	return keywarden.KeyRecord{Key: k.Identity(s.cfg.Catalogue), Hash: k.SecretHash}, true, nil
+}
+
+// fetch looks user up in the store, caching nothing: the answer of a cache
+// that is not fresh.
+func (s *Store) fetch(ctx context.Context, user string) (keywarden.KeyRecord, bool, error) {
+	k, err := s.source.FindAPIKeyByUser(ctx, user)
+	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k == nil {
+		return keywarden.KeyRecord{}, false, nil
+	} else if err != nil {
+		return keywarden.KeyRecord{}, false, err
+	}
 	return keywarden.KeyRecord{Key: k.Identity(s.cfg.Catalogue), Hash: k.SecretHash}, true, nil
 }
 
@@ -275,6 +330,8 @@ func (s *Store) slot() int32 {
 		s.hand = (s.hand + 1) % s.nslots
 		e := s.at(int32(s.hand))
 		if e.ref.Swap(0) == 0 {
+			// There are more keys than Size: misses must ask the store.
+			s.complete = false
 			delete(s.index, e.user)
 			s.cfg.Metrics.CacheEviction("positive")
 			*e = entry{}
@@ -355,6 +412,7 @@ func (s *Store) InvalidateAll() {
 	clear(s.index)
 	clear(s.negative)
 	clear(s.owners)
+	s.complete = false
 	s.chunks, s.nslots = nil, 0
 	s.free = s.free[:0]
 	s.hand = 0
@@ -395,17 +453,16 @@ func (noMetrics) CacheMiss(string)         {}
 func (noMetrics) CacheEviction(string)     {}
 func (noMetrics) SetCacheSize(string, int) {}
 
-// Watch follows the store's key change feed in the background until ctx
-// ends, dropping the keys that other processes sharing the store (the
-// command line, other nodes) deleted, and the unknown-ID entries of keys
-// they created: a deletion made elsewhere stops working here within
-// interval, and a key created elsewhere works here as soon, even if its ID
-// was presented before it existed; or as soon as wake fires (a PostgreSQL
-// notification; nil for none). It reads the feed's position before it
-// returns, so no change made after Watch returns is missed. When the feed
-// cannot be read, the cache is emptied: it may have missed a deletion, so it
-// must not keep answering from memory — the next verifications go to the
-// store, and fail closed if it is down.
+// Watch loads every key and then follows the store's key change feed in
+// the background until ctx ends: a deletion made elsewhere (the command
+// line, other nodes) stops working here within interval, and a key created
+// elsewhere works here as soon; or as soon as wake fires (a PostgreSQL
+// notification; nil for none). interval must be well under MaxStaleness:
+// each successful read keeps the cache fresh for MaxStaleness. When the
+// feed cannot be read, or a read stalls, the cache stops being fresh and
+// every lookup asks the store, under its deadline, until a read succeeds
+// again; onError hears of each failure. Watch returns once the cache is
+// loaded and fresh, so no change made after it returns is missed.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan struct{}, onError func(error)) error {
 	seq, err := s.source.LatestKeyChange(ctx)
 	if err != nil {
@@ -414,6 +471,13 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan s
 	s.followMu.Lock()
 	s.seq = seq
 	s.followMu.Unlock()
+	// The changes made while loading are applied by the Sync after it.
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
 	go func() {
 		ticker := time.NewTicker(interval)
 		defer ticker.Stop()
@@ -432,44 +496,109 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, wake <-chan s
 	return nil
 }
 
+// loadBatch is how many keys one query of load reads.
+const loadBatch = 1000
+
+// load caches every key of the store, up to Size, and marks the cache
+// complete when they all fit.
+func (s *Store) load(ctx context.Context) error {
+	after, n := "", 0
+	for {
+		keys, err := s.source.APIKeysAfter(ctx, after, loadBatch)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if n == s.cfg.Size {
+				return nil // more keys than fit: misses will ask the store
+			}
+			s.mu.RLock()
+			gen := s.gen
+			s.mu.RUnlock()
+			s.add(k, gen)
+			n++
+		}
+		if len(keys) < loadBatch {
+			break
+		}
+		after = keys[len(keys)-1].User
+	}
+	s.mu.Lock()
+	s.complete = true
+	s.mu.Unlock()
+	return nil
+}
+
 // Sync applies every change in the log that this cache has not applied
 // yet. The server calls it after each change to keys it makes, before it
 // answers, so that a deleted key stops working here the moment its
-// deletion is acknowledged. When the log cannot be read, the cache is
-// emptied: it may have missed a deletion, so it must not keep answering
-// from memory, and the error is returned for the log.
+// deletion is acknowledged. A successful read keeps the cache fresh for
+// MaxStaleness from when it started; a failed one ends freshness at once
+// (so a deletion made here whose change could not be applied is not
+// honoured from memory either), and the error is returned for the log.
 func (s *Store) Sync(ctx context.Context) error {
 	s.followMu.Lock()
 	defer s.followMu.Unlock()
+	started := time.Since(s.base)
 	next, err := s.follow(ctx, s.seq)
 	s.seq = next
 	if err != nil {
-		s.InvalidateAll()
+		s.synced.Store(0)
+		return err
 	}
-	return err
+	s.synced.Store(max(int64(started), 1))
+	return nil
 }
 
-// apply forgets what change c makes stale. A creation elsewhere makes the
-// key's ID known: a negative entry for it must go, or the new key would be
-// refused here until the entry expired. A kind this code does not know
-// (written by a newer node) invalidates everything the change names.
-func (s *Store) apply(c keywarden.KeyChange) {
+// apply forgets what change c makes stale, and caches a key created
+// elsewhere when the cache holds every key (a miss would otherwise refuse
+// it). A kind this code does not know (written by a newer node)
+// invalidates everything the change names; a complete cache can then no
+// longer vouch for its misses.
+func (s *Store) apply(ctx context.Context, c keywarden.KeyChange) error {
 	switch c.Kind {
-	case keywarden.KeyChangeCreated, keywarden.KeyChangeDeleted:
+	case keywarden.KeyChangeCreated:
+		s.Invalidate(c.User)
+		return s.fill(ctx, c.User)
+	case keywarden.KeyChangeDeleted:
 		s.Invalidate(c.User)
 	case keywarden.KeyChangeProcessDeleted:
 		s.InvalidateProcess(c.ProcessID)
 	default:
 		if c.User != "" {
 			s.Invalidate(c.User)
+			return s.fill(ctx, c.User)
 		}
 		if c.ProcessID != "" {
 			s.InvalidateProcess(c.ProcessID)
 		}
 	}
+	return nil
 }
 
-// follow applies the changes after seq and returns the last one applied.
+// fill caches the key whose public ID is user, read from the store, when
+// the cache is complete. A key already deleted again is left out (its
+// deletion is further down the log).
+func (s *Store) fill(ctx context.Context, user string) error {
+	s.mu.RLock()
+	complete, gen := s.complete, s.gen
+	s.mu.RUnlock()
+	if !complete {
+		return nil
+	}
+	k, err := s.source.FindAPIKeyByUser(ctx, user)
+	switch {
+	case keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k == nil:
+		return nil
+	case err != nil:
+		return err
+	}
+	s.add(k, gen)
+	return nil
+}
+
+// follow applies the changes after seq and returns the last one applied: a
+// change that could not be applied is read again next time.
 func (s *Store) follow(ctx context.Context, seq int64) (int64, error) {
 	const batch = 1000
 	for {
@@ -478,7 +607,9 @@ func (s *Store) follow(ctx context.Context, seq int64) (int64, error) {
 			return seq, err
 		}
 		for _, c := range changes {
-			s.apply(c)
+			if err := s.apply(ctx, c); err != nil {
+				return seq, err
+			}
 			seq = c.Seq
 		}
 		if len(changes) < batch {

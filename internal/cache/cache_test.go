@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,11 @@ func newFixture(t *testing.T, cfg cache.Config) *fixture {
 	f.cache = cache.New(f.store, cfg)
 	f.verifier = &keywarden.Verifier{Keys: f.cache, Processes: f.cache, Now: cfg.Now}
 	f.org, _ = storetest.MustCreateOrganization(t, f.store)
+	// Fresh, as Watch leaves it, but not loaded: these tests count the
+	// lookups of a cache that misses (TestLoaded… for a loaded one).
+	if err := f.cache.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -377,40 +383,165 @@ func TestWatchDropsKeysDeletedElsewhere(t *testing.T) {
 	}
 }
 
-// failingFeed is a source whose change feed cannot be read.
-type failingFeed struct{ cache.Source }
-
-func (failingFeed) KeyChangesSince(context.Context, int64, int) ([]keywarden.KeyChange, error) {
-	return nil, keywarden.Errorf(keywarden.EINTERNAL, "connection lost")
+// flakyFeed is a source whose change feed fails while failing is set.
+type flakyFeed struct {
+	cache.Source
+	failing atomic.Bool
 }
 
-// TestWatchEmptiesTheCacheWhenTheFeedFails: a node that cannot read the
-// feed may have missed a deletion, so it stops answering from memory.
-func TestWatchEmptiesTheCacheWhenTheFeedFails(t *testing.T) {
-	f := newFixture(t, cache.Config{})
-	c := cache.New(failingFeed{f.store}, cache.Config{Now: func() time.Time { return f.now }})
-	k, _ := f.key(t, "", time.Hour)
-	cache.Fill(c, k)
-	if c.Len() != 1 {
-		t.Fatal("not cached")
+func (f *flakyFeed) KeyChangesSince(ctx context.Context, after int64, limit int) ([]keywarden.KeyChange, error) {
+	if f.failing.Load() {
+		return nil, keywarden.Errorf(keywarden.EUNAVAILABLE, "connection lost")
 	}
+	return f.Source.KeyChangesSince(ctx, after, limit)
+}
+
+// TestAFailedFeedReadEndsTrust: a node that cannot read the feed may have
+// missed a deletion, so it stops answering from memory at once: each
+// lookup asks the store (and fails closed when the store fails), until a
+// read succeeds again.
+func TestAFailedFeedReadEndsTrust(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	feed := &flakyFeed{Source: f.store}
+	c := cache.New(feed, cache.Config{Now: func() time.Time { return f.now }})
+	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	k, h := f.key(t, "", time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errs := make(chan error, 10)
+	errs := make(chan error, 100)
 	if err := c.Watch(ctx, 5*time.Millisecond, nil, func(err error) { errs <- err }); err != nil {
 		t.Fatal(err)
 	}
+	if !c.Fresh() || c.Len() != 1 {
+		t.Fatalf("after Watch: fresh %v, %d keys cached; want fresh and the key loaded", c.Fresh(), c.Len())
+	}
+
+	feed.failing.Store(true)
 	select {
 	case <-errs:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Watch did not report the failure")
 	}
-	if c.Len() != 0 {
-		t.Fatal("the cache kept its keys although the feed failed")
+	if c.Fresh() {
+		t.Fatal("the cache is still fresh although reading the feed failed")
 	}
-	cache.Fill(c, k)
-	if err := c.Sync(context.Background()); err == nil || c.Len() != 0 {
-		t.Fatalf("Sync on a failing feed = %v with %d keys cached; want an error and none", err, c.Len())
+	// Deleted past the cache, whose feed is down: the store is asked.
+	if err := storetest.DeleteAPIKey(context.Background(), f.store, f.org.ID, k.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := f.store.Lookups()
+	if v, err := verifier.VerifyAuthorization(ctx, h, keywarden.Requirement{}); err != nil || v.Code == keywarden.VerifyValid {
+		t.Fatalf("a key deleted while the feed was down: %+v, %v", v, err)
+	}
+	if f.store.Lookups() != before+1 {
+		t.Fatal("a cache that is not fresh answered from memory")
+	}
+
+	feed.failing.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Fresh() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache did not become fresh again when the feed returned")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("%d keys cached after catching up with a deletion, want 0", c.Len())
+	}
+}
+
+// TestWatchFailsWhenTheFeedCannotBeRead: a node does not start serving from
+// a cache it could not bring up to date.
+func TestWatchFailsWhenTheFeedCannotBeRead(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	feed := &flakyFeed{Source: f.store}
+	feed.failing.Store(true)
+	c := cache.New(feed, cache.Config{})
+	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err == nil || c.Fresh() {
+		t.Fatalf("Watch on a failing feed = %v, fresh %v; want an error and not fresh", err, c.Fresh())
+	}
+}
+
+// TestFreshnessLastsMaxStaleness: without a successful read of the feed
+// for MaxStaleness (a stalled database answers nothing, not even an
+// error), the cache stops answering from memory.
+func TestFreshnessLastsMaxStaleness(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	c := cache.New(f.store, cache.Config{MaxStaleness: 50 * time.Millisecond})
+	k, h := f.key(t, "", time.Hour)
+	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err != nil { // no poll within the test
+		t.Fatal(err)
+	}
+	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	before := f.store.Lookups()
+	if v, _ := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}); v.Code != keywarden.VerifyValid || f.store.Lookups() != before {
+		t.Fatalf("fresh: %+v with %d lookups; want valid from memory", v, f.store.Lookups()-before)
+	}
+	if err := storetest.DeleteAPIKey(context.Background(), f.store, f.org.ID, k.ID, nil); err != nil { // past the cache
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if c.Fresh() {
+		t.Fatal("fresh after MaxStaleness without a read of the feed")
+	}
+	if v, _ := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}); v.Code == keywarden.VerifyValid {
+		t.Fatal("a stale cache honoured a key deleted past it")
+	}
+}
+
+// TestLoadedCacheAnswersUnknownIDsFromMemory: Watch loads every key, so a
+// known key and an unknown ID both cost no store lookup, and a key created
+// elsewhere is cached when the feed tells of it.
+func TestLoadedCacheAnswersUnknownIDsFromMemory(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	var headers []string
+	for range 3 {
+		_, h := f.key(t, "", time.Hour)
+		headers = append(headers, h)
+	}
+	c := cache.New(f.store, cache.Config{Now: func() time.Time { return f.now }})
+	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	before := f.store.Lookups()
+	for range 10 {
+		for _, h := range append(headers, basic(mustGenerate(t).Value())) {
+			v, err := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
+			if err != nil || v.Code != keywarden.VerifyValid && v.Reason != keywarden.ReasonUnknownKey {
+				t.Fatalf("%+v, %v", v, err)
+			}
+		}
+	}
+	if n := f.store.Lookups() - before; n != 0 {
+		t.Fatalf("%d store lookups by a loaded cache, want 0", n)
+	}
+	_, h := f.key(t, "", time.Hour) // created past c: c learns of it from the feed
+	if err := c.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}); v.Code != keywarden.VerifyValid {
+		t.Fatalf("a key created elsewhere: %+v", v)
+	}
+}
+
+// TestMoreKeysThanSizeMakeMissesAskTheStore: a cache that cannot hold every
+// key cannot tell an unknown ID from an evicted key, so a miss asks.
+func TestMoreKeysThanSizeMakeMissesAskTheStore(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	for range 3 {
+		f.key(t, "", time.Hour)
+	}
+	c := cache.New(f.store, cache.Config{Size: 2, Now: func() time.Time { return f.now }})
+	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.store.Lookups()
+	if _, found, err := c.LookupKey(context.Background(), []byte(mustGenerate(t).User)); found || err != nil {
+		t.Fatalf("unknown ID: found %v, %v", found, err)
+	}
+	if f.store.Lookups() != before+1 {
+		t.Fatal("an incomplete cache answered a miss without the store")
 	}
 }
 

@@ -139,7 +139,14 @@ func MustOpenMigrated(tb testing.TB) *DB {
 
 func TestConformance(t *testing.T) {
 	serverURL(t) // one skip, not one per subtest
-	storetest.Run(t, func(t *testing.T) keywarden.Store { return MustOpenMigrated(t) })
+	storetest.Run(t, func(t *testing.T) keywarden.Store {
+		db := MustOpenMigrated(t)
+		// The suite runs its tests in parallel, under the race detector in
+		// CI, on two cores, and tests what the store does, not its
+		// deadline (TestDeadline…), which queued writers would exceed.
+		db.SetTimeout(time.Minute)
+		return db
+	})
 }
 
 // appliedVersions returns how many times goose recorded each version as

@@ -9,8 +9,9 @@ import (
 )
 
 // lastUsedResolution is how stale a key's lastUsedAt may get before a request
-// writes it again. Writing on every request would turn each verification
-// into a database write; a minute is precise enough for "watch last used".
+// records it again (in the background: Config.LastUsed). Recording every
+// request would turn each verification into a database write; a minute is
+// precise enough for "watch last used".
 const lastUsedResolution = time.Minute
 
 // Failed authentication is throttled per client address (the trusted-proxy
@@ -103,12 +104,7 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 	k := v.Key
 	infoFrom(ctx).keyUser = k.User
 	if now := s.Now(); now.Sub(k.LastUsedAt) >= lastUsedResolution {
-		at := now.UTC().Truncate(time.Microsecond)
-		if err := s.apiKeys.TouchAPIKey(ctx, k.User, at); err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
-			s.Logger.WarnContext(ctx, "record key use", "key_user", k.User, "error", err)
-		} else if err == nil && s.Keys != nil {
-			s.Keys.Touched(k.User, at)
-		}
+		s.LastUsed.Record(k.User, now.UTC().Truncate(time.Microsecond))
 	}
 }
 

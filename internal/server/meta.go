@@ -13,9 +13,15 @@ func (s *server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return encode(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz reports whether the database answers, so a load balancer
-// stops sending traffic to a node that cannot verify keys.
+// handleReadyz reports whether the database answers and the verification
+// cache is fresh, so a load balancer stops sending traffic to a node that
+// cannot verify keys, or can only by asking the database each time.
 func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	if s.Keys != nil && !s.Keys.Fresh() {
+		s.Logger.WarnContext(r.Context(), "readiness check failed: the verification cache is behind the key change log")
+		w.Header().Set("Retry-After", "1")
+		return encode(w, http.StatusServiceUnavailable, map[string]string{"status": "stale"})
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {

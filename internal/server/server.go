@@ -14,6 +14,7 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/clientip"
+	"github.com/keywarden/keywarden/internal/lastused"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/password"
 	"github.com/keywarden/keywarden/internal/routetable"
@@ -33,7 +34,10 @@ type Config struct {
 	Verifier keywarden.KeyVerifier
 	// Keys is the verification cache behind Verifier, told of every
 	// change to keys this node makes; nil when there is none.
-	Keys      KeyCache
+	Keys KeyCache
+	// LastUsed records key uses off the request path; a lastused.Recorder
+	// over Store when nil.
+	LastUsed  UsageRecorder
 	Catalogue *keywarden.Catalogue
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -74,9 +78,18 @@ type Config struct {
 // it read the log now, so that a change this node just made is in force
 // here before the node answers. Touched saves the next request from
 // recording the same use again.
+// Fresh says whether it answers from memory: /readyz reports a node whose
+// cache is not as unready, so load balancers move traffic away.
 type KeyCache interface {
 	Sync(ctx context.Context) error
 	Touched(user string, at time.Time)
+	Fresh() bool
+}
+
+// UsageRecorder takes a key's use, to write it in the background: no
+// database write sits on the request path.
+type UsageRecorder interface {
+	Record(user string, at time.Time)
 }
 
 // server holds the configured dependencies the handlers share.
@@ -133,6 +146,13 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	if cfg.Verifier == nil {
 		cfg.Verifier = &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: cfg.Store, Catalogue: cfg.Catalogue}, Processes: keywarden.StoreProcesses{Finder: cfg.Store}, Now: cfg.Now}
+	}
+	if cfg.LastUsed == nil {
+		var touched func(string, time.Time)
+		if cfg.Keys != nil {
+			touched = cfg.Keys.Touched
+		}
+		cfg.LastUsed = lastused.New(cfg.Store, touched, cfg.Logger)
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now),

@@ -39,7 +39,14 @@ func MustOpenMigrated(tb testing.TB) *DB {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) keywarden.Store { return MustOpenMigrated(t) })
+	storetest.Run(t, func(t *testing.T) keywarden.Store {
+		db := MustOpenMigrated(t)
+		// The suite runs its tests in parallel, under the race detector in
+		// CI, on two cores, and tests what the store does, not its
+		// deadline (TestDeadline…), which queued writers would exceed.
+		db.SetTimeout(time.Minute)
+		return db
+	})
 }
 
 func TestReopenedDatabaseKeepsData(t *testing.T) {
@@ -376,4 +383,42 @@ func TestStoreErrorMapsDriverErrors(t *testing.T) {
 	if c := (dialect{}).Constraint(err); c != sqlstore.NoConstraint {
 		t.Errorf("CHECK violation classified as constraint %d, want none (internal)", c)
 	}
+}
+
+// TestDeadlineBoundsAWriteWaitingForTheLock: with another process holding
+// the database's write lock (busy_timeout would wait 10 s), a write fails
+// with EUNAVAILABLE at the store's deadline, and changes nothing.
+func TestDeadlineBoundsAWriteWaitingForTheLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keywarden.db")
+	db := MustOpen(t, path)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	org, _ := storetest.MustCreateOrganization(t, db)
+	other := MustOpen(t, path) // another process on the same file: the command line
+	conn, err := other.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+
+	db.SetTimeout(200 * time.Millisecond)
+	start := time.Now()
+	err = db.CreateAPIKey(ctx, storetest.NewAPIKey(t, org.ID, "", storetest.At(1)), nil)
+	took := time.Since(start)
+	if keywarden.ErrorCode(err) != keywarden.EUNAVAILABLE {
+		t.Fatalf("CreateAPIKey behind a held write lock = %v, want EUNAVAILABLE", err)
+	}
+	if keywarden.ErrorMessage(err) != keywarden.UnavailableMessage {
+		t.Errorf("caller-facing message %q reveals more than %q", keywarden.ErrorMessage(err), keywarden.UnavailableMessage)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("the write took %v: the deadline did not bound it", took)
+	}
+	t.Logf("a write behind a held lock failed after %v (deadline 200ms)", took.Round(time.Millisecond))
 }

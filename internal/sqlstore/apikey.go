@@ -146,6 +146,17 @@ func (s *Store) FindAPIKeyByUser(ctx context.Context, user string) (_ *keywarden
 	return k, nil
 }
 
+// APIKeysAfter implements keywarden.APIKeyStore: one page of every key, by
+// public ID (its unique index).
+func (s *Store) APIKeysAfter(ctx context.Context, afterUser string, limit int) (_ []*keywarden.APIKey, err error) {
+	const op = "APIKeysAfter"
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
+	keys, err := findAll(ctx, s, `SELECT `+apiKeyColumns+` FROM api_keys WHERE "user" > ? ORDER BY "user" LIMIT ?`,
+		[]any{afterUser, limit}, s.scanAPIKey)
+	return keys, s.storeError(op, err, apiKeyMessages)
+}
+
 // verifyStmt returns the prepared FindAPIKeyByUser statement, preparing it
 // on first use: before the first migration its table does not exist.
 func (s *Store) verifyStmt(ctx context.Context) (*sql.Stmt, error) {

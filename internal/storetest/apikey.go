@@ -73,6 +73,44 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		wantEqual(t, "FindAPIKeys", keys[0], k)
 	})
 
+	// The verification cache loads every key, of every organization, in
+	// pages by public ID.
+	t.Run("APIKeysAfterPagesEveryKeyByUser", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		want := map[string]*keywarden.APIKey{}
+		for range 2 {
+			org, _ := MustCreateOrganization(t, s)
+			p := MustCreateProcess(t, s, org.ID, At(1))
+			for _, pid := range []string{"", p.ID, ""} {
+				k := MustCreateAPIKey(t, s, org.ID, pid, At(1))
+				want[k.User] = k
+			}
+		}
+		var got []*keywarden.APIKey
+		after := ""
+		for {
+			page, err := s.APIKeysAfter(ctx, after, 4)
+			if err != nil {
+				t.Fatalf("APIKeysAfter(%q): %v", after, err)
+			}
+			got = append(got, page...)
+			if len(page) < 4 {
+				break
+			}
+			after = page[len(page)-1].User
+		}
+		if len(got) != len(want) {
+			t.Fatalf("APIKeysAfter paged %d keys, want %d", len(got), len(want))
+		}
+		for i, k := range got {
+			if i > 0 && got[i-1].User >= k.User {
+				t.Errorf("APIKeysAfter: %q before %q, want ascending public IDs", got[i-1].User, k.User)
+			}
+			wantEqual(t, "APIKeysAfter", k, want[k.User])
+		}
+	})
+
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

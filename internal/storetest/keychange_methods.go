@@ -27,7 +27,7 @@ func keyChangingMethods() map[string]bool {
 
 		"AcceptInvite": false, "Close": false, "CreateInvite": false, "CreateOrganization": false,
 		"CreateProcess": false, "CreateSession": false, "DeleteExpiredSessions": false, "DeleteSession": false,
-		"FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
+		"APIKeysAfter": false, "FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
 		"FindInvite": false, "FindMembers": false, "FindMembership": false, "FindOrganizationByID": false,
 		"FindOrganizationByName": false, "FindOrganizations": false, "FindProcess": false,
 		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,
