@@ -268,7 +268,8 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 	}
 	id := rec.Key
 	if !matches {
-		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: id.User, OrgID: id.OrgID}, nil
+		// string(user), not id.User: the same copy as for an unknown ID.
+		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: string(user), OrgID: id.OrgID}, nil
 	}
 	if !v.Now().Before(id.ExpiresAt) {
 		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User, OrgID: id.OrgID}, nil

