@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Audit actions.
@@ -22,12 +24,53 @@ const (
 	AuditMemberJoined       = "member.joined"
 	AuditMemberRoleChanged  = "member.role_changed"
 	AuditMemberRemoved      = "member.removed"
+	AuditOrgCreated         = "organization.created"
 	AuditOrgUpdated         = "organization.updated"
+
+	// Events that change nothing, written on their own (RecordAuditEvent).
+	AuditSignedIn      = "session.signed_in"
+	AuditSignInFailed  = "session.sign_in_failed" // for an email that is a user's; the password is never kept
+	AuditAuthThrottled = "auth.throttled"         // once per burst of refusals of a client address, not per request
 )
+
+// ActorAnonymous is the actor of an event caused by a caller who is nobody
+// yet: a failed sign-in, a throttled client. Who it claimed to be is the
+// event's target.
+const ActorAnonymous = "anonymous"
+
+// MaxUserAgentBytes bounds the user agent an event keeps: the header is the
+// client's to choose, and the log must not be a place to store megabytes.
+const MaxUserAgentBytes = 512
+
+// CleanUserAgent returns a User-Agent header as an audit event keeps it:
+// valid UTF-8 (PostgreSQL refuses anything else), without control
+// characters (it is shown in tables and terminals), trimmed, and at most
+// MaxUserAgentBytes long, cut between characters.
+func CleanUserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "\uFFFD")
+	if strings.IndexFunc(ua, unicode.IsControl) >= 0 {
+		ua = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, ua)
+	}
+	ua = strings.TrimSpace(ua)
+	if len(ua) <= MaxUserAgentBytes {
+		return ua
+	}
+	n := MaxUserAgentBytes
+	for n > 0 && !utf8.RuneStart(ua[n]) {
+		n--
+	}
+	return ua[:n]
+}
 
 // AuditEvent records who changed what, when, and from where. Stores write
 // it in the same transaction as the change it records, so an acknowledged
-// change is never missing from the log. It never holds a secret.
+// change is never missing from the log; an event that records no change (a
+// sign-in) is written on its own. It never holds a secret.
 type AuditEvent struct {
 	ID         string
 	OrgID      string
@@ -38,7 +81,11 @@ type AuditEvent struct {
 	TargetID   string
 	TargetName string
 	ProcessID  string
+	// RemoteAddr and UserAgent say where the request came from: the client
+	// address by the --trusted-proxies rule, and its User-Agent header
+	// (CleanUserAgent). Both are empty for the operator's command line.
 	RemoteAddr string
+	UserAgent  string
 }
 
 // TargetAPIKey makes k the event's target, named as the audit log shows
@@ -47,8 +94,14 @@ func (e *AuditEvent) TargetAPIKey(k *APIKey) {
 	e.TargetType, e.TargetID, e.TargetName, e.ProcessID = "api_key", k.ID, k.Name+" ("+k.User+")", k.ProcessID
 }
 
-// AuditStore reads the audit log.
+// AuditStore reads the audit log, and writes the events that record no
+// change.
 type AuditStore interface {
+	// RecordAuditEvent appends e, an event of something that changed
+	// nothing in the store (a sign-in, a failed one, a throttled burst), in
+	// its own transaction. An unknown organization is ENOTFOUND, a taken ID
+	// ECONFLICT, a nil event EINVALID.
+	RecordAuditEvent(ctx context.Context, e *AuditEvent) error
 	// FindAuditEvents returns one page of an organization's events, newest
 	// first, and the total.
 	FindAuditEvents(ctx context.Context, orgID string, page Page) ([]*AuditEvent, int, error)

@@ -1,8 +1,10 @@
 package keywarden_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden"
 )
@@ -23,5 +25,27 @@ func TestParseAuditCursorRefusesWhatItDidNotMake(t *testing.T) {
 		if _, err := keywarden.ParseAuditCursor(token); keywarden.ErrorCode(err) != keywarden.EINVALID {
 			t.Errorf("ParseAuditCursor(%q) = %v, want EINVALID", token, err)
 		}
+	}
+}
+
+func TestCleanUserAgent(t *testing.T) {
+	long := strings.Repeat("a", keywarden.MaxUserAgentBytes-1) + "é" + "tail" // é straddles the bound
+	for _, tt := range []struct{ name, in, want string }{
+		{"KeptAsSent", "curl/8.5.0", "curl/8.5.0"},
+		{"Trimmed", "  Mozilla/5.0  ", "Mozilla/5.0"},
+		{"InvalidUTF8Replaced", "bad\xffbyte", "bad\uFFFDbyte"},
+		{"ControlCharactersBlanked", "a\x00b\tc\x1bd", "a b c d"},
+		{"ClippedBetweenCharacters", long, strings.Repeat("a", keywarden.MaxUserAgentBytes-1)},
+		{"ExactlyAtTheBound", strings.Repeat("b", keywarden.MaxUserAgentBytes), strings.Repeat("b", keywarden.MaxUserAgentBytes)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := keywarden.CleanUserAgent(tt.in)
+			if got != tt.want {
+				t.Errorf("CleanUserAgent(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if len(got) > keywarden.MaxUserAgentBytes || !utf8.ValidString(got) {
+				t.Errorf("CleanUserAgent(%q) = %d bytes, valid UTF-8 %v", tt.in, len(got), utf8.ValidString(got))
+			}
+		})
 	}
 }

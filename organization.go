@@ -47,9 +47,10 @@ type Membership struct {
 
 // OrganizationStore keeps organizations and their people.
 type OrganizationStore interface {
-	// CreateOrganization stores org, its owner and the owner's membership in
+	// CreateOrganization stores org, its owner (when not nil) and the
+	// owner's membership, and records e (when not nil, an event of org), in
 	// one transaction. A taken organization name or email is ECONFLICT.
-	CreateOrganization(ctx context.Context, org *Organization, owner *User) error
+	CreateOrganization(ctx context.Context, org *Organization, owner *User, e *AuditEvent) error
 	FindOrganizationByID(ctx context.Context, id string) (*Organization, error)
 	FindOrganizationByName(ctx context.Context, name string) (*Organization, error)
 	FindOrganizations(ctx context.Context, page Page) ([]*Organization, int, error)

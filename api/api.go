@@ -211,6 +211,7 @@ type AuditEvent struct {
 	Target    AuditTarget     `json:"target"`
 	ProcessID string          `json:"processId,omitempty"`
 	ClientIP  string          `json:"clientIp,omitempty"`
+	UserAgent string          `json:"userAgent,omitempty"` // at most 512 bytes
 }
 
 // AuditTarget is what an audit event is about.

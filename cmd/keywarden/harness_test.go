@@ -101,7 +101,9 @@ type testServer struct {
 	done   chan error
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+// listeningRE finds the address and URL (https with --tls-cert) the server
+// logs once it listens.
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+) url=(\S+)`)
 
 // startServer runs "keywarden serve" on a free port and waits until it
 // listens. The server stops when the test ends.
@@ -130,7 +132,7 @@ func (s *testServer) waitListening(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if m := listeningRE.FindStringSubmatch(s.Log.String()); m != nil {
-			s.URL = "http://" + m[1]
+			s.URL = m[2]
 			return
 		}
 		select {

@@ -72,7 +72,14 @@ func (a *app) orgsCreate(ctx context.Context, args []string) error {
 	now := a.now().UTC().Truncate(time.Microsecond)
 	org := &keywarden.Organization{ID: orgID, Name: orgName, MaxKeyLifetime: lifetime, CreatedAt: now}
 	owner := &keywarden.User{ID: userID, Email: ownerEmail, PasswordHash: hash, CreatedAt: now}
-	if err := store.CreateOrganization(ctx, org, owner); err != nil {
+	// The event is the creation's own, in its transaction, as the setup
+	// page's is; its actor is the command line, as for every change made
+	// from it.
+	e, err := a.auditEvent(org.ID, keywarden.AuditOrgCreated, "organization", org.ID, org.Name, "")
+	if err != nil {
+		return err
+	}
+	if err := store.CreateOrganization(ctx, org, owner, e); err != nil {
 		return err
 	}
 	if *asJSON {

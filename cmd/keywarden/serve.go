@@ -19,6 +19,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
 	"github.com/keywarden/keywarden/internal/clientip"
+	"github.com/keywarden/keywarden/internal/httperr"
 	"github.com/keywarden/keywarden/internal/lastused"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/postgres"
@@ -52,6 +53,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	authFailures := fs.Int("auth-failures-per-minute", server.DefaultAuthFailuresPerIP, "failed authentications a client address may make per minute before it is refused with 429 for the rest of the minute")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
+	tf := addTLSFlags(fs)
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +69,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: %s: %v", errUsage, a.setting("trusted-proxies"), err)
 	}
 	logger, err := a.newLogger(*logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := tf.config(a, logger)
 	if err != nil {
 		return err
 	}
@@ -170,12 +176,24 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// net/http answers requests it cannot parse by itself, in plain text;
+	// httperr makes those answers problem documents like every other
+	// error, and terminates TLS (below its rewriting) when configured.
+	ln = httperr.NewListener(ln, httperr.Config{Header: server.ProblemHeaders, Now: a.now, TLS: tlsConfig,
+		HandshakeTimeout: readHeaderTimeout, Logger: logger})
+	baseURL := "http://" + ln.Addr().String()
+	if tlsConfig != nil {
+		baseURL = "https://" + ln.Addr().String()
+	}
 	served := make(chan error, 2)
 	if *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
 			return err
 		}
+		// Plain HTTP even with --tls-cert: the page holds no secret, and
+		// --metrics-addr is meant for a private address.
+		mln = httperr.NewListener(mln, httperr.Config{Header: server.ProblemHeaders, Now: a.now})
 		msrv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: writeTimeout}
 		go func() { served <- msrv.Serve(mln) }()
 		defer msrv.Close()
@@ -186,10 +204,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		// whoever sets up Keywarden can read the server's log. It stops
 		// working once the first organization exists.
 		logger.Info("first run: open the setup page to create the first organization",
-			"setup_url", "http://"+ln.Addr().String()+"/setup?token="+setupToken)
+			"setup_url", baseURL+"/setup?token="+setupToken)
 	}
 	// Logged last: tests (and people) take it to mean everything is up.
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String())
+	logger.Info("listening", "addr", ln.Addr().String(), "url", baseURL)
 
 	go func() { served <- srv.Serve(ln) }()
 	select {

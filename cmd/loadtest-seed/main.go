@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := db.CreateOrganization(ctx, org, owner); err != nil {
+	if err := db.CreateOrganization(ctx, org, owner, nil); err != nil {
 		return err
 	}
 

@@ -50,7 +50,7 @@ func TestStoreOperationsAreCounted(t *testing.T) {
 	}
 	taken := storetest.NewOrganization(t)
 	taken.Name = org.Name
-	if err := db.CreateOrganization(ctx, taken, nil); keywarden.ErrorCode(err) != keywarden.ECONFLICT {
+	if err := db.CreateOrganization(ctx, taken, nil, nil); keywarden.ErrorCode(err) != keywarden.ECONFLICT {
 		t.Fatalf("CreateOrganization(taken name) = %v, want ECONFLICT", err)
 	}
 	if err := db.Ping(ctx); err != nil {

@@ -59,22 +59,40 @@ func Hash(pw string) (string, error) {
 // Check reports whether pw matches the PHC-encoded hash, comparing in
 // constant time. A malformed hash never matches.
 func Check(pw, encoded string) bool {
+	h, ok := parse(encoded)
+	return ok && h.matches(pw)
+}
+
+// phc is a parsed argon2id hash.
+type phc struct {
+	m, t       uint32
+	p          uint8
+	salt, want []byte
+}
+
+// parse reads a PHC string; it is cheap, so callers that bound the cost of
+// hashing can reject a malformed hash before taking a slot.
+func parse(encoded string) (phc, bool) {
+	var h phc
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
-		return false
+		return h, false
 	}
-	var m uint32
-	var t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 1<<22 || t > 64 {
-		return false
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.m, &h.t, &h.p); err != nil || h.m == 0 || h.t == 0 || h.p == 0 || h.m > 1<<22 || h.t > 64 {
+		return h, false
 	}
 	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
+	var err1, err2 error
+	h.salt, err1 = b64.DecodeString(parts[4])
+	h.want, err2 = b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(h.want) == 0 {
+		return h, false
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	return h, true
+}
+
+// matches is the expensive part of Check.
+func (h phc) matches(pw string) bool {
+	got := argon2.IDKey([]byte(pw), h.salt, h.t, h.m, h.p, uint32(len(h.want)))
+	return subtle.ConstantTimeCompare(got, h.want) == 1
 }

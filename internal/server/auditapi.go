@@ -28,7 +28,7 @@ func (s *server) handleListAuditEvents(w http.ResponseWriter, r *http.Request) e
 		out.AuditEvents = append(out.AuditEvents, api.AuditEvent{
 			ID: e.ID, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action,
 			Target:    api.AuditTarget{Type: e.TargetType, ID: e.TargetID, Name: e.TargetName},
-			ProcessID: e.ProcessID, ClientIP: e.RemoteAddr,
+			ProcessID: e.ProcessID, ClientIP: e.RemoteAddr, UserAgent: e.UserAgent,
 		})
 	}
 	return encode(w, http.StatusOK, out)

@@ -117,6 +117,7 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
 	ip := s.clientIP(r)
 	s.authByIP.Fail(ip)
+	s.noteAuthFailure(ip, v)
 	s.Logger.InfoContext(r.Context(), "authentication failed", "reason", v.Reason, "key_user", v.User,
 		"path", safePath(r.URL.Path), "client_ip", ip)
 }
@@ -130,6 +131,7 @@ func (s *server) admit(r *http.Request) error {
 		return nil
 	}
 	infoFrom(r.Context()).retryAfter = wait
+	s.auditThrottled(r, ip)
 	s.Logger.WarnContext(r.Context(), "authentication throttled", "client_ip", ip, "path", safePath(r.URL.Path), "retry_after", wait)
 	return errThrottled
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // Sign-in throttling: a few mistakes are forgiven; guessing is not. Failures
-// count per account and per client address within the window.
+// count per client address, and per account for untrusted clients or per
+// device cookie for a browser that holds one (device.go), within the window.
 const (
 	signInFailuresPerAccount = 5
 	signInFailuresPerIP      = 20
@@ -88,7 +89,7 @@ func (s *server) handleSetup(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.renderStatus(w, http.StatusBadRequest, "setup", v)
 	}
-	hash, err := password.Hash(pw)
+	hash, err := s.hashPassword(w, r, pw)
 	if err != nil {
 		return err
 	}
@@ -103,11 +104,18 @@ func (s *server) handleSetup(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	org := &keywarden.Organization{ID: orgID, Name: name, MaxKeyLifetime: keywarden.DefaultMaxKeyLifetime, CreatedAt: now}
 	owner := &keywarden.User{ID: userID, Email: email, PasswordHash: hash, CreatedAt: now}
-	if err := s.orgs.CreateOrganization(r.Context(), org, owner); err != nil {
+	e, err := s.orgCreatedEvent(r, org, owner)
+	if err != nil {
+		return err
+	}
+	if err := s.orgs.CreateOrganization(r.Context(), org, owner, e); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(r.Context(), "setup complete", "org_id", org.ID, "user_id", owner.ID)
 	if err := s.startSession(w, r, owner.ID, org.ID); err != nil {
+		return err
+	}
+	if err := s.setDeviceCookie(w, r, owner); err != nil { // device.go
 		return err
 	}
 	return redirect(w, r, "/")
@@ -130,7 +138,7 @@ func (s *server) handleSignInPage(w http.ResponseWriter, r *http.Request) error 
 var errBadSignIn = &keywarden.Error{Code: keywarden.EUNAUTHORIZED, Message: "The email or password is not correct."}
 
 // handleSignIn checks the password (argon2id, constant-time), throttled per
-// account and per address, and starts a new session.
+// address and per account or device cookie, and starts a new session.
 func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.newView(r, "Sign in", "", "")
 	if err != nil {
@@ -149,11 +157,29 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		return s.renderStatus(w, status, "signin", v)
 	}
 	ip := s.clientIP(r)
-	okAccount, waitAccount := s.signInByAccount.Allow(email)
+	// Untrusted clients share the account's budget; a browser with a valid
+	// device cookie for the account spends its own (device.go), so that
+	// nobody else's failures lock it out. The address's budget binds all.
+	// The cookie's key is the account's password hash: only a request that
+	// carries one costs a lookup before the throttle decides.
+	var user *keywarden.User
+	looked := s.hasDeviceCookie(r) && val.Err() == nil
+	if looked {
+		if user, err = s.orgs.FindUserByEmail(r.Context(), email); ignoreNotFound(err) != nil {
+			return err
+		}
+	}
+	device := s.trustedDevice(r, user)
+	budget, budgetKey := s.signInByAccount, email
+	if device != "" {
+		budget, budgetKey = s.signInByDevice, device
+	}
+	okAccount, waitAccount := budget.Allow(budgetKey)
 	okIP, waitIP := s.signInByIP.Allow(ip)
 	if !okAccount || !okIP {
 		wait := max(waitAccount, waitIP)
-		s.Logger.WarnContext(r.Context(), "sign-in throttled", "email", email, "remote_addr", ip)
+		s.Logger.WarnContext(r.Context(), "sign-in throttled", "email", email, "remote_addr", ip, "trusted_device", device != "")
+		s.auditSignInThrottled(r, email, !okAccount)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		return fail(http.StatusTooManyRequests, keywarden.Errorf(keywarden.EFORBIDDEN,
 			"Too many failed sign-in attempts. Try again in %d minutes.", int(wait.Minutes())+1))
@@ -161,9 +187,10 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err := val.Err(); err != nil {
 		return fail(http.StatusBadRequest, err)
 	}
-	user, err := s.orgs.FindUserByEmail(r.Context(), email)
-	if err != nil && keywarden.ErrorCode(err) != keywarden.ENOTFOUND {
-		return err
+	if !looked {
+		if user, err = s.orgs.FindUserByEmail(r.Context(), email); ignoreNotFound(err) != nil {
+			return err
+		}
 	}
 	// An unknown email still costs a hash, so timing does not tell which
 	// accounts exist.
@@ -171,19 +198,28 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if user != nil {
 		hash = user.PasswordHash
 	}
+	match, err := s.checkPassword(w, r, pw, hash)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, err)
+	}
 	var memberships []*keywarden.Membership
-	if password.Check(pw, hash) && user != nil {
+	if match && user != nil {
 		if memberships, err = s.members.FindUserMemberships(r.Context(), user.ID); err != nil {
 			return err
 		}
 	}
 	if len(memberships) == 0 {
-		s.signInByAccount.Fail(email)
+		budget.Fail(budgetKey)
 		s.signInByIP.Fail(ip)
 		s.Logger.InfoContext(r.Context(), "sign-in failed", "email", email, "remote_addr", ip)
+		s.auditSignInFailed(r, email, user)
 		return fail(http.StatusUnauthorized, errBadSignIn)
 	}
-	s.signInByAccount.Reset(email)
+	// Success refills no budget: the untrusted clients' is every attacker's
+	// too. The browser gets a fresh device cookie, and so a budget of its own.
+	if err := s.setDeviceCookie(w, r, user); err != nil {
+		return err
+	}
 	// Sign-ins are rare enough to sweep expired sessions on.
 	if err := s.sessions.DeleteExpiredSessions(r.Context(), s.Now()); err != nil {
 		s.Logger.WarnContext(r.Context(), "delete expired sessions", "error", err)
@@ -192,6 +228,7 @@ func (s *server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.Logger.InfoContext(r.Context(), "signed in", "user_id", user.ID, "org_id", memberships[0].OrgID, "remote_addr", ip)
+	s.auditSignIn(r, user, memberships[0].OrgID)
 	return redirect(w, r, next)
 }
 
@@ -262,7 +299,9 @@ func (s *server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	var val keywarden.Validation
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	if user != nil {
-		if !password.Check(pw, user.PasswordHash) {
+		if ok, err := s.checkPassword(w, r, pw, user.PasswordHash); err != nil {
+			return err
+		} else if !ok {
 			val.Add("password", "invalid", "The password is not correct.")
 		}
 	} else if reason := password.Validate(pw); reason != "" {
@@ -270,7 +309,7 @@ func (s *server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	} else if pw != r.PostFormValue("password_confirm") {
 		val.Add("password_confirm", "mismatch", "The passwords do not match.")
 	} else {
-		hash, err := password.Hash(pw)
+		hash, err := s.hashPassword(w, r, pw)
 		if err != nil {
 			return err
 		}
@@ -293,11 +332,14 @@ func (s *server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	e := &keywarden.AuditEvent{ID: eventID, OrgID: inv.OrgID, At: now,
 		Actor:  keywarden.Actor{Type: keywarden.ActorUser, ID: user.ID, Name: user.Email},
 		Action: keywarden.AuditMemberJoined, TargetType: "member", TargetID: user.ID, TargetName: user.Email + " (" + string(inv.Role) + ")",
-		RemoteAddr: s.clientIP(r)}
+		RemoteAddr: s.clientIP(r), UserAgent: userAgent(r)}
 	if err := s.members.AcceptInvite(r.Context(), inv.ID, user, now, e); err != nil {
 		return err
 	}
 	if err := s.startSession(w, r, user.ID, inv.OrgID); err != nil {
+		return err
+	}
+	if err := s.setDeviceCookie(w, r, user); err != nil { // device.go
 		return err
 	}
 	return redirect(w, r, "/")

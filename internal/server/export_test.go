@@ -11,7 +11,7 @@ type RouteInfo struct {
 	Console  bool // a console page, not part of the REST API
 	// ChecksKey routes take the key they check as their credential.
 	ChecksKey bool
-	// Fallback is the /api/v1/ catch-all, answering only 404 and 405.
+	// Fallback is a catch-all (/api/v1/ or /), answering only 404 and 405.
 	Fallback bool
 	Scope    keywarden.Scope
 }

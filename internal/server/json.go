@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -52,36 +54,44 @@ func requireJSON(r *http.Request) error {
 }
 
 // decode reads one JSON object into v. Unknown fields are refused so that a
-// misspelt field ("expires" for "exp") is an error instead of a silent default.
+// misspelt field ("expires" for "exp") is an error instead of a silent default,
+// and so are field names in another case ("Name", "NAME" for "name"), which
+// encoding/json would take for the field: one spelling per field, so that
+// Keywarden and any proxy or log reading the same body agree on what it says.
 // Every failure names the field it concerns.
 func decode[T any](r *http.Request) (T, error) {
 	var v T
 	if err := requireJSON(r); err != nil {
 		return v, err
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&v)
-	if err == nil {
-		// Anything after the object is an error, and so is an overflow hidden
-		// in trailing data.
-		if err = dec.Decode(&struct{}{}); err == io.EOF {
-			return v, nil
-		}
+	// The whole body is read first: the field names are checked on the
+	// bytes the value was decoded from.
+	data, err := readBody(r)
+	if err != nil {
 		var maxByteErr *http.MaxBytesError
 		if errors.As(err, &maxByteErr) {
 			return v, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", maxByteErr.Limit)
 		}
-		return v, bodyError("body", "invalid_json", "The body must be a single JSON object.")
+		return v, bodyError("body", "unreadable", "The body could not be read.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(&v)
+	if err == nil {
+		// Anything after the object is an error.
+		if err = dec.Decode(&struct{}{}); err != io.EOF {
+			return v, bodyError("body", "invalid_json", "The body must be a single JSON object.")
+		}
+		if fields := checkFieldNames(reflect.TypeFor[T](), data); len(fields) > 0 {
+			return v, &keywarden.Error{Code: keywarden.EINVALID, Message: fields[0].Message, Fields: fields}
+		}
+		return v, nil
 	}
 	var (
-		syntaxErr  *json.SyntaxError
-		typeErr    *json.UnmarshalTypeError
-		maxByteErr *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
 	)
 	switch {
-	case errors.As(err, &maxByteErr):
-		return v, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", maxByteErr.Limit)
 	case errors.Is(err, io.EOF):
 		return v, bodyError("body", "required", "A JSON body is required.")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
@@ -97,6 +107,32 @@ func decode[T any](r *http.Request) (T, error) {
 		return v, bodyError("body: "+field, "unknown_field", fmt.Sprintf("Unknown field %q.", field))
 	default:
 		return v, bodyError("body", "invalid_json", "The body is not valid JSON.")
+	}
+}
+
+// readBody reads the whole body, in one allocation when it declares a
+// small length. A large declared length is not allocated up front: a
+// client could declare a megabyte and send nothing.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	size := 512
+	if r.ContentLength > 0 && r.ContentLength < 16<<10 {
+		size = int(r.ContentLength) + 1 // room to read the EOF
+	}
+	data := make([]byte, 0, size)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := r.Body.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		} else if err != nil {
+			return nil, err
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -54,6 +55,16 @@ func checkDecode[T any](t *testing.T, body string) {
 		if twice, _ := json.Marshal(back); !bytes.Equal(twice, again) {
 			t.Fatalf("decode[%T](%q) = %+v, encoded %s, decoded again %+v, encoded %s", v, body, v, again, back, twice)
 		}
+		// Every key was exactly a field's name (checked here without
+		// decode's scanner).
+		var members map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(body), &members)
+		names := tagNames[T]()
+		for key := range members {
+			if !names[key] {
+				t.Fatalf("decode[%T](%q) accepted the key %q, which is no field's exact name", v, body, key)
+			}
+		}
 		return
 	}
 	e, ok := err.(*keywarden.Error)
@@ -77,4 +88,15 @@ func checkDecode[T any](t *testing.T, body string) {
 	default:
 		t.Fatalf("decode[%T](%q) error code %q, want EINVALID or ETOOLARGE", v, body, e.Code)
 	}
+}
+
+// tagNames returns the JSON names of the fields of the flat struct T.
+func tagNames[T any]() map[string]bool {
+	names := map[string]bool{}
+	t := reflect.TypeFor[T]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
 }

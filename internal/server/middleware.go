@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/api"
 )
 
 // requestInfo is filled in as a request passes the middleware, for its log line.
@@ -140,10 +141,31 @@ func hasBase62Run(s string, n int) bool {
 func (s *server) strictTransport(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.secure(r) {
-			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+			w.Header().Set("Strict-Transport-Security", strictTransportSecurity)
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// strictTransportSecurity is the HSTS policy: HTTPS only, for a year.
+const strictTransportSecurity = "max-age=31536000"
+
+// ProblemHeaders returns the headers of every problem document: its media
+// type, no-store (an error may describe the caller's own request) and
+// nosniff, and over HTTPS the HSTS policy. writeError and strictTransport
+// set them from here, and cmd/keywarden gives this function to httperr
+// for the errors net/http answers before any handler runs, so that one list
+// says what every error response carries.
+func ProblemHeaders(https bool) http.Header {
+	h := http.Header{
+		"Content-Type":           {api.ProblemContentType},
+		"Cache-Control":          {"no-store"},
+		"X-Content-Type-Options": {"nosniff"},
+	}
+	if https {
+		h.Set("Strict-Transport-Security", strictTransportSecurity)
+	}
+	return h
 }
 
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.

@@ -237,7 +237,7 @@ func (c *contract) seed(t *testing.T, name string) keywarden.KeyMaterial {
 	}
 	now := c.clock.Now()
 	org := &keywarden.Organization{ID: id, Name: name, MaxKeyLifetime: keywarden.DefaultMaxKeyLifetime, CreatedAt: now}
-	if err := c.db.CreateOrganization(ctx, org, nil); err != nil {
+	if err := c.db.CreateOrganization(ctx, org, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{

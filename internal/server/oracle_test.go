@@ -24,7 +24,7 @@ import (
 // class go straight to the handler (no network to blur a difference), and
 // a Mann-Whitney rank test compares the two samples of durations: the
 // probability that an "unknown" request is slower than a "wrong secret" one
-// must stay within 0.5 ± 0.05. That holds with the verification cache
+// (the median of three rounds) must stay within 0.5 ± 0.05. That holds with the verification cache
 // (which holds every key, so both are answered from memory) and without it
 // (both cost one query). The control — a cache smaller than the key set,
 // whose misses go to the database while the real ID is in memory — must
@@ -33,7 +33,7 @@ func TestNoExistenceOracle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing samples: not in -short")
 	}
-	const samples = 3000
+	const samples = 2000
 	for _, tt := range []struct {
 		name      string
 		cacheSize int // 0: no cache, every lookup a query
@@ -128,33 +128,39 @@ func TestNoExistenceOracle(t *testing.T) {
 
 			// Warm up, then interleave the classes in a random order so that
 			// drift on a noisy machine falls on both alike. A fresh key per
-			// request: a repeated unknown ID could be remembered.
+			// request: a repeated unknown ID could be remembered. Three
+			// rounds, judged by their median: another process hogging the
+			// cores for part of one round does not decide the outcome, and
+			// an oracle (P of 0.24 or 0.99 before) shows in every round.
 			rng := rand.New(rand.NewPCG(1, 2))
 			for range 200 {
 				do(unknownID())
 				do(wrongSecret())
 			}
-			var unknown, wrong []float64
-			for len(unknown) < samples || len(wrong) < samples {
-				if len(wrong) == samples || len(unknown) < samples && rng.IntN(2) == 0 {
-					key := unknownID()
-					d, _ := do(key)
-					unknown = append(unknown, float64(d))
-				} else {
-					key := wrongSecret()
-					d, _ := do(key)
-					wrong = append(wrong, float64(d))
+			var rounds []float64
+			for round := range 3 {
+				var unknown, wrong []float64
+				for len(unknown) < samples || len(wrong) < samples {
+					if len(wrong) == samples || len(unknown) < samples && rng.IntN(2) == 0 {
+						d, _ := do(unknownID())
+						unknown = append(unknown, float64(d))
+					} else {
+						d, _ := do(wrongSecret())
+						wrong = append(wrong, float64(d))
+					}
 				}
+				p, z := superiority(unknown, wrong)
+				t.Logf("round %d, %d samples each: median unknown ID %v, wrong secret %v; P(unknown slower) = %.3f, z = %.1f",
+					round+1, samples, time.Duration(median(unknown)), time.Duration(median(wrong)), p, z)
+				rounds = append(rounds, p)
 			}
-			p, z := superiority(unknown, wrong)
-			t.Logf("%d samples each: median unknown ID %v, wrong secret %v; P(unknown slower) = %.3f, z = %.1f",
-				samples, time.Duration(median(unknown)), time.Duration(median(wrong)), p, z)
+			p := median(rounds)
 			usable := math.Abs(p-0.5) > 0.05
 			if tt.control && !usable {
-				t.Fatalf("the control shows no difference (P = %.3f): the test cannot see an oracle", p)
+				t.Fatalf("the control shows no difference (median P = %.3f): the test cannot see an oracle", p)
 			}
 			if !tt.control && usable {
-				t.Fatalf("the response time tells an unknown key ID from a real one: P(unknown slower) = %.3f, outside 0.5 ± 0.05", p)
+				t.Fatalf("the response time tells an unknown key ID from a real one: median P(unknown slower) = %.3f, outside 0.5 ± 0.05", p)
 			}
 		})
 	}

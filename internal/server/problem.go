@@ -72,9 +72,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", api.ProblemContentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	for name, values := range ProblemHeaders(false) { // HSTS is strictTransport's
+		w.Header()[name] = values
+	}
 	w.WriteHeader(status)
 	if _, err := w.Write(append(body, '\n')); err != nil {
 		s.Logger.Debug("write problem", slog.Any("error", err))

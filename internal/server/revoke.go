@@ -112,7 +112,11 @@ func (s *server) revokeIfLive(r *http.Request, rep api.LeakReport) (bool, error)
 		k = nil
 	}
 	if match := km.Hash().Equal(stored); !match || k == nil {
-		s.authFailed(r, keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: reasonLeakNotLive, User: km.User})
+		v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: reasonLeakNotLive, User: km.User}
+		if k != nil { // a wrong secret for a real key: its organization hears of a burst
+			v.OrgID = k.OrgID
+		}
+		s.authFailed(r, v)
 		return false, nil
 	}
 
@@ -131,7 +135,7 @@ func (s *server) revokeIfLive(r *http.Request, rep api.LeakReport) (bool, error)
 	e := &keywarden.AuditEvent{
 		ID: id, OrgID: k.OrgID, At: s.Now().UTC().Truncate(time.Microsecond),
 		Actor:  keywarden.Actor{Type: actorLeakReport, Name: leakActorName(source, url)},
-		Action: keywarden.AuditAPIKeyLeaked, RemoteAddr: s.clientIP(r),
+		Action: keywarden.AuditAPIKeyLeaked, RemoteAddr: s.clientIP(r), UserAgent: userAgent(r),
 	}
 	var deleted *keywarden.APIKey
 	err = s.changeKeys(ctx, func() (err error) {

@@ -24,9 +24,10 @@ type access struct {
 	checksKey bool
 	// orgLevel refuses (403) principals confined to a process.
 	orgLevel bool
-	// fallback is the /api/v1/ catch-all for requests no route matches.
-	// It takes no credentials and answers only 404 or 405 problems, so it
-	// tells a caller nothing the route table does not.
+	// fallback is a catch-all for requests no route matches: /api/v1/
+	// for the API, / for the rest of the site. It takes no credentials
+	// and answers only 404 or 405 problems, so it tells a caller nothing
+	// the route table does not — and never in the mux's plain text.
 	fallback bool
 
 	// console marks a page for people: session authentication, HTML
@@ -85,10 +86,10 @@ func (rt route) check() string {
 		return "is an anonymous page that requires a role or a scope"
 	case api && (a.public || a.console):
 		return "is under /api/v1/ but public or a console page: every API route needs credentials"
-	case !api && !a.public && !a.console:
+	case !api && !a.public && !a.console && !a.fallback:
 		return "is outside /api/v1/ but neither public nor a console page"
-	case a.fallback && !strings.HasSuffix(rt.pattern, "/"):
-		return "is a fallback but not a catch-all pattern ending in /"
+	case a.fallback && rt.pattern != "/api/v1/" && rt.pattern != "/":
+		return "is a fallback but neither the API's catch-all (/api/v1/) nor the site's (/)"
 	}
 	return ""
 }
@@ -126,9 +127,10 @@ func (s *server) routes() []route {
 		{"GET /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleGetProcessKey},
 		{"DELETE /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleDeleteProcessKey},
 
-		// Any other API path or method: a problem document, 404 or 405
-		// with Allow, rather than the mux's plain text.
-		{"/api/v1/", fallback(), s.handleUnknownAPI},
+		// Any other path or method: a problem document, 404 or 405 with
+		// Allow, rather than the mux's plain text.
+		{"/api/v1/", fallback(), s.handleUnrouted},
+		{"/", fallback(), s.handleUnrouted},
 
 		// The console. Changes to processes and keys go through the API
 		// routes above, called by the pages with the session cookie.

@@ -106,9 +106,14 @@ type server struct {
 	sessions  keywarden.SessionStore
 	audit     keywarden.AuditStore
 	assets    *web.Assets
-	// Sign-in failures are counted per account and per client address.
+	// Sign-in failures are counted per client address, and per account
+	// for untrusted clients or per device cookie for a browser that holds
+	// one (device.go).
 	signInByAccount *throttle.Limiter
+	signInByDevice  *throttle.Limiter
 	signInByIP      *throttle.Limiter
+	// passwords bounds this node's concurrent argon2id work (password.go).
+	passwords *password.Bound
 	// Failed key authentications are counted per client address.
 	authByIP *throttle.Limiter
 	// dummyPasswordHash is checked against when a sign-in names an unknown
@@ -155,8 +160,10 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.LastUsed = lastused.New(cfg.Store, touched, cfg.Logger)
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
-		signInByIP: throttle.New(signInFailuresPerIP, signInWindow, cfg.Now),
-		authByIP:   throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now)}
+		signInByDevice: throttle.New(signInFailuresPerDevice, signInWindow, cfg.Now),
+		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now),
+		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now),
+		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait)}
 	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
@@ -164,8 +171,9 @@ func NewHandler(cfg Config) http.Handler {
 
 	// The middleware chain, outermost first: recover from panics, HSTS over
 	// HTTPS, log one line per request, bound the body, refuse keys in the
-	// URL.
+	// URL, and requests for "*" that the mux would refuse in plain text.
 	var h http.Handler = mux
+	h = s.refuseAsteriskForm(h)
 	h = s.refuseKeysInURL(h)
 	h = s.limitBody(h)
 	h = s.logRequests(h)
@@ -206,13 +214,27 @@ func (s *server) newMux(routes []route) *http.ServeMux {
 	return mux
 }
 
-// handleUnknownAPI answers a request that no API route matches.
-func (s *server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) error {
+// handleUnrouted answers a request that no route matches.
+func (s *server) handleUnrouted(w http.ResponseWriter, r *http.Request) error {
 	if allow := allowedMethods(s.mux, r); len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		return keywarden.Errorf(EMETHOD, "This endpoint does not support %s.", r.Method)
 	}
 	return keywarden.Errorf(keywarden.ENOTFOUND, "No such endpoint.")
+}
+
+// refuseAsteriskForm answers a request for "*" (other than OPTIONS *,
+// which net/http answers itself) with a 400 problem: http.ServeMux answers
+// it with an empty 400 of its own, before any route, fallback included.
+func (s *server) refuseAsteriskForm(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.RequestURI == "*" {
+			w.Header().Set("Connection", "close") // as the mux does
+			s.writeError(w, r, keywarden.Errorf(keywarden.EINVALID, "The request target \"*\" is only for OPTIONS."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // handleMetrics serves the Prometheus page; routes says why it is public.
@@ -235,7 +257,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := mux.Handler(probe); pattern != "/api/v1/" && pattern != "" {
+		if _, pattern := mux.Handler(probe); pattern != "/api/v1/" && pattern != "/" && pattern != "" {
 			allow = append(allow, m)
 		}
 	}

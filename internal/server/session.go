@@ -46,8 +46,13 @@ func tokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// secure reports whether the request reached us over HTTPS, directly or
-// through a proxy the operator trusts; cookies are Secure then.
+// secure reports whether the request reached Keywarden over HTTPS: over
+// TLS to Keywarden itself (--tls-cert), or through a proxy in
+// --trusted-proxies that says so in X-Forwarded-Proto (from anyone else the
+// header proves nothing). It is the one answer to that question: HSTS
+// (strictTransport), the Secure flag of every cookie (setCookie,
+// clearCookie, the device cookie's name) and anything else that depends on
+// HTTPS ask it, so that they cannot disagree.
 func (s *server) secure(r *http.Request) bool {
 	return r.TLS != nil || s.ClientIPs.TrustsPeer(r) && r.Header.Get("X-Forwarded-Proto") == "https"
 }

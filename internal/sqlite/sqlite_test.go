@@ -134,7 +134,7 @@ func TestSchemaIsCurrentOnlyAfterMigrate(t *testing.T) {
 	}
 	// Open must not have migrated: there is no table to write to.
 	org, owner := storetest.NewOrganization(t), storetest.NewUser(t)
-	if err := db.CreateOrganization(ctx, org, owner); err == nil {
+	if err := db.CreateOrganization(ctx, org, owner, nil); err == nil {
 		t.Fatal("CreateOrganization before Migrate succeeded")
 	}
 

@@ -18,22 +18,47 @@ func (s *Store) insertAuditEvent(ctx context.Context, tx *sql.Tx, e *keywarden.A
 	if e == nil {
 		return nil
 	}
-	_, err := s.exec(ctx, tx, `
-		INSERT INTO audit_events (id, org_id, at, actor_type, actor_id, actor_name, action,
-			target_type, target_id, target_name, process_id, remote_addr)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return s.storeError("insert audit event", s.execInsertAuditEvent(ctx, tx, e), messages{})
+}
+
+// execInsertAuditEvent is the one INSERT of an event, on q (a change's
+// transaction, or the database for an event on its own). Its errors are
+// raw.
+func (s *Store) execInsertAuditEvent(ctx context.Context, q querier, e *keywarden.AuditEvent) error {
+	_, err := s.exec(ctx, q, `
+		INSERT INTO audit_events (`+auditEventColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.OrgID, s.d.Time(e.At), e.Actor.Type, e.Actor.ID, e.Actor.Name, e.Action,
-		e.TargetType, e.TargetID, e.TargetName, e.ProcessID, e.RemoteAddr)
-	return s.storeError("insert audit event", err, messages{})
+		e.TargetType, e.TargetID, e.TargetName, e.ProcessID, e.RemoteAddr, e.UserAgent)
+	return err
+}
+
+var auditMessages = messages{
+	notFound: "Organization not found.",
+	conflict: "An audit event with that ID already exists.",
+}
+
+// RecordAuditEvent implements keywarden.AuditStore: one INSERT, which is
+// its own transaction. Unlike an event written with a change, this one is
+// the whole operation, so an unknown organization or a taken ID is the
+// caller's to hear about.
+func (s *Store) RecordAuditEvent(ctx context.Context, e *keywarden.AuditEvent) (err error) {
+	const op = "RecordAuditEvent"
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
+	if e == nil {
+		return keywarden.Errorf(keywarden.EINVALID, "An audit event is required.")
+	}
+	return s.storeError(op, s.execInsertAuditEvent(ctx, s.db, e), auditMessages)
 }
 
 const auditEventColumns = `id, org_id, at, actor_type, actor_id, actor_name, action,
-	target_type, target_id, target_name, process_id, remote_addr`
+	target_type, target_id, target_name, process_id, remote_addr, user_agent`
 
 func scanAuditEvent(r scanner) (*keywarden.AuditEvent, error) {
 	var e keywarden.AuditEvent
 	err := r.Scan(&e.ID, &e.OrgID, TimeDest{&e.At}, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action,
-		&e.TargetType, &e.TargetID, &e.TargetName, &e.ProcessID, &e.RemoteAddr)
+		&e.TargetType, &e.TargetID, &e.TargetName, &e.ProcessID, &e.RemoteAddr, &e.UserAgent)
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,10 @@ var (
 )
 
 // CreateOrganization stores org and, when owner is not nil, the owner and
-// the owner's membership, all in one transaction: a taken email leaves no
-// organization without an owner behind.
-func (s *Store) CreateOrganization(ctx context.Context, org *keywarden.Organization, owner *keywarden.User) (err error) {
+// the owner's membership, and records e, all in one transaction: a taken
+// email leaves no organization without an owner behind, and no event of a
+// creation that did not happen.
+func (s *Store) CreateOrganization(ctx context.Context, org *keywarden.Organization, owner *keywarden.User, e *keywarden.AuditEvent) (err error) {
 	const op = "CreateOrganization"
 	ctx, done := s.begin(ctx, op, &err)
 	defer done()
@@ -40,20 +41,22 @@ func (s *Store) CreateOrganization(ctx context.Context, org *keywarden.Organizat
 		if err != nil {
 			return s.storeError(op, err, orgMessages)
 		}
-		if owner == nil {
-			return nil
+		if owner != nil {
+			_, err = s.exec(ctx, tx, `
+				INSERT INTO users (id, email, password_hash, created_at)
+				VALUES (?, ?, ?, ?)`,
+				owner.ID, owner.Email, owner.PasswordHash, s.d.Time(owner.CreatedAt))
+			if err != nil {
+				return s.storeError(op, err, userMessages)
+			}
+			_, err = s.exec(ctx, tx, `
+				INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+				org.ID, owner.ID, string(keywarden.RoleOwner), s.d.Time(org.CreatedAt))
+			if err != nil {
+				return s.storeError(op, err, membershipMessages)
+			}
 		}
-		_, err = s.exec(ctx, tx, `
-			INSERT INTO users (id, email, password_hash, created_at)
-			VALUES (?, ?, ?, ?)`,
-			owner.ID, owner.Email, owner.PasswordHash, s.d.Time(owner.CreatedAt))
-		if err != nil {
-			return s.storeError(op, err, userMessages)
-		}
-		_, err = s.exec(ctx, tx, `
-			INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
-			org.ID, owner.ID, string(keywarden.RoleOwner), s.d.Time(org.CreatedAt))
-		return s.storeError(op, err, membershipMessages)
+		return s.insertAuditEvent(ctx, tx, e)
 	})
 	return s.storeError(op, err, messages{})
 }

@@ -328,6 +328,101 @@ func testAudit(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		wantPage(t, "FindAuditEvents of an unknown organization", events, total, err, nil, 0)
 	})
 
+	t.Run("CreateOrganizationWritesItsEvent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		for _, withOwner := range []bool{true, false} {
+			org, owner := NewOrganization(t), NewUser(t)
+			if !withOwner {
+				owner = nil
+			}
+			e := NewAuditEvent(t, org.ID, keywarden.AuditOrgCreated, At(1))
+			want := *e
+			if err := s.CreateOrganization(ctx, org, owner, e); err != nil {
+				t.Fatalf("CreateOrganization (owner %v): %v", withOwner, err)
+			}
+			wantAuditEvents(t, s, org.ID, &want)
+		}
+	})
+
+	t.Run("FailedCreateOrganizationWritesNoEvent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		first, firstOwner := MustCreateOrganization(t, s)
+		for name, clash := range map[string]func(*keywarden.Organization, *keywarden.User){
+			"TakenName":  func(o *keywarden.Organization, _ *keywarden.User) { o.Name = first.Name },
+			"TakenEmail": func(_ *keywarden.Organization, u *keywarden.User) { u.Email = firstOwner.Email },
+		} {
+			org, owner := NewOrganization(t), NewUser(t)
+			clash(org, owner)
+			wantCode(t, s.CreateOrganization(ctx, org, owner, NewAuditEvent(t, org.ID, keywarden.AuditOrgCreated, At(1))), keywarden.ECONFLICT)
+			_, err := s.FindOrganizationByID(ctx, org.ID)
+			wantCode(t, err, keywarden.ENOTFOUND)
+			wantAuditEvents(t, s, org.ID)
+			if t.Failed() {
+				t.Fatalf("%s: the failed creation left something behind", name)
+			}
+		}
+		wantAuditEvents(t, s, first.ID)
+	})
+
+	t.Run("RecordAuditEventAppendsOnItsOwn", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		other, _ := MustCreateOrganization(t, s)
+		signedIn := NewAuditEvent(t, org.ID, keywarden.AuditSignedIn, At(1))
+		// A throttled burst: an anonymous actor, no ID nor process.
+		throttled := &keywarden.AuditEvent{
+			ID: MustNewID(t), OrgID: org.ID, At: At(2), Actor: keywarden.Actor{Type: keywarden.ActorAnonymous},
+			Action: keywarden.AuditAuthThrottled, TargetType: "api_key", TargetName: "kwo_abc",
+			RemoteAddr: "2001:db8::1", UserAgent: "curl/8.5.0",
+		}
+		want := []keywarden.AuditEvent{*throttled, *signedIn}
+		for _, e := range []*keywarden.AuditEvent{signedIn, throttled} {
+			if err := s.RecordAuditEvent(ctx, e); err != nil {
+				t.Fatalf("RecordAuditEvent(%s): %v", e.Action, err)
+			}
+		}
+		wantAuditEvents(t, s, org.ID, &want[0], &want[1])
+		wantAuditEvents(t, s, other.ID)
+		events, _, err := s.FindAuditEventsAfter(ctx, keywarden.AuditFilter{OrgID: org.ID, Action: keywarden.AuditSignedIn})
+		wantPage(t, "FindAuditEventsAfter(action)", events, len(events), err, []*keywarden.AuditEvent{&want[1]}, 1)
+	})
+
+	t.Run("RecordAuditEventRefusesAWrongEvent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		first := NewAuditEvent(t, org.ID, keywarden.AuditSignInFailed, At(1))
+		if err := s.RecordAuditEvent(ctx, first); err != nil {
+			t.Fatalf("RecordAuditEvent: %v", err)
+		}
+		want := *first
+		taken := NewAuditEvent(t, org.ID, keywarden.AuditSignInFailed, At(2))
+		taken.ID = first.ID
+		wantCode(t, s.RecordAuditEvent(ctx, taken), keywarden.ECONFLICT)
+		wantCode(t, s.RecordAuditEvent(ctx, NewAuditEvent(t, MustNewID(t), keywarden.AuditSignInFailed, At(3))), keywarden.ENOTFOUND)
+		wantCode(t, s.RecordAuditEvent(ctx, nil), keywarden.EINVALID)
+		wantAuditEvents(t, s, org.ID, &want)
+	})
+
+	t.Run("UserAgentRoundTripsAtItsBound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		e := NewAuditEvent(t, org.ID, keywarden.AuditSignedIn, At(1))
+		e.UserAgent = keywarden.CleanUserAgent(strings.Repeat("Mozilla/5.0 ☃ ", 100))
+		if len(e.UserAgent) < keywarden.MaxUserAgentBytes-3 {
+			t.Fatalf("the test's user agent is %d bytes, want it at the bound", len(e.UserAgent))
+		}
+		want := *e
+		if err := s.RecordAuditEvent(ctx, e); err != nil {
+			t.Fatalf("RecordAuditEvent: %v", err)
+		}
+		wantAuditEvents(t, s, org.ID, &want)
+	})
+
 	t.Run("EventsOutliveWhatTheyMention", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

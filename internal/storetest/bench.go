@@ -26,7 +26,7 @@ func MustImportColdKeys(tb testing.TB, s Importer, n, picks int) []string {
 	tb.Helper()
 	ctx := context.Background()
 	org, owner := NewOrganization(tb), NewUser(tb)
-	if err := s.CreateOrganization(ctx, org, owner); err != nil {
+	if err := s.CreateOrganization(ctx, org, owner, nil); err != nil {
 		tb.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)

@@ -32,7 +32,7 @@ func keyChangingMethods() map[string]bool {
 		"FindOrganizationByName": false, "FindOrganizations": false, "FindProcess": false,
 		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,
 		"FindUserByID": false, "FindUserGrants": false, "FindUserMemberships": false, "KeyChangesSince": false,
-		"LatestKeyChange": false, "Ping": false, "RemoveMember": false, "RemoveProcessGrant": false,
+		"LatestKeyChange": false, "Ping": false, "RecordAuditEvent": false, "RemoveMember": false, "RemoveProcessGrant": false,
 		"RenameProcess": false, "SetMemberRole": false, "SetProcessGrant": false, "UpdateOrganization": false,
 	}
 }

@@ -68,14 +68,14 @@ func testMembers(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		}
 		early, org, late := newOrg(ids[2]), newOrg(ids[1]), newOrg(ids[0])
 		for _, o := range []*keywarden.Organization{early, late} {
-			if err := s.CreateOrganization(ctx, o, NewUser(t)); err != nil {
+			if err := s.CreateOrganization(ctx, o, NewUser(t), nil); err != nil {
 				t.Fatalf("CreateOrganization: %v", err)
 			}
 		}
 		// The owner's membership dates from the organization's creation.
 		u := NewUser(t)
 		org.CreatedAt = At(5)
-		if err := s.CreateOrganization(ctx, org, u); err != nil {
+		if err := s.CreateOrganization(ctx, org, u, nil); err != nil {
 			t.Fatalf("CreateOrganization: %v", err)
 		}
 		MustJoin(t, s, late.ID, u, keywarden.RoleUser, At(9))

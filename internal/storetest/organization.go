@@ -17,7 +17,7 @@ func testOrganizations(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		s := newStore(t)
 		org, owner := NewOrganization(t), NewUser(t)
 		org.MaxKeyLifetime = 180 * 24 * time.Hour
-		if err := s.CreateOrganization(ctx, org, owner); err != nil {
+		if err := s.CreateOrganization(ctx, org, owner, nil); err != nil {
 			t.Fatalf("CreateOrganization: %v", err)
 		}
 		got, err := s.FindOrganizationByID(ctx, org.ID)
@@ -36,7 +36,7 @@ func testOrganizations(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		t.Parallel()
 		s := newStore(t)
 		org := NewOrganization(t)
-		if err := s.CreateOrganization(ctx, org, nil); err != nil {
+		if err := s.CreateOrganization(ctx, org, nil, nil); err != nil {
 			t.Fatalf("CreateOrganization: %v", err)
 		}
 		orgs, total, err := s.FindOrganizations(ctx, keywarden.Page{})
@@ -49,7 +49,7 @@ func testOrganizations(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		first, _ := MustCreateOrganization(t, s)
 		org, owner := NewOrganization(t), NewUser(t)
 		org.Name = first.Name
-		wantCode(t, s.CreateOrganization(ctx, org, owner), keywarden.ECONFLICT)
+		wantCode(t, s.CreateOrganization(ctx, org, owner, nil), keywarden.ECONFLICT)
 		_, err := s.FindOrganizationByID(ctx, org.ID)
 		wantCode(t, err, keywarden.ENOTFOUND)
 		_, err = s.FindUserByEmail(ctx, owner.Email)
@@ -67,7 +67,7 @@ func testOrganizations(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		first, firstOwner := MustCreateOrganization(t, s)
 		org, owner := NewOrganization(t), NewUser(t)
 		owner.Email = firstOwner.Email
-		wantCode(t, s.CreateOrganization(ctx, org, owner), keywarden.ECONFLICT)
+		wantCode(t, s.CreateOrganization(ctx, org, owner, nil), keywarden.ECONFLICT)
 
 		// The organization insert came first and must have been rolled back.
 		_, err := s.FindOrganizationByID(ctx, org.ID)
@@ -113,7 +113,7 @@ func testOrganizations(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		for i := len(want) - 1; i >= 0; i-- {
 			org := NewOrganization(t)
 			org.CreatedAt = At(i)
-			if err := s.CreateOrganization(ctx, org, nil); err != nil {
+			if err := s.CreateOrganization(ctx, org, nil, nil); err != nil {
 				t.Fatalf("CreateOrganization: %v", err)
 			}
 			want[i] = org

@@ -86,7 +86,7 @@ func NewUser(tb testing.TB) *keywarden.User {
 func MustCreateOrganization(tb testing.TB, s keywarden.Store) (*keywarden.Organization, *keywarden.User) {
 	tb.Helper()
 	org, owner := NewOrganization(tb), NewUser(tb)
-	if err := s.CreateOrganization(context.Background(), org, owner); err != nil {
+	if err := s.CreateOrganization(context.Background(), org, owner, nil); err != nil {
 		tb.Fatalf("CreateOrganization: %v", err)
 	}
 	return org, owner
@@ -257,6 +257,8 @@ func NewAuditEvent(tb testing.TB, orgID, action string, at time.Time) *keywarden
 		TargetName: "Invoices " + id[:8],
 		ProcessID:  MustNewID(tb),
 		RemoteAddr: "192.0.2.7:51234",
+		// Not ASCII, so that a store that mangles UTF-8 is caught.
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 ünïcødé",
 	}
 }
 

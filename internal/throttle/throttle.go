@@ -20,6 +20,7 @@ type Limiter struct {
 
 	mu       sync.Mutex
 	failures map[string][]time.Time
+	bursts   map[string]burst // see burst.go; nil until first used
 }
 
 // New returns a Limiter allowing max failures per window, with now as clock.

@@ -62,6 +62,8 @@ func Load() (*Assets, error) {
 		"static":  a.StaticURL,
 		"field":   field,
 		"fmtTime": FormatTime,
+		"fmtSecs": FormatTimeSeconds,
+		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"days":    func(d time.Duration) int { return int(d / (24 * time.Hour)) },
 		"actor":   ActorLabel,
 		"inc":     func(i int) int { return i + 1 },
@@ -154,6 +156,15 @@ func FormatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
+// FormatTimeSeconds formats a time to the second, in UTC, for the audit
+// log: the order of a sign-in and a deletion a few seconds apart matters.
+func FormatTimeSeconds(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
 // ActorLabel names who did something, for tables.
 func ActorLabel(a keywarden.Actor) string {
 	switch a.Type {
@@ -161,6 +172,8 @@ func ActorLabel(a keywarden.Actor) string {
 		return "API key “" + a.Name + "”"
 	case keywarden.ActorCLI:
 		return "command line"
+	case keywarden.ActorAnonymous:
+		return "anonymous"
 	}
 	return a.Name
 }
