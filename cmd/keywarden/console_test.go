@@ -305,6 +305,37 @@ func TestSignInIsThrottled(t *testing.T) {
 	}
 }
 
+// TestInvitationPasswordIsThrottled: accepting an invitation as an existing
+// account checks that account's password, so it spends the address's
+// sign-in budget: a holder of the link cannot guess without limit.
+func TestInvitationPasswordIsThrottled(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	srv := startServer(t, clock, dir)
+	owner := setupViaConsole(t, srv, "owner@example.com", "owner password 123")
+	setupOrg(t, clock, dir, "Other") // other@example.com, an existing account
+	owner.get("/settings/members")
+	r := want(t, owner.post("/settings/members/invite", url.Values{"email": {"other@example.com"}, "role": {"admin"}}), http.StatusOK)
+	m := regexp.MustCompile(`value="(http[^"]*/invite\?token=[^"]*)"`).FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("no invitation link on the page:\n%s", r.Body)
+	}
+	link, _ := url.Parse(html.UnescapeString(string(m[1])))
+	p := newPerson(t, srv)
+	want(t, p.get(link.RequestURI()), http.StatusOK)
+	accept := func(pw string) response {
+		return p.post("/invite", url.Values{"token": {link.Query().Get("token")}, "password": {pw}})
+	}
+	for i := range 20 {
+		want(t, accept(fmt.Sprintf("wrong password %d", i)), http.StatusBadRequest)
+	}
+	r = accept("correct horse battery staple")
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("the right password after 20 wrong ones from one address: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+	}
+	clock.Advance(16 * time.Minute)
+	want(t, accept("correct horse battery staple"), http.StatusSeeOther)
+}
+
 // invite creates an invitation as admin and has the invitee accept it with
 // a new password; it returns the signed-in invitee.
 func invite(t *testing.T, srv *testServer, admin *person, email, role string) *person {

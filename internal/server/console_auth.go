@@ -299,9 +299,24 @@ func (s *server) handleAcceptInvite(w http.ResponseWriter, r *http.Request) erro
 	var val keywarden.Validation
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	if user != nil {
+		// An existing account proves itself with its password here, so the
+		// address's sign-in budget applies: holding an invitation link must
+		// not buy unthrottled guesses. (Only the address's: the account's
+		// is for sign-in, where a stranger can reach it.)
+		ip := s.clientIP(r)
+		if ok, wait := s.signInByIP.Allow(ip); !ok {
+			s.Logger.WarnContext(r.Context(), "invitation password throttled", "remote_addr", ip)
+			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			if err := formError(v, r, keywarden.Errorf(keywarden.EFORBIDDEN,
+				"Too many failed attempts. Try again in %d minutes.", int(wait.Minutes())+1)); err != nil {
+				return err
+			}
+			return s.renderStatus(w, http.StatusTooManyRequests, "invite", v)
+		}
 		if ok, err := s.checkPassword(w, r, pw, user.PasswordHash); err != nil {
 			return err
 		} else if !ok {
+			s.signInByIP.Fail(ip)
 			val.Add("password", "invalid", "The password is not correct.")
 		}
 	} else if reason := password.Validate(pw); reason != "" {
