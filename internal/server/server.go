@@ -161,8 +161,8 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByDevice: throttle.New(signInFailuresPerDevice, signInWindow, cfg.Now),
-		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now),
-		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now),
+		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(maxAddressLockout),
+		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait)}
 	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()

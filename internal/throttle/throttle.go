@@ -21,6 +21,10 @@ type Limiter struct {
 	mu       sync.Mutex
 	failures map[string][]time.Time
 	bursts   map[string]burst // see burst.go; nil until first used
+	// maxPenalty, when set (Escalating), makes repeated lockouts longer;
+	// strikes remembers them (escalate.go).
+	maxPenalty time.Duration
+	strikes    map[string]strike
 }
 
 // New returns a Limiter allowing max failures per window, with now as clock.
@@ -33,11 +37,20 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if l.maxPenalty > 0 {
+		if until := l.refusedUntil(key, now); !until.IsZero() {
+			return false, until.Sub(now)
+		}
+	}
 	recent := l.recent(key, now)
 	if len(recent) < l.max {
 		return true, 0
 	}
-	return false, recent[0].Add(l.window).Sub(now)
+	until := recent[0].Add(l.window)
+	if l.maxPenalty > 0 {
+		until = l.lockout(key, now, until)
+	}
+	return false, until.Sub(now)
 }
 
 // Fail records a failure of key.
