@@ -383,8 +383,7 @@ func (s *Store) rememberUnknown(user string, gen uint64, now time.Time) {
 }
 
 // Invalidate forgets what the cache knows about the key whose public ID is
-// user, positive or negative. The PostgreSQL store's change notifications
-// call it for changes made through other nodes.
+// user, positive or negative: applying the change log calls it.
 func (s *Store) Invalidate(user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -406,22 +405,6 @@ func (s *Store) InvalidateProcess(processID string) {
 			s.drop(int32(i))
 		}
 	}
-}
-
-// InvalidateAll forgets everything, for when changes may have been missed.
-func (s *Store) InvalidateAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen++
-	clear(s.index)
-	clear(s.negative)
-	clear(s.owners)
-	s.complete = false
-	s.chunks, s.nslots = nil, 0
-	s.free = s.free[:0]
-	s.hand = 0
-	s.cfg.Metrics.SetCacheSize("positive", 0)
-	s.cfg.Metrics.SetCacheSize("negative", 0)
 }
 
 // drop frees slot i. Called with mu held.
