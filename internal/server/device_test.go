@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/password"
 	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/sqlite/sqlitetest"
 	"github.com/keywarden/keywarden/internal/storetest"
 )
 
@@ -44,15 +44,7 @@ type signInWorld struct {
 
 func newSignInWorld(t *testing.T) *signInWorld {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keywarden.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.MustOpen(t)
 	w := &signInWorld{t: t, store: db, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	w.h = NewHandler(Config{Store: db, Now: w.clock})
 	return w

@@ -1,17 +1,15 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/metrics"
-	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/sqlite/sqlitetest"
 )
 
 // everyRoute is the route table with every optional route switched on:
@@ -145,15 +143,7 @@ func checkConsoleRoute(t *testing.T, rt route) {
 // a key-checking route refuses the key it was not given, a console page
 // sends the browser to sign in, and the catch-all answers 404 or 405.
 func TestRequestsWithoutCredentials(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keywarden.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.MustOpen(t)
 	cfg := Config{Store: db, ServeMetrics: true, Metrics: metrics.New()}
 	h := NewHandler(cfg)
 	wildcard := regexp.MustCompile(`\{[^}$]+\}`)

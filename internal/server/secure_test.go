@@ -1,15 +1,13 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/clientip"
-	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/sqlite/sqlitetest"
 )
 
 // TestHTTPSDecidesSecureCookiesAndHSTS: a request is HTTPS when it came
@@ -21,15 +19,7 @@ func TestHTTPSDecidesSecureCookiesAndHSTS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keywarden.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.MustOpen(t)
 	h := NewHandler(Config{Store: db, ClientIPs: proxies})
 	const proxy, stranger = "192.0.2.10:4711", "198.51.100.7:4711"
 	for _, tc := range []struct {

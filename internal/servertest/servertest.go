@@ -7,7 +7,6 @@ package servertest
 import (
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/sqlite/sqlitetest"
 	"github.com/keywarden/keywarden/internal/storetest"
 )
 
@@ -51,19 +51,7 @@ type Server struct {
 }
 
 // MustSQLite returns a migrated SQLite store in a temporary directory.
-func MustSQLite(tb testing.TB) *sqlite.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "keywarden.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
+func MustSQLite(tb testing.TB) *sqlite.DB { return sqlitetest.MustOpen(tb) }
 
 // New starts a server that stops when the test ends. Each of configure
 // may change its configuration before it starts.
