@@ -313,13 +313,7 @@ func TestInvitationPasswordIsThrottled(t *testing.T) {
 	srv := startServer(t, clock, dir)
 	owner := setupViaConsole(t, srv, "owner@example.com", "owner password 123")
 	setupOrg(t, clock, dir, "Other") // other@example.com, an existing account
-	owner.get("/settings/members")
-	r := want(t, owner.post("/settings/members/invite", url.Values{"email": {"other@example.com"}, "role": {"admin"}}), http.StatusOK)
-	m := regexp.MustCompile(`value="(http[^"]*/invite\?token=[^"]*)"`).FindSubmatch(r.Body)
-	if m == nil {
-		t.Fatalf("no invitation link on the page:\n%s", r.Body)
-	}
-	link, _ := url.Parse(html.UnescapeString(string(m[1])))
+	link := invitationLink(t, owner, "other@example.com", "admin")
 	p := newPerson(t, srv)
 	want(t, p.get(link.RequestURI()), http.StatusOK)
 	accept := func(pw string) response {
@@ -328,7 +322,7 @@ func TestInvitationPasswordIsThrottled(t *testing.T) {
 	for i := range 20 {
 		want(t, accept(fmt.Sprintf("wrong password %d", i)), http.StatusBadRequest)
 	}
-	r = accept("correct horse battery staple")
+	r := accept("correct horse battery staple")
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("the right password after 20 wrong ones from one address: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
 	}
@@ -336,9 +330,8 @@ func TestInvitationPasswordIsThrottled(t *testing.T) {
 	want(t, accept("correct horse battery staple"), http.StatusSeeOther)
 }
 
-// invite creates an invitation as admin and has the invitee accept it with
-// a new password; it returns the signed-in invitee.
-func invite(t *testing.T, srv *testServer, admin *person, email, role string) *person {
+// invitationLink has admin invite email with role and returns the link.
+func invitationLink(t *testing.T, admin *person, email, role string) *url.URL {
 	t.Helper()
 	admin.get("/settings/members")
 	r := want(t, admin.post("/settings/members/invite", url.Values{"email": {email}, "role": {role}}), http.StatusOK)
@@ -346,10 +339,21 @@ func invite(t *testing.T, srv *testServer, admin *person, email, role string) *p
 	if m == nil {
 		t.Fatalf("no invitation link on the page:\n%s", r.Body)
 	}
-	link, _ := url.Parse(html.UnescapeString(string(m[1])))
+	link, err := url.Parse(html.UnescapeString(string(m[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+// invite creates an invitation as admin and has the invitee accept it with
+// a new password; it returns the signed-in invitee.
+func invite(t *testing.T, srv *testServer, admin *person, email, role string) *person {
+	t.Helper()
+	link := invitationLink(t, admin, email, role)
 	p := newPerson(t, srv)
 	want(t, p.get(link.RequestURI()), http.StatusOK)
-	r = p.post("/invite", url.Values{"token": {link.Query().Get("token")}, "password": {"member password 123"}, "password_confirm": {"member password 123"}})
+	r := p.post("/invite", url.Values{"token": {link.Query().Get("token")}, "password": {"member password 123"}, "password_confirm": {"member password 123"}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("accept invitation: %d\n%s", r.Status, r.Body)
 	}
