@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// Bulk imports of 100,000 keys take longer than a request's deadline;
+	// nothing else uses the database meanwhile.
+	db.SetTimeout(10 * time.Minute)
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
