@@ -30,9 +30,6 @@ import (
 // whose misses go to the database while the real ID is in memory — must
 // show the difference plainly, or the test could not see one.
 func TestNoExistenceOracle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing samples: not in -short")
-	}
 	const samples = 2000
 	for _, tt := range []struct {
 		name      string
