@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,10 +177,27 @@ func (b *browser) createKeyInDialog(name string, scopes []string, shots bool) st
 	b.t.Helper()
 	b.do(chromedp.Click(chromedp.CSS(`[data-testid="create-key"]`)), chromedp.WaitVisible(chromedp.CSS("#key-name")))
 	b.do(chromedp.SendKeys(chromedp.CSS("#key-name"), name))
-	if scopes != nil {
+	if eval[bool](b, `!!document.querySelector('input[name="scope-mode"]:checked')`) {
+		b.t.Error("the create dialog opens with a scope mode already chosen")
+	}
+	if scopes == nil {
+		b.do(chromedp.Click(chromedp.CSS(`input[name="scope-mode"][value="all"]`)))
+	} else {
 		b.do(chromedp.Click(chromedp.CSS(`input[name="scope-mode"][value="chosen"]`)))
 		for _, s := range scopes {
 			b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`input[name="scopes"][value=%q]`, s))))
+		}
+		if got, want := eval[string](b, `document.querySelector('[data-scope-count]').textContent`), fmt.Sprintf("%d of ", len(scopes)); !strings.HasPrefix(got, want) {
+			b.t.Errorf("the scope count says %q after choosing %d", got, len(scopes))
+		}
+		// The filter narrows the checklist and keeps what was chosen.
+		b.do(chromedp.SendKeys(chromedp.CSS("#scope-filter"), "upload"))
+		if got := eval[[]string](b, `[...document.querySelectorAll('#create-key input[name="scopes"]')].filter(i => i.checkVisibility()).map(i => i.value)`); len(got) == 0 || len(got) > 2 || !strings.Contains(strings.Join(got, " "), "upload") {
+			b.t.Errorf("filtering on %q shows %v", "upload", got)
+		}
+		b.do(chromedp.Clear(chromedp.CSS("#scope-filter")), chromedp.SendKeys(chromedp.CSS("#scope-filter"), " "+kb.Backspace))
+		if n := eval[int](b, `document.querySelectorAll('#create-key input[name="scopes"]:checked').length`); n != len(scopes) {
+			b.t.Errorf("after filtering, %d scopes are chosen, want %d", n, len(scopes))
 		}
 	}
 	if shots {
@@ -195,6 +213,9 @@ func (b *browser) createKeyInDialog(name string, scopes []string, shots bool) st
 	if b.value("#saved-user") != user || b.value("#saved-pass") != pass || !strings.Contains(b.value("#saved-curl"), `curl -u "`+key+`"`) {
 		b.t.Errorf("the save dialog's parts do not match the key %q", user)
 	}
+	// Copying the key is announced in the status region.
+	b.do(chromedp.Click(chromedp.CSS(`[data-copy="saved-key"]`)))
+	b.waitFor(`document.querySelector('#copy-status').textContent.includes('API key')`)
 	text := eval[string](b, `document.querySelector('#save-key').innerText`)
 	if !strings.Contains(text, "only time the key is shown") {
 		b.t.Errorf("the save dialog has no warning: %q", text)
@@ -210,13 +231,32 @@ func (b *browser) deleteKeyFromMenu(name, user string, shots bool) {
 	sel := fmt.Sprintf(`tr[data-key-id=%q]`, id)
 	b.do(chromedp.Click(chromedp.CSS(sel+" summary.menu-button")), chromedp.WaitVisible(chromedp.CSS(sel+" [data-delete-path]")))
 	b.do(chromedp.Click(chromedp.CSS(sel+" [data-delete-path]")), chromedp.WaitVisible(chromedp.CSS("#delete-key")))
-	if got := eval[string](b, `document.querySelector('#delete-key-title').textContent`); !strings.Contains(got, name) {
-		b.t.Errorf("the delete confirmation does not name the key: %q", got)
+	if got := eval[string](b, `document.querySelector('#delete-key').innerText`); !strings.Contains(got, name) || !strings.Contains(got, user) {
+		b.t.Errorf("the delete confirmation does not name the key and its key ID %s: %q", user, got)
+	}
+	if !eval[bool](b, `document.activeElement === document.querySelector('#delete-key [data-close]')`) {
+		b.t.Errorf("focus in the delete confirmation is on %s, want Cancel", eval[string](b, `document.activeElement.outerHTML`))
 	}
 	if shots {
 		b.screenshot("delete-confirmation")
 	}
 	b.do(chromedp.Click(chromedp.CSS(`#delete-key button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS(sel)))
+	b.waitFor(fmt.Sprintf(`!!document.querySelector('[data-testid="flash"]') && document.querySelector('[data-testid="flash"]').textContent.includes(%q)`, user))
+}
+
+// closeSavedKey closes the "save your key" dialog by Escape, which must
+// ask first, and confirms.
+func (b *browser) closeSavedKey() {
+	b.t.Helper()
+	b.do(chromedp.KeyEvent(kb.Escape))
+	b.waitFor(`!document.querySelector('[data-confirm-panel]').hidden`)
+	if !eval[bool](b, `document.querySelector('#save-key').open && document.querySelector('#saved-key').value.length > 0`) {
+		b.t.Fatal("Escape closed the save-your-key dialog without asking")
+	}
+	if !strings.Contains(eval[string](b, `document.querySelector('[data-confirm-panel]').innerText`), "Have you copied the key?") {
+		b.t.Error("the confirmation does not ask whether the key was copied")
+	}
+	b.do(chromedp.Click(chromedp.CSS(`[data-confirm-leave]`)))
 }
 
 // status sends GET path with the key as HTTP Basic credentials.
@@ -321,8 +361,8 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 	if err := json.Unmarshal(srv.do(t, basic(okey), "GET", "/api/v1/me", nil).Body, &me); err != nil || me.Level != "organization" || len(me.Scopes) < 20 {
 		t.Fatalf("/me of the organization key = %+v, %v", me, err)
 	}
-	b.do(chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
-	b.waitFor(`document.body.innerText.includes('Nightly export')`)
+	b.closeSavedKey()
+	b.waitFor(`!!document.querySelector('[data-testid="keys-table"]') && document.body.innerText.includes('Nightly export')`)
 	if !strings.Contains(eval[string](b, `document.querySelector('[data-testid="keys-table"]').innerText`), "All") {
 		t.Error("the organization key's scopes are not shown as All")
 	}
@@ -379,6 +419,17 @@ func TestBrowserKeyboardAndNarrowScreens(t *testing.T) {
 	if !eval[bool](b, `document.activeElement.name === 'scope-mode'`) {
 		t.Errorf("Tab from the name went to %s, want the scope choice", eval[string](b, `document.activeElement.outerHTML`))
 	}
+	// With no scope chosen the server refuses, in words, and focus goes
+	// to the scope choice.
+	b.do(chromedp.Focus(chromedp.CSS("#key-name")), chromedp.KeyEvent(kb.Enter))
+	b.waitFor(`document.querySelector('[data-error-for="scopes"]').textContent.length > 0`)
+	if msg := eval[string](b, `document.querySelector('[data-error-for="scopes"]').textContent`); strings.Contains(msg, `"all"`) || !strings.Contains(msg, "Choose All") {
+		t.Errorf("the missing-scope message is %q", msg)
+	}
+	if !eval[bool](b, `document.activeElement.name === 'scope-mode'`) {
+		t.Errorf("after the error focus is on %s, want the scope choice", eval[string](b, `document.activeElement.outerHTML`))
+	}
+	b.do(chromedp.KeyEvent(" ")) // Space chooses "All"
 	b.do(chromedp.Focus(chromedp.CSS("#key-name")), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#saved-key")))
 	b.waitFor(`document.querySelector('#saved-key').value.length > 0`)
 	if !eval[bool](b, `document.querySelector('#save-key').contains(document.activeElement)`) {
@@ -388,7 +439,17 @@ func TestBrowserKeyboardAndNarrowScreens(t *testing.T) {
 	if got := status(t, srv, key, "/api/v1/me"); got != http.StatusOK {
 		t.Fatalf("the key made with the keyboard: %d", got)
 	}
+	// Escape asks first; Escape again keeps asking; "Yes, close" closes.
 	b.do(chromedp.KeyEvent(kb.Escape))
+	b.waitFor(`!document.querySelector('[data-confirm-panel]').hidden`)
+	if !eval[bool](b, `document.activeElement === document.querySelector('[data-confirm-stay]')`) {
+		t.Errorf("the close confirmation does not take focus: %s", eval[string](b, `document.activeElement.outerHTML`))
+	}
+	b.do(chromedp.KeyEvent(kb.Escape))
+	if !eval[bool](b, `document.querySelector('#save-key').open`) {
+		t.Fatal("a second Escape closed the save-your-key dialog without confirmation")
+	}
+	b.do(chromedp.Focus(chromedp.CSS(`[data-confirm-leave]`)), chromedp.KeyEvent(kb.Enter))
 	b.waitFor(`document.readyState === 'complete' && !!document.querySelector('[data-testid="keys-table"]') && document.querySelector('[data-testid="keys-table"]').innerText.includes('Keyboard key')`)
 
 	// The "⋯" menu opens with Enter and closes with Escape.
@@ -411,4 +472,156 @@ func TestBrowserKeyboardAndNarrowScreens(t *testing.T) {
 	}
 	b.do(chromedp.Navigate(srv.URL+"/settings/api-keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
 	b.screenshot("key-table-phone")
+}
+
+// layoutProblems lists what breaks the layout at the current width: the
+// page scrolling sideways, an element sticking out of its card, a card that
+// scrolls, and a key or member table scrolling inside its card (those rows
+// become cards on narrow screens instead). With wide, it also lists any
+// table that scrolls at all.
+func (b *browser) layoutProblems(wide bool) []string {
+	b.t.Helper()
+	return eval[[]string](b, fmt.Sprintf(`(() => {
+		const wide = %t, out = [];
+		const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().replace(/\s+/g, '.') : '');
+		const doc = document.documentElement;
+		if (doc.scrollWidth > innerWidth + 1) out.push('the page is ' + doc.scrollWidth + 'px wide');
+		for (const card of document.querySelectorAll('main .card')) {
+			const r = card.getBoundingClientRect();
+			if (card.scrollWidth > card.clientWidth + 1) out.push(name(card) + ' scrolls sideways');
+			for (const e of card.querySelectorAll('*')) {
+				if (e.closest('dialog') || !e.getClientRects().length) continue;
+				if (e.parentElement.closest('.table-scroll')) continue; // judged by its scroll box below
+				const er = e.getBoundingClientRect();
+				if (er.width > 0 && (er.right > r.right + 1 || er.left < r.left - 1)) out.push(name(e) + ' sticks out of ' + name(card) + ' by ' + Math.round(Math.max(er.right - r.right, r.left - er.left)) + 'px');
+			}
+			for (const s of card.querySelectorAll('.table-scroll')) {
+				if (s.scrollWidth <= s.clientWidth + 1) continue;
+				if (wide || s.querySelector('.table-cards')) out.push(name(s.querySelector('table')) + ' scrolls inside its card (' + s.scrollWidth + 'px in ' + s.clientWidth + 'px)');
+			}
+		}
+		return [...new Set(out)].slice(0, 8);
+	})()`, wide))
+}
+
+// TestBrowserLayoutAtEveryWidth opens every page, with realistic data —
+// long names, many scopes, "Expires soon" badges, 30 keys, a paginated
+// audit log — at phone, tablet, laptop and desktop widths: nothing scrolls
+// sideways or sticks out of its card, the narrow screens' key and member
+// cards keep their "⋯" menu and Remove button in reach, the settings tabs
+// all show, and the create dialog keeps its buttons in view.
+func TestBrowserLayoutAtEveryWidth(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme Holdings International")
+	srv := startServer(t, clock, dir)
+	proc := srv.createProcess(t, root, "Supplier invoices and receipts for the northern region subsidiaries")
+	exp := func(days int) string {
+		return clock.Now().Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)
+	}
+	many := []string{"workspace.file:upload", "workspace.process:read", "workspace.process:update", "workspace.process.api_key:manage", "workspace.process:create", "workspace.process:delete"}
+	for i := range 30 {
+		body := map[string]any{"name": fmt.Sprintf("Nightly export to the finance data warehouse, production %02d", i), "scopes": many[:1+i%len(many)], "exp": exp(10 + i*10)}
+		if i%7 == 0 {
+			body["scopes"] = []string{"all"}
+		}
+		want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/api-keys", body), http.StatusCreated)
+	}
+	for i := range 4 {
+		want(t, srv.do(t, basic(root), "POST", "/api/v1/processes/"+proc+"/api-keys", map[string]any{"name": fmt.Sprintf("Upload from the scanning station on the third floor %d", i),
+			"scopes": []string{"workspace.file:upload", "workspace.process:read"}, "exp": exp(5 + i*30)}), http.StatusCreated)
+	}
+	owner := signedIn(t, srv, "acmeholdingsinternational@example.com", "correct horse battery staple")
+	invite(t, srv, owner, "a.very.long.name.for.the.accounts.payable.team@subsidiary.acme.example", "user")
+	invite(t, srv, owner, "admin@acme.example", "admin")
+	owner.get("/processes/" + proc + "/settings/access")
+	want(t, owner.post("/processes/"+proc+"/settings/access", url.Values{"user_id": {memberID(t, owner, "a.very.long.name.for.the.accounts.payable.team@subsidiary.acme.example")}, "role": {"manager"}}), http.StatusSeeOther)
+	srv.useRealClock()
+
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(srv.URL+"/sign-in"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "acmeholdingsinternational@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery staple"+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(".process-card")))
+	pages := []string{"/", "/settings", "/settings/members", "/settings/api-keys", "/settings/audit", "/settings/audit?offset=50",
+		"/processes/" + proc + "/settings", "/processes/" + proc + "/settings/access", "/processes/" + proc + "/settings/api-keys",
+		"/processes/0123456789abcdef0123456789abcdef/settings"}
+	for _, width := range []int{360, 390, 768, 1024, 1280, 1920} {
+		b.do(chromedp.EmulateViewport(int64(width), 844, chromedp.EmulateScale(1)))
+		for _, path := range pages {
+			b.do(chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS("main")))
+			if problems := b.layoutProblems(width >= 1280); len(problems) > 0 {
+				t.Errorf("%s at %dpx: %s", path, width, strings.Join(problems, "; "))
+			}
+		}
+		if width == 390 {
+			b.checkNarrowCards(srv.URL)
+		}
+	}
+	b.do(chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(1)))
+	b.do(chromedp.Navigate(srv.URL+"/settings/api-keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
+	if n := eval[int](b, `document.querySelectorAll('tr[data-key-id]').length`); n != 31 {
+		t.Errorf("the key table has %d rows, want 31", n)
+	}
+	if !eval[bool](b, `getComputedStyle(document.querySelector('tr[data-key-id]')).display === 'table-row'`) {
+		t.Error("at 1280px the keys are not shown as a table")
+	}
+	b.screenshot("key-table-many")
+}
+
+// checkNarrowCards checks, at a phone's width, the key and member rows
+// shown as cards: every field labelled, the "⋯" menu and its Delete inside
+// the card and the screen; the settings tabs all visible; and the create
+// dialog's Create button in view without scrolling, with the dialog the one
+// scroll area.
+func (b *browser) checkNarrowCards(base string) {
+	b.t.Helper()
+	inView := func(sel string) string {
+		return fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; const r = e.getBoundingClientRect();
+			return r.width > 0 && r.left >= 0 && r.right <= innerWidth && r.top >= 0 && r.bottom <= innerHeight; })()`, sel)
+	}
+	b.do(chromedp.Navigate(base+"/settings/api-keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
+	if !eval[bool](b, `getComputedStyle(document.querySelector('tr[data-key-id]')).display === 'block'`) {
+		b.t.Fatal("at 390px the key rows are not shown as cards")
+	}
+	if labels := eval[string](b, `[...document.querySelectorAll('tr[data-key-id] td')].map(td => getComputedStyle(td, '::before').content).join(' ')`); !strings.Contains(labels, "Key ID") || !strings.Contains(labels, "Expires") || !strings.Contains(labels, "Last used") {
+		b.t.Errorf("a key card does not label its fields: %q", labels)
+	}
+	b.do(chromedp.ScrollIntoView(chromedp.CSS(`tr[data-key-id] summary.menu-button`)))
+	if !eval[bool](b, inView(`tr[data-key-id] summary.menu-button`)) {
+		b.t.Error("at 390px the ⋯ menu of a key card is off-screen")
+	}
+	b.do(chromedp.Click(chromedp.CSS(`tr[data-key-id] summary.menu-button`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-key-id] [data-delete-path]`)))
+	if !eval[bool](b, inView(`tr[data-key-id] [data-delete-path]`)) {
+		b.t.Error("at 390px the Delete item of the ⋯ menu is off-screen")
+	}
+	b.screenshot("key-cards-phone")
+	b.do(chromedp.Click(chromedp.CSS(`tr[data-key-id] [data-delete-path]`)), chromedp.WaitVisible(chromedp.CSS("#delete-key")))
+	if !eval[bool](b, `document.activeElement === document.querySelector('#delete-key [data-close]')`) {
+		b.t.Error("the delete confirmation does not start on Cancel")
+	}
+	b.do(chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#delete-key")))
+
+	// The create dialog: Create in view, one scroll area.
+	b.do(chromedp.Click(chromedp.CSS(`[data-testid="create-key"]`)), chromedp.WaitVisible(chromedp.CSS("#key-name")))
+	if !eval[bool](b, inView(`#create-key button[type="submit"]`)) {
+		b.t.Error("at 390px the create dialog's Create button is below the fold")
+	}
+	if eval[bool](b, `[...document.querySelectorAll('#create-key *')].some(e => e.scrollHeight > e.clientHeight + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))`) {
+		b.t.Error("the create dialog scrolls inside a scroll box")
+	}
+	b.do(chromedp.ScrollIntoView(chromedp.CSS(`input[name="expiry"]`)))
+	if !eval[bool](b, inView(`#create-key button[type="submit"]`)) {
+		b.t.Error("at 390px the create dialog's Create button scrolls away")
+	}
+	b.screenshot("create-dialog-phone")
+	b.do(chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#create-key")))
+
+	b.do(chromedp.Navigate(base+"/settings/members"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="members-table"]`)))
+	for _, sel := range []string{`.sidenav a[href="/settings/audit"]`, `[data-testid="members-table"] tbody tr:last-child [data-open^="remove-"]`, `[data-testid="members-table"] tbody tr:last-child button[type="submit"]`} {
+		b.do(chromedp.ScrollIntoView(chromedp.CSS(sel)))
+		if !eval[bool](b, inView(sel)) {
+			b.t.Errorf("at 390px %s is cut off", sel)
+		}
+	}
+	b.screenshot("members-phone")
 }

@@ -494,7 +494,7 @@ func TestKeyScreen(t *testing.T) {
 	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
 	page := string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
 	row := func(name string) string {
-		i := strings.Index(page, `<td class="cell-strong cell-wrap">`+name+`</td>`)
+		i := strings.Index(page, `<td class="cell-strong cell-wrap cell-title" data-label="Name">`+name+`</td>`)
 		if i < 0 {
 			t.Fatalf("no row for %q", name)
 		}
@@ -574,5 +574,103 @@ func TestAuditLogPages(t *testing.T) {
 		// 55 processes, the root key, the organization's creation and the
 		// owner's sign-in.
 		t.Errorf("the second audit page is wrong")
+	}
+}
+
+// TestSetupPagesSayWhatHappened: a setup form with mismatched passwords
+// marks the field in error (the page's script focuses it) rather than
+// autofocusing the first field; once set up, the setup link says so, with
+// a proper title and a link to sign in; other error pages have titles in
+// words, not HTTP status texts.
+func TestSetupPagesSayWhatHappened(t *testing.T) {
+	srv := startServer(t, newFakeClock(), t.TempDir())
+	m := setupURLRE.FindStringSubmatch(srv.Log.String())
+	if m == nil {
+		t.Fatalf("no setup URL in the log:\n%s", srv.Log)
+	}
+	u, _ := url.Parse(m[1])
+	p := newPerson(t, srv)
+	want(t, p.get(u.RequestURI()), http.StatusOK)
+	r := want(t, p.post("/setup", url.Values{"token": {u.Query().Get("token")}, "org_name": {"Acme"}, "email": {"owner@acme.example"},
+		"password": {"correct horse battery"}, "password_confirm": {"correct horse batterie"}}), http.StatusBadRequest)
+	body := string(r.Body)
+	if !regexp.MustCompile(`id="password_confirm"[^>]*aria-invalid="true"`).MatchString(body) {
+		t.Error("the mismatched confirmation is not marked invalid")
+	}
+	if regexp.MustCompile(`id="org_name"[^>]*autofocus`).MatchString(body) {
+		t.Error("after an error, focus still starts on the first field instead of the one in error")
+	}
+
+	setupViaConsole(t, srv, "owner@acme.example", "correct horse battery")
+	visitor := newPerson(t, srv)
+	body = string(want(t, visitor.get(u.RequestURI()), http.StatusNotFound).Body)
+	if !strings.Contains(body, "<title>Keywarden is already set up · Keywarden</title>") || !strings.Contains(body, `href="/sign-in"`) {
+		t.Errorf("the spent setup link's page has no title or no sign-in link:\n%s", body)
+	}
+	if strings.Contains(body, "Not Found") {
+		t.Error("the spent setup link's page says Not Found")
+	}
+	body = string(want(t, visitor.get("/setup?token=wrong"), http.StatusNotFound).Body)
+	if !strings.Contains(body, "<title>Page not found · Keywarden</title>") || !strings.Contains(body, `href="/sign-in"`) {
+		t.Errorf("an error page for a visitor has no proper title or no way to sign in:\n%s", body)
+	}
+}
+
+// TestRemovalsAreConfirmed: removing a member shows, on the next page and
+// only there, who was removed; removal and deletion dialogs start on
+// Cancel and name what they remove (the key by name and key ID).
+func TestRemovalsAreConfirmed(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	invite(t, srv, owner, "bob@acme.example", "user")
+	page := string(want(t, owner.get("/settings/members"), http.StatusOK).Body)
+	if !regexp.MustCompile(`<button type="button" class="button" data-close autofocus>Cancel</button>\s*<button type="submit" class="button button-danger">Remove member`).MatchString(page) {
+		t.Error("the member removal confirmation does not start on Cancel")
+	}
+	r := want(t, owner.post("/settings/members/"+memberID(t, owner, "bob@acme.example")+"/remove", url.Values{}), http.StatusSeeOther)
+	if cookieNamed(r, "keywarden_flash") == nil {
+		t.Fatal("removing a member sets no confirmation")
+	}
+	page = string(want(t, owner.get("/settings/members"), http.StatusOK).Body)
+	if !strings.Contains(page, `data-testid="flash">bob@acme.example was removed from the organization.<`) {
+		t.Error("the members page after a removal does not confirm it")
+	}
+	if page := string(want(t, owner.get("/settings/members"), http.StatusOK).Body); strings.Contains(page, "was removed") {
+		t.Error("the confirmation shows twice")
+	}
+
+	k := srv.createKey(t, root, "/api/v1/admin/api-keys", []string{"workspace.file:upload"}, clock)
+	page = string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
+	if !strings.Contains(page, `data-delete-user="`+k["user"].(string)+`"`) || !strings.Contains(page, `data-delete-user></code>`) {
+		t.Error("the delete confirmation is not given the key ID")
+	}
+	if !regexp.MustCompile(`<button type="button" class="button" data-close autofocus>Cancel</button>\s*<button type="submit" class="button button-danger">Delete key`).MatchString(page) {
+		t.Error("the key delete confirmation does not start on Cancel")
+	}
+}
+
+// TestCreateKeyNeedsAScopeChoice: the create dialog preselects neither
+// "All" nor "Choose scopes", shows the date of each preset and the
+// policy's maximum; the server refuses a key with no scopes at all.
+func TestCreateKeyNeedsAScopeChoice(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	page := string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
+	if regexp.MustCompile(`name="scope-mode" value="[a-z]+" checked`).MatchString(page) {
+		t.Error("the create dialog preselects a scope mode")
+	}
+	if !strings.Contains(page, `data-preset-date="30" datetime="`+clock.Now().AddDate(0, 0, 30).Format(time.DateOnly)+`"`) {
+		t.Error("the 30-day preset does not show its date")
+	}
+	if !strings.Contains(page, "Maximum: <strong>365 days</strong>") {
+		t.Error("the policy's maximum is not shown")
+	}
+	r := want(t, owner.api("POST", "/api/v1/admin/api-keys", map[string]any{"name": "x", "scopes": []string{}, "exp": clock.Now().Add(24 * time.Hour).Format(time.RFC3339)}, true), http.StatusBadRequest)
+	if !strings.Contains(string(r.Body), `"location":"body: scopes"`) || !strings.Contains(string(r.Body), `"type":"required"`) {
+		t.Errorf("a key with no scope choice: %s", r.Body)
 	}
 }

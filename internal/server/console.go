@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden"
 )
@@ -27,6 +29,7 @@ type view struct {
 	CSRF      string
 	Error     string // a message for the whole page
 	Notice    string
+	Flash     string            // what the previous request did (a removal), shown once
 	Fields    map[string]string // per-field errors of a form post
 	Form      url.Values        // what was typed, to show again after an error
 	Data      any
@@ -39,6 +42,7 @@ type consoleState struct {
 	session   *keywarden.Session
 	principal *keywarden.Principal
 	csrf      string
+	flash     string
 }
 
 func stateFrom(ctx context.Context) *consoleState {
@@ -102,6 +106,8 @@ func (s *server) servePage(w http.ResponseWriter, r *http.Request, rt route) err
 		if err := s.checkCSRF(r, st.csrf, true); err != nil {
 			return err
 		}
+	} else {
+		st.flash = s.takeFlash(w, r)
 	}
 	if !rt.access.anonymous {
 		if rt.access.admin && !p.IsAdmin() {
@@ -125,7 +131,7 @@ func (s *server) servePage(w http.ResponseWriter, r *http.Request, rt route) err
 // newView returns the view of a page with the request's common parts.
 func (s *server) newView(r *http.Request, title, section, tab string) (*view, error) {
 	st := stateFrom(r.Context())
-	v := &view{Title: title, Section: section, Tab: tab, CSRF: st.csrf, Principal: st.principal}
+	v := &view{Title: title, Section: section, Tab: tab, CSRF: st.csrf, Principal: st.principal, Flash: st.flash}
 	if st.principal != nil {
 		org, err := s.orgs.FindOrganizationByID(r.Context(), st.principal.OrgID)
 		if err != nil {
@@ -164,11 +170,58 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if code == keywarden.EINTERNAL {
 		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", safePath(r.URL.Path), "error", err)
 	}
-	v := &view{Title: http.StatusText(status), Error: keywarden.ErrorMessage(err), Principal: stateFrom(r.Context()).principal}
+	v := &view{Title: errorTitle(code), Error: keywarden.ErrorMessage(err), Principal: stateFrom(r.Context()).principal}
 	if rerr := s.renderStatus(w, status, "error", v); rerr != nil {
 		s.Logger.ErrorContext(r.Context(), "render error page", "error", rerr)
 		http.Error(w, keywarden.ErrorMessage(err), status)
 	}
+}
+
+// errorTitle is the heading (and the window title) of an error page: words
+// a person understands, not an HTTP status text.
+func errorTitle(code string) string {
+	switch code {
+	case keywarden.ENOTFOUND:
+		return "Page not found"
+	case keywarden.EFORBIDDEN, keywarden.EUNAUTHORIZED:
+		return "Not allowed"
+	case keywarden.EINVALID, keywarden.ETOOLARGE, EMETHOD, EMEDIATYPE:
+		return "The request was not accepted"
+	case keywarden.ECONFLICT:
+		return "That conflicts with what exists"
+	case keywarden.ERATELIMITED:
+		return "Too many attempts"
+	case keywarden.EUNAVAILABLE:
+		return "Keywarden is busy"
+	}
+	return "Something went wrong"
+}
+
+// flashCookie carries a one-line confirmation ("Member removed") across the
+// redirect that follows a form post, to be shown once by the next page.
+// HttpOnly and SameSite=Strict: only this site's own responses set it.
+const flashCookie = "keywarden_flash"
+
+// setFlash sets the confirmation the next page shows.
+func (s *server) setFlash(w http.ResponseWriter, r *http.Request, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/",
+		MaxAge: 60, HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
+}
+
+// takeFlash returns the confirmation set by the previous response, if any,
+// and clears it so it is shown once.
+func (s *server) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
+	msg, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(msg) > 300 || !utf8.Valid(msg) {
+		return ""
+	}
+	return string(msg)
 }
 
 // formError re-renders a form page with its errors and what was typed.

@@ -44,14 +44,35 @@ func (s *server) setupAllowed(r *http.Request, token string) error {
 		return err
 	}
 	if exists {
-		return keywarden.Errorf(keywarden.ENOTFOUND, "Keywarden is already set up. Sign in instead.")
+		return errAlreadySetUp
 	}
 	return nil
 }
 
+// errAlreadySetUp answers a valid setup link once the organization exists.
+var errAlreadySetUp = keywarden.Errorf(keywarden.ENOTFOUND, "Keywarden is already set up: its organization and owner exist. Sign in instead.")
+
+// errorPage is the Data of the error page: where to go from there.
+type errorPage struct {
+	Href, Text string
+}
+
+// renderAlreadySetUp tells the holder of a used setup link where to go.
+func (s *server) renderAlreadySetUp(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.newView(r, "Keywarden is already set up", "", "")
+	if err != nil {
+		return err
+	}
+	v.Error = keywarden.ErrorMessage(errAlreadySetUp)
+	v.Data = errorPage{Href: "/sign-in", Text: "Sign in"}
+	return s.renderStatus(w, http.StatusNotFound, "error", v)
+}
+
 func (s *server) handleSetupPage(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
-	if err := s.setupAllowed(r, token); err != nil {
+	if err := s.setupAllowed(r, token); err == errAlreadySetUp {
+		return s.renderAlreadySetUp(w, r)
+	} else if err != nil {
 		return err
 	}
 	v, err := s.newView(r, "Set up Keywarden", "", "")
@@ -66,7 +87,9 @@ func (s *server) handleSetupPage(w http.ResponseWriter, r *http.Request) error {
 // owner in.
 func (s *server) handleSetup(w http.ResponseWriter, r *http.Request) error {
 	token := r.PostFormValue("token")
-	if err := s.setupAllowed(r, token); err != nil {
+	if err := s.setupAllowed(r, token); err == errAlreadySetUp {
+		return s.renderAlreadySetUp(w, r)
+	} else if err != nil {
 		return err
 	}
 	v, err := s.newView(r, "Set up Keywarden", "", "")

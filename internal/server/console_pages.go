@@ -172,12 +172,20 @@ type keysView struct {
 	Total       int
 	ScopeGroups []scopeGroup
 	CanUseAll   bool // the person holds every scope of the level
-	Presets     []int
+	Presets     []preset
 	DefaultDays int
+	ScopeCount  int // how many scopes the checklist offers
 	MaxDays     int
 	MinDate     string
 	MaxDate     string
 	BaseURL     string // for the curl example
+}
+
+// preset is an expiry choice of the create dialog, with the date it gives
+// (as of the page's rendering; the script recomputes it when the dialog opens).
+type preset struct {
+	Days int
+	Date string
 }
 
 type scopeGroup struct {
@@ -261,10 +269,11 @@ func (s *server) renderKeys(w http.ResponseWriter, r *http.Request, v *view, pro
 		}
 		g := &kv.ScopeGroups[len(kv.ScopeGroups)-1]
 		g.Scopes = append(g.Scopes, info)
+		kv.ScopeCount++
 	}
 	for _, d := range []int{30, 90, 180} {
 		if d <= kv.MaxDays {
-			kv.Presets = append(kv.Presets, d)
+			kv.Presets = append(kv.Presets, preset{Days: d, Date: now.UTC().AddDate(0, 0, d).Format(time.DateOnly)})
 		}
 	}
 	kv.DefaultDays = min(90, kv.MaxDays)
@@ -457,6 +466,7 @@ func (s *server) handleRemoveMember(w http.ResponseWriter, r *http.Request) erro
 		}
 		return err
 	}
+	s.setFlash(w, r, u.Email+" was removed from the organization.")
 	return redirect(w, r, "/settings/members")
 }
 

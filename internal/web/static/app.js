@@ -16,11 +16,64 @@
       f.reset();
       syncScopeMode(f);
       syncExpiry(f);
+      filterScopes(f);
+      showPresetDates(f);
     });
     dialog.showModal();
-    const first = dialog.querySelector("input:not([type=hidden]):not([disabled]):not([readonly]), select, textarea, button:not([data-close])");
+    dialog.scrollTop = 0;
+    // A confirmation starts on its safe choice (autofocus: "Cancel"), so
+    // that Enter does not delete; other dialogs on their first field.
+    const first = dialog.querySelector("[autofocus]") ||
+      dialog.querySelector("input:not([type=hidden]):not([disabled]):not([readonly]), select, textarea, button:not([data-close])");
     (first || dialog).focus();
   }
+
+  // flash shows a one-line confirmation at the top of the page; after a
+  // reload, from what the previous page left in sessionStorage.
+  const flashKey = "keywarden.flash";
+  function flash(message) {
+    const slot = document.querySelector("[data-flash]");
+    if (!slot || !message) return;
+    const box = document.createElement("div");
+    box.className = "alert alert-success";
+    box.dataset.testid = "flash";
+    box.textContent = message;
+    slot.replaceChildren(box);
+  }
+  try {
+    const pending = sessionStorage.getItem(flashKey);
+    if (pending) { sessionStorage.removeItem(flashKey); flash(pending); }
+  } catch { /* storage disabled: no confirmation, nothing else lost */ }
+
+  // After a rejected form post, focus goes to the first field in error.
+  document.querySelector('main form [aria-invalid="true"]')?.focus();
+
+  // The "save your key" dialog holds the only copy of the key: closing it
+  // by Escape, its close button or a click outside asks first.
+  function askClose(dialog) {
+    const panel = dialog.querySelector("[data-confirm-panel]");
+    if (!panel) { dialog.close(); return; }
+    panel.hidden = false;
+    panel.scrollIntoView({ block: "nearest" });
+    panel.querySelector("[data-confirm-stay]").focus();
+  }
+  function hideAsk(dialog) {
+    const panel = dialog.querySelector("[data-confirm-panel]");
+    if (panel) panel.hidden = true;
+  }
+  document.addEventListener("cancel", (e) => {
+    if (e.target instanceof HTMLDialogElement && e.target.hasAttribute("data-confirm-close")) {
+      e.preventDefault();
+      askClose(e.target);
+    }
+  }, true);
+  document.addEventListener("keydown", (e) => {
+    const dialog = e.key === "Escape" && document.activeElement?.closest?.("dialog[data-confirm-close][open]");
+    if (dialog) {
+      e.preventDefault();
+      askClose(dialog);
+    }
+  }, true);
 
   // Focus returns to whatever opened the dialog, so keyboard users keep
   // their place.
@@ -28,6 +81,7 @@
     if (!(e.target instanceof HTMLDialogElement)) return;
     if (e.target.id === "save-key") {
       // However it was closed, forget the key and show the updated table.
+      hideAsk(e.target);
       e.target.querySelectorAll("input, textarea").forEach((f) => { f.value = ""; });
       window.location.reload();
       return;
@@ -50,11 +104,36 @@
       close.closest("dialog")?.close();
       return;
     }
+    if (target.closest("[data-ask-close]")) {
+      askClose(target.closest("dialog"));
+      return;
+    }
+    if (target.closest("[data-confirm-stay]")) {
+      const dialog = target.closest("dialog");
+      hideAsk(dialog);
+      dialog.querySelector("input")?.focus();
+      return;
+    }
+    if (target.closest("[data-confirm-leave]")) {
+      target.closest("dialog")?.close(); // the close handler reloads
+      return;
+    }
+    // A click on the backdrop lands on the dialog itself, outside its box.
+    if (target instanceof HTMLDialogElement && target.open && target.hasAttribute("data-confirm-close")) {
+      const box = target.getBoundingClientRect();
+      if (e.clientX < box.left || e.clientX > box.right || e.clientY < box.top || e.clientY > box.bottom) {
+        askClose(target);
+        return;
+      }
+    }
     const del = target.closest("[data-delete-path]");
     if (del) {
       const dialog = document.getElementById("delete-key");
-      dialog.querySelector("form").dataset.api = del.dataset.deletePath;
+      const form = dialog.querySelector("form");
+      form.dataset.api = del.dataset.deletePath;
+      form.dataset.flash = `API key “${del.dataset.deleteName}” (${del.dataset.deleteUser}) was deleted.`;
       dialog.querySelector("[data-delete-name]").textContent = del.dataset.deleteName;
+      dialog.querySelector("[data-delete-user]").textContent = del.dataset.deleteUser;
       del.closest("details")?.removeAttribute("open");
       openDialog(dialog, del.closest("details")?.querySelector("summary") || del);
       return;
@@ -84,9 +163,14 @@
     }
   });
 
+  // copyField copies a field and says so in the nearest status region
+  // (role="status"), so that screen readers announce it for every field.
   async function copyField(button) {
     const field = document.getElementById(button.dataset.copy);
-    const status = button.closest("dialog, .field, section")?.querySelector(".copy-status");
+    let scope = button.parentElement;
+    while (scope && !scope.querySelector("[data-copy-status], .copy-status")) scope = scope.parentElement;
+    const status = scope?.querySelector("[data-copy-status], .copy-status");
+    const label = field.labels?.[0]?.textContent.trim() || "Text";
     const text = field.value ?? field.textContent;
     try {
       await navigator.clipboard.writeText(text);
@@ -96,18 +180,68 @@
       document.execCommand("copy");
     }
     button.textContent = "Copied";
-    if (status) status.textContent = "Copied to the clipboard.";
+    if (status) {
+      // Emptied first, so that copying the same field twice is announced twice.
+      status.textContent = "";
+      setTimeout(() => { status.textContent = `Copied: ${label} is on the clipboard.`; }, 50);
+    }
     setTimeout(() => { button.textContent = "Copy"; }, 2000);
   }
 
-  // Scope checklist: disabled while "All" is chosen.
+  // Scope checklist: nothing is chosen until the person chooses "All" or
+  // ticks a scope (which chooses "Choose scopes"); disabled while "All" is
+  // chosen. The count says what the key will hold.
   function syncScopeMode(form) {
     const mode = form.querySelector('input[name="scope-mode"]:checked');
     const list = form.querySelector("[data-scope-list]");
-    if (!mode || !list) return;
-    const all = mode.value === "all";
+    if (!list) return;
+    const all = mode?.value === "all";
     list.classList.toggle("is-disabled", all);
     list.querySelectorAll("input").forEach((i) => { i.disabled = all; });
+    const filter = form.querySelector("[data-scope-filter]");
+    if (filter) filter.disabled = all;
+    countScopes(form);
+  }
+
+  function countScopes(form) {
+    const out = form.querySelector("[data-scope-count]");
+    if (!out) return;
+    const total = Number(out.dataset.total);
+    const mode = form.querySelector('input[name="scope-mode"]:checked')?.value;
+    const n = form.querySelectorAll('input[name="scopes"]:checked').length;
+    out.textContent = mode === "all" ? `All ${total} scopes, including any added later`
+      : `${n} of ${total} scope${total === 1 ? "" : "s"} chosen`;
+  }
+
+  // filterScopes shows only the scopes whose name or description contains
+  // the filter's words; chosen scopes stay chosen while hidden.
+  function filterScopes(form) {
+    const input = form.querySelector("[data-scope-filter]");
+    if (!input) return;
+    const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    form.querySelectorAll(".scope-group").forEach((group) => {
+      let any = false;
+      group.querySelectorAll("label.choice").forEach((label) => {
+        const text = label.textContent.toLowerCase();
+        const match = words.every((w) => text.includes(w));
+        label.hidden = !match;
+        any = any || match;
+        if (match) shown++;
+      });
+      group.hidden = !any;
+    });
+    const none = form.querySelector("[data-scope-none]");
+    if (none) none.hidden = shown > 0;
+  }
+
+  // showPresetDates puts the date each preset gives beside it, as of now.
+  function showPresetDates(form) {
+    form.querySelectorAll("[data-preset-date]").forEach((t) => {
+      const d = new Date(Date.now() + Number(t.dataset.presetDate) * 86400 * 1000).toISOString().slice(0, 10);
+      t.textContent = d;
+      t.dateTime = d;
+    });
   }
 
   function syncExpiry(form) {
@@ -121,7 +255,19 @@
     const form = e.target.closest?.("form");
     if (!form) return;
     if (e.target.name === "scope-mode") syncScopeMode(form);
+    if (e.target.name === "scopes") {
+      const chosen = form.querySelector('input[name="scope-mode"][value="chosen"]');
+      if (chosen && !chosen.checked) { chosen.checked = true; syncScopeMode(form); }
+      countScopes(form);
+    }
     if (e.target.name === "expiry") syncExpiry(form);
+  });
+  document.addEventListener("input", (e) => {
+    if (e.target.matches?.("[data-scope-filter]")) filterScopes(e.target.form);
+  });
+  // Enter in the filter box filters; it must not submit the dialog.
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && e.target.matches?.("[data-scope-filter]")) e.preventDefault();
   });
   document.querySelectorAll('form[data-kind="create-key"]').forEach((f) => { syncScopeMode(f); syncExpiry(f); });
 
@@ -167,8 +313,32 @@
     if (box) { box.hidden = true; box.textContent = ""; }
   }
 
+  // inWords rewords the API's messages that speak in its own terms ("all",
+  // "exp", RFC 3339) for people filling in the form.
+  function inWords(form, field, err) {
+    const maxDays = form.dataset.maxDays;
+    const maxDate = form.querySelector('input[name="exp-date"]')?.max;
+    switch (`${field} ${err.type}`) {
+      case "scopes required": return "Choose All, or choose the scopes the key needs.";
+      case "scopes invalid_scope": return "Choose either All or single scopes, not both.";
+      case "exp required": return "Choose when the key expires: a number of days or a date.";
+      case "exp invalid": return "Enter the expiry date as a full date.";
+      case "exp in_past": return "Choose an expiry date after today.";
+      case "exp beyond_policy": return `Choose an expiry date no later than ${maxDate}: keys live at most ${maxDays} days here.`;
+    }
+    return err.message;
+  }
+
+  // Where focus goes for a field's error: a radio group's first choice.
+  function focusTarget(form, field) {
+    if (field === "scopes") return form.querySelector('input[name="scope-mode"]:not([disabled])');
+    if (field === "exp") return form.querySelector('input[name="expiry"]:checked, input[name="expiry"]');
+    return form.querySelector(`[name="${CSS.escape(field)}"]`);
+  }
+
   // showProblem puts each field error next to its field ("body: scopes[1]"
-  // → the scopes field) and the summary at the top, keeping what was typed.
+  // → the scopes field) and the summary at the top, keeping what was typed;
+  // focus goes to the first field in error.
   function showProblem(form, problem) {
     clearErrors(form);
     let placed = false;
@@ -176,8 +346,10 @@
       const name = (err.location || "").replace(/^body: /, "").replace(/\[\d+\]$/, "");
       const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
       if (slot) {
-        slot.textContent = slot.textContent ? slot.textContent + " " + err.message : err.message;
-        form.querySelector(`[name="${CSS.escape(name)}"]`)?.setAttribute("aria-invalid", "true");
+        const msg = inWords(form, name, err);
+        if (!slot.textContent.includes(msg)) slot.textContent = slot.textContent ? slot.textContent + " " + msg : msg;
+        const input = form.querySelector(`[name="${CSS.escape(name)}"]:not([type=checkbox]):not([type=radio])`);
+        input?.setAttribute("aria-invalid", "true");
         placed = true;
       }
     }
@@ -186,7 +358,9 @@
       box.textContent = problem.detail || "Something went wrong.";
       box.hidden = false;
     }
-    (form.querySelector('[aria-invalid="true"]') || box)?.focus?.();
+    const firstSlot = [...form.querySelectorAll("[data-error-for]")].find((s) => s.textContent);
+    const target = firstSlot ? focusTarget(form, firstSlot.dataset.errorFor) : null;
+    (target || (box && !box.hidden ? box : null))?.focus?.();
   }
 
   document.addEventListener("submit", async (e) => {
@@ -212,6 +386,9 @@
       if (form.dataset.kind === "create-key") {
         showKey(form, await res.json());
         return;
+      }
+      if (form.dataset.flash) {
+        try { sessionStorage.setItem(flashKey, form.dataset.flash); } catch { /* no confirmation */ }
       }
       window.location.assign(form.dataset.done || window.location.pathname);
     } catch (err) {
