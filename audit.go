@@ -24,6 +24,7 @@ const (
 	AuditMemberJoined       = "member.joined"
 	AuditMemberRoleChanged  = "member.role_changed"
 	AuditMemberRemoved      = "member.removed"
+	AuditMemberPasswordSet  = "member.password_set" // by the operator's command line
 	AuditOrgCreated         = "organization.created"
 	AuditOrgUpdated         = "organization.updated"
 

@@ -56,6 +56,11 @@ type MemberStore interface {
 	// RemoveMember removes a member, their process grants and their sessions
 	// in the organization. Removing the last owner is ECONFLICT.
 	RemoveMember(ctx context.Context, orgID, userID string, e *AuditEvent) error
+	// SetUserPassword replaces the user's password hash and ends every
+	// session of theirs, in every organization, recording events (one per
+	// organization the user belongs to): a password reset because it leaked
+	// must also sign out whoever used it. An unknown user is ENOTFOUND.
+	SetUserPassword(ctx context.Context, userID, passwordHash string, events []*AuditEvent) error
 
 	CreateInvite(ctx context.Context, inv *Invite, e *AuditEvent) error
 	// FindInvite returns the invite whose ID (token hash) is id, expired or

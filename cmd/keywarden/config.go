@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/keywarden/keywarden"
 	"go.yaml.in/yaml/v3"
@@ -15,50 +18,72 @@ import (
 // envVar returns the environment variable a flag falls back to when the
 // command line does not set it: KEYWARDEN_ and the flag's name in capitals,
 // '-' becoming '_', so that --cache-poll reads KEYWARDEN_CACHE_POLL. The
-// rule is the whole table: --help, the fallback itself and the test that
-// walks every command's flags all call this one function, so no flag's
-// variable can be misspelt or forgotten.
+// rule is the whole table: --help, the fallback itself, the test that walks
+// every command's flags and the README's table all call this one function,
+// so no flag's variable can be misspelt or forgotten.
 //
 // It returns "" for the arguments of one invocation — which organization,
-// which key, its name and scopes, --json — rather than configuration of the
-// deployment: a variable left over in a shell must never choose the key
-// that "keys delete" deletes, and KEYWARDEN_NAME would mean a different
-// thing to every command.
+// process, key or user, their names, scopes, expiry and role, a new
+// organization's key policy (--max-key-lifetime: each organization's own,
+// changed later in its settings, not the deployment's), paging, --json and
+// --yes — rather than configuration of the deployment: a variable left over
+// in a shell must never choose the key that "keys delete" deletes, nor
+// answer its question, and KEYWARDEN_NAME would mean a different thing to
+// every command.
 func envVar(flagName string) string {
 	switch flagName {
-	case "org", "process", "name", "id", "scopes", "expires", "owner-email", "max-key-lifetime", "password-stdin", "json":
+	case "org", "process", "name", "id", "scopes", "expires", "owner-email", "email", "role",
+		"type", "max-key-lifetime", "password-stdin", "json", "yes", "limit", "offset":
 		return ""
 	}
 	return "KEYWARDEN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// flagSet returns a FlagSet whose errors and help go to stderr. Its help
-// lists each flag's environment variable (added by parse).
+// flagSet returns a FlagSet that prints nothing itself: parse prints the
+// help asked for to stdout and returns every mistake as one usage error.
 func (a *app) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "Usage: keywarden %s [flags]\n\nA flag not given on the command line is read from the environment variable\nit names, if that is set and not empty.\n\n", name)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
+}
+
+// printHelp prints the help of fs's command: its synopsis and each flag,
+// with its environment variable (added by parse) and default.
+func (a *app) printHelp(fs *flag.FlagSet) {
+	fmt.Fprintf(a.stdout, "Usage: keywarden %s [flags]\n\nA flag marked (env KEYWARDEN_…) that the command line does not set is read from\nthat environment variable, if it is set and not empty.\n\n", fs.Name())
+	fs.SetOutput(a.stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // parse parses args into fs and then gives every flag the command line left
 // unset the value of its environment variable, through the flag's own Set:
 // KEYWARDEN_CACHE_POLL=abc is refused exactly as --cache-poll abc is, never
 // replaced by the default. Every bad value is reported, as one usage error
-// (exit status 2); so are stray positional arguments.
+// (exit status 2); so are unknown flags and stray positional arguments.
+// -h and --help print the help and return flag.ErrHelp.
 func (a *app) parse(fs *flag.FlagSet, args []string) error {
 	fs.VisitAll(func(f *flag.Flag) {
 		if env := envVar(f.Name); env != "" {
 			f.Usage += " (env " + env + ")"
 		}
 	})
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		a.printHelp(fs)
 		return err
+	} else if err != nil {
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			msg = "unknown flag --" + name
+		}
+		return fmt.Errorf("%w: %s; run \"keywarden %s --help\"", errUsage, msg, fs.Name())
 	}
 	if fs.NArg() > 0 {
+		if isHelp(fs.Arg(0)) {
+			a.printHelp(fs)
+			return flag.ErrHelp
+		}
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	onCommandLine := map[string]bool{}
@@ -86,6 +111,53 @@ func (a *app) parse(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w: %s", errUsage, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// required returns a usage error naming the flags of names that the command
+// line left empty.
+func required(fs *flag.FlagSet, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if v := fs.Lookup(n).Value.String(); v == "" || v == "false" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%w: %s is required", errUsage, missing[0])
+	}
+	return fmt.Errorf("%w: %s and %s are required", errUsage, strings.Join(missing[:len(missing)-1], ", "), missing[len(missing)-1])
+}
+
+// flagError turns the domain's validation error err into a usage error in
+// the command line's words: flags maps each API location ("body: name";
+// "body: scopes" covers "body: scopes[2]") to the flag that set it. An error
+// with a location flags does not know is returned as it is.
+func flagError(err error, flags map[string]string) error {
+	fields := keywarden.ErrorFields(err)
+	if keywarden.ErrorCode(err) != keywarden.EINVALID || len(fields) == 0 {
+		return err
+	}
+	parts := make([]string, 0, len(fields))
+	for _, f := range fields {
+		loc, _, _ := strings.Cut(f.Location, "[")
+		name, ok := flags[loc]
+		if !ok {
+			return err
+		}
+		msg := strings.TrimSuffix(f.Message, ".")
+		if rest, ok := strings.CutPrefix(msg, strings.TrimPrefix(loc, "body: ")+" "); ok {
+			parts = append(parts, name+" "+rest) // "exp is beyond …" → "--expires is beyond …"
+			continue
+		}
+		if len(msg) > 1 && unicode.IsUpper(rune(msg[0])) && unicode.IsLower(rune(msg[1])) {
+			msg = strings.ToLower(msg[:1]) + msg[1:]
+		}
+		parts = append(parts, name+": "+msg)
+	}
+	return fmt.Errorf("%w: %s", errUsage, strings.Join(parts, "; "))
 }
 
 // invalid says what is wrong with a value f's Set refused, by the flag's

@@ -579,7 +579,7 @@ func TestCommandLineKeys(t *testing.T) {
 	eventually(t, "a key created by the command line works", func() bool {
 		return srv.do(t, basic(k), "GET", "/api/v1/processes", nil).Status == http.StatusOK
 	})
-	mustCLI(t, clock, dir, "", "keys", "delete", "--org", "Acme", "--id", created["id"].(string))
+	mustCLI(t, clock, dir, "", "keys", "delete", "--org", "Acme", "--id", created["id"].(string), "--yes")
 	// The server learns of a deletion made by another process through the
 	// key change feed, within --cache-poll (250 ms).
 	deadline := time.Now().Add(5 * time.Second)
@@ -598,10 +598,10 @@ func TestCommandLineKeys(t *testing.T) {
 		args  []string
 		want  string // in the error
 	}{
-		"unknown scope":          {"", []string{"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "workspace.file:shred"}, `Unknown scope "workspace.file:shred"`},
+		"unknown scope":          {"", []string{"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "workspace.file:shred"}, `--scopes: unknown scope "workspace.file:shred"`},
 		"beyond policy":          {"", []string{"keys", "create", "--org", "Acme", "--name", "x", "--scopes", "all", "--expires", "400d"}, "maximum key lifetime"},
 		"unknown org":            {"", []string{"keys", "create", "--org", "Initech", "--name", "x", "--scopes", "all"}, `no organization named or with ID "Initech"`},
-		"no name":                {"", []string{"keys", "create", "--org", "Acme", "--scopes", "all"}, "Name is required"},
+		"no name":                {"", []string{"keys", "create", "--org", "Acme", "--scopes", "all"}, "keywarden keys create: --name is required"},
 		"unknown process":        {"", []string{"keys", "create", "--org", "Acme", "--process", strings.Repeat("a", 32), "--name", "x", "--scopes", "all"}, "Process not found."},
 		"duplicate org":          {password, []string{"orgs", "create", "--name", "Acme", "--owner-email", "new@example.com", "--password-stdin"}, "An organization with that name already exists."},
 		"duplicate owner e-mail": {password, []string{"orgs", "create", "--name", "Initech", "--owner-email", "acme@example.com", "--password-stdin"}, "A user with that email address already exists."},
@@ -613,7 +613,7 @@ func TestCommandLineKeys(t *testing.T) {
 			if err == nil {
 				t.Fatalf("keywarden %s succeeded", strings.Join(tc.args, " "))
 			}
-			if !strings.Contains(err.Error(), tc.want) {
+			if !strings.Contains(describe(err), tc.want) {
 				t.Errorf("keywarden %s: %v, want an error saying %q", strings.Join(tc.args, " "), err, tc.want)
 			}
 		})

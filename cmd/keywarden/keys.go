@@ -36,6 +36,9 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err := kf.validate(a); err != nil {
 		return err
 	}
+	if err := required(fs, "org", "name", "scopes"); err != nil {
+		return err
+	}
 	catalogue, err := cf.catalogue()
 	if err != nil {
 		return err
@@ -68,7 +71,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 		Now: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "keywarden keys create"},
 	})
 	if err != nil {
-		return err
+		return flagError(err, map[string]string{"body: name": "--name", "body: scopes": "--scopes", "body: exp": "--expires"})
 	}
 	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyCreated, "", "", "", "")
 	if err != nil {
@@ -119,8 +122,16 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	sf := addStoreFlags(fs)
 	orgRef := fs.String("org", "", "organization name or ID (required)")
 	processID := fs.String("process", "", "list this process's keys instead of the organization keys")
+	pf := addPageFlags(fs, "keys")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	if err := a.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "org"); err != nil {
+		return err
+	}
+	page, err := pf.page()
+	if err != nil {
 		return err
 	}
 	store, err := a.openStore(ctx, sf)
@@ -132,25 +143,20 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	f := keywarden.APIKeyFilter{OrgID: org.ID, Level: keywarden.LevelOrganization}
+	f := keywarden.APIKeyFilter{OrgID: org.ID, Level: keywarden.LevelOrganization, Page: page}
 	if *processID != "" {
+		if _, err := store.FindProcess(ctx, org.ID, *processID); err != nil {
+			return fmt.Errorf("process %q of organization %q: %w", *processID, org.Name, err)
+		}
 		f.Level, f.ProcessID = keywarden.LevelProcess, *processID
 	}
-	var keys []*keywarden.APIKey
-	total := 0
-	for f.Offset, f.Limit = 0, keywarden.MaxPageLimit; f.Offset == 0 || f.Offset < total; f.Offset += f.Limit {
-		page, n, err := store.FindAPIKeys(ctx, f)
-		if err != nil {
-			return err
-		}
-		keys, total = append(keys, page...), n
-		if len(page) == 0 {
-			break
-		}
+	keys, total, err := store.FindAPIKeys(ctx, f)
+	if err != nil {
+		return err
 	}
 	now := a.now()
 	if *asJSON {
-		return printJSON(a.stdout, server.NewAPIKeyList(keys, keywarden.Page{Offset: 0, Limit: len(keys)}, total, now))
+		return printJSON(a.stdout, server.NewAPIKeyList(keys, page, total, now))
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tUSER\tSCOPES\tSTATUS\tEXPIRES\tLAST USED")
@@ -162,7 +168,11 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Name, r.User, len(r.Scopes), r.Status, r.Exp, last)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	pf.more(a, len(keys), total)
+	return nil
 }
 
 func (a *app) keysDelete(ctx context.Context, args []string) error {
@@ -170,7 +180,11 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	sf := addStoreFlags(fs)
 	orgRef := fs.String("org", "", "organization name or ID (required)")
 	id := fs.String("id", "", "the key's ID (required; the id column of keys list, not its user)")
+	yes := fs.Bool("yes", false, "delete without asking for confirmation (required when standard input is not a terminal)")
 	if err := a.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "org", "id"); err != nil {
 		return err
 	}
 	store, err := a.openStore(ctx, sf)
@@ -182,6 +196,15 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	k, err := store.FindAPIKey(ctx, org.ID, *id)
+	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
+		return fmt.Errorf("organization %q has no API key with ID %q", org.Name, *id)
+	} else if err != nil {
+		return err
+	}
+	if err := a.confirm(*yes, fmt.Sprintf("Delete key %s (%s)?", k.Name, k.User)); err != nil {
+		return err
+	}
 	e, err := a.auditEvent(org.ID, keywarden.AuditAPIKeyDeleted, "", "", "", "") // its target is the deleted key
 	if err != nil {
 		return err
@@ -189,6 +212,6 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	if _, err := store.DeleteAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: *id}, e); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "Deleted API key %s.\n", *id)
+	fmt.Fprintf(a.stderr, "Deleted API key %q (%s).\n", k.Name, k.User)
 	return nil
 }

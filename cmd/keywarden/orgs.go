@@ -30,6 +30,9 @@ func (a *app) orgsCreate(ctx context.Context, args []string) error {
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
+	if err := required(fs, "name", "owner-email"); err != nil {
+		return err
+	}
 	if !*pwStdin {
 		return fmt.Errorf("%w: --password-stdin is required: pipe the owner's password to standard input", errUsage)
 	}
@@ -49,7 +52,7 @@ func (a *app) orgsCreate(ctx context.Context, args []string) error {
 		v.Add("password", "invalid", "%s", reason)
 	}
 	if err := v.Err(); err != nil {
-		return err
+		return flagError(err, map[string]string{"--name": "--name", "--owner-email": "--owner-email", "password": "the password on standard input"})
 	}
 	hash, err := password.Hash(pw)
 	if err != nil {

@@ -17,16 +17,16 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
+// TestMain says, at the end, how many tests skipped for want of PostgreSQL.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
 // pgSchema creates a fresh schema on the test PostgreSQL server
 // (KEYWARDEN_TEST_POSTGRES_URL) and returns a database URL that uses it,
 // and a connection for inspecting it. The schema is dropped when the test
 // ends.
 func pgSchema(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	base := os.Getenv("KEYWARDEN_TEST_POSTGRES_URL")
-	if base == "" {
-		testenv.SkipOrFail(t, "KEYWARDEN_TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable): the multi-node tests need PostgreSQL")
-	}
+	base := testenv.PostgresURL(t, "the multi-node tests need PostgreSQL")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,27 +19,54 @@ import (
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/sqlite"
 	"github.com/keywarden/keywarden/internal/sqlstore"
+	"github.com/mattn/go-isatty"
 )
 
 const usage = `Keywarden — API keys for a multi-tenant platform.
 
 Usage:
-  keywarden serve    [--addr 127.0.0.1:8080] [--data-dir DIR]   run the server
-  keywarden migrate  [--data-dir DIR]                           apply database migrations
-  keywarden orgs     create|list                                manage organizations
-  keywarden keys     create|list|delete                         manage API keys
-  keywarden version                                             print the version
+  keywarden COMMAND [SUBCOMMAND] [flags]
 
-Run "keywarden COMMAND -h" for a command's flags. A flag not given reads its
-environment variable (--data-dir reads KEYWARDEN_DATA_DIR; -h lists them all),
-and a value that does not parse is an error, never a silent default.
+Commands:
+  serve                                run the server
+  migrate                              apply database migrations
+  orgs       create|list               manage organizations
+  users      create|list|set-password  manage the people of organizations
+  processes  create|list|delete        manage processes
+  keys       create|list|delete        manage API keys
+  version                              print the version
+  help       [COMMAND [SUBCOMMAND]]    show this help, or a command's
+
+Run "keywarden help COMMAND SUBCOMMAND" or "keywarden COMMAND SUBCOMMAND --help"
+for a command's flags. A deployment flag not given reads its environment
+variable (--data-dir reads KEYWARDEN_DATA_DIR; --help names each one), and a
+value that does not parse is an error, never a silent default.
 `
 
 // errUsage marks a command-line mistake (exit status 2).
 var errUsage = errors.New("usage")
 
+// usageError is a command-line mistake made in one command: its message
+// names the command, as "keywarden keys create: --name is required".
+type usageError struct {
+	command string
+	err     error // wraps errUsage
+}
+
+func (e *usageError) Error() string {
+	prefix := "keywarden"
+	if e.command != "" {
+		prefix += " " + e.command
+	}
+	return prefix + ": " + strings.TrimPrefix(e.err.Error(), errUsage.Error()+": ")
+}
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode is the exit status of a failed run: 2 for a usage error, 1 for
+// anything else.
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, errUsage) {
 		return 2
 	}
 	return 1
@@ -52,6 +80,9 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
+	// isTerminal reports whether stdin is a terminal a person answers
+	// questions at; nil means it is not.
+	isTerminal func() bool
 
 	// fromEnv maps the flags parse set from the environment to their
 	// variables, so that messages name what the operator actually wrote.
@@ -61,11 +92,19 @@ type app struct {
 // run runs the command line with the real clock. Help asked for with -h is
 // not an error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, isTerminal: func() bool { return isTerminal(stdin) }}
 	if err := a.run(ctx, args); !errors.Is(err, flag.ErrHelp) {
 		return err
 	}
 	return nil
+}
+
+// isTerminal reports whether r is a terminal. A character device is not
+// enough: /dev/null is one, and a script's "</dev/null" must not count as a
+// person answering.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // command is one command line that takes flags.
@@ -82,24 +121,51 @@ func commands() []command {
 		{"migrate", (*app).migrate},
 		{"orgs create", (*app).orgsCreate},
 		{"orgs list", (*app).orgsList},
+		{"users create", (*app).usersCreate},
+		{"users list", (*app).usersList},
+		{"users set-password", (*app).usersSetPassword},
+		{"processes create", (*app).processesCreate},
+		{"processes list", (*app).processesList},
+		{"processes delete", (*app).processesDelete},
 		{"keys create", (*app).keysCreate},
 		{"keys list", (*app).keysList},
 		{"keys delete", (*app).keysDelete},
 	}
 }
 
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
+
+// run dispatches args to their command. Help, asked for by "help" or -h,
+// goes to standard output and returns flag.ErrHelp; a usage error names
+// its command and says where help is.
 func (a *app) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usage)
-		return errUsage
+		return &usageError{"", fmt.Errorf("%w: no command given", errUsage)}
 	}
-	switch args[0] {
-	case "version", "--version":
+	switch {
+	case args[0] == "version" || args[0] == "--version":
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(a.stdout, "Usage: keywarden version\n\nPrints the module version, VCS revision and Go version of the binary.\n")
+			return flag.ErrHelp
+		}
+		if len(args) > 1 {
+			return &usageError{"version", fmt.Errorf("%w: unexpected argument %q", errUsage, args[1])}
+		}
 		fmt.Fprintln(a.stdout, "keywarden", version())
 		return nil
-	case "help", "-h", "--help":
+	case args[0] == "help":
+		if len(args) == 1 {
+			fmt.Fprint(a.stdout, usage)
+			return flag.ErrHelp
+		}
+		// "help keys create" is "keys create --help".
+		return a.run(ctx, append(slices.Clone(args[1:]), "--help"))
+	case isHelp(args[0]):
 		fmt.Fprint(a.stdout, usage)
-		return nil
+		return flag.ErrHelp
 	}
 	var subs []string // of the group args[0] names, if it is one
 	for _, c := range commands() {
@@ -107,31 +173,45 @@ func (a *app) run(ctx context.Context, args []string) error {
 		switch {
 		case group != args[0]:
 		case !grouped:
-			return c.run(a, ctx, args[1:])
+			return inCommand(c.name, c.run(a, ctx, args[1:]))
 		case len(args) > 1 && args[1] == sub:
-			return c.run(a, ctx, args[2:])
+			return inCommand(c.name, c.run(a, ctx, args[2:]))
 		default:
 			subs = append(subs, sub)
 		}
 	}
-	if len(subs) > 0 {
-		synopsis := "keywarden " + args[0] + " " + strings.Join(subs, "|")
-		switch {
-		case len(args) == 1:
-			return fmt.Errorf("%w: %s", errUsage, synopsis)
-		case args[1] == "help" || args[1] == "-h" || args[1] == "--help":
-			fmt.Fprintf(a.stdout, "Usage: %s\n\nRun \"keywarden %s COMMAND -h\" for a command's flags.\n", synopsis, args[0])
-			return nil
-		}
-		return fmt.Errorf("%w: unknown command \"%s %s\"", errUsage, args[0], args[1])
+	if len(subs) == 0 {
+		return &usageError{"", fmt.Errorf("%w: unknown command %q; run \"keywarden help\"", errUsage, args[0])}
 	}
-	fmt.Fprint(a.stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	group := args[0]
+	groupUsage := fmt.Sprintf("Usage: keywarden %s %s [flags]\n\nRun \"keywarden %s SUBCOMMAND --help\" for a subcommand's flags.\n", group, strings.Join(subs, "|"), group)
+	switch {
+	case len(args) == 1 || strings.HasPrefix(args[1], "-") && !isHelp(args[1]):
+		fmt.Fprint(a.stderr, groupUsage)
+		return &usageError{group, fmt.Errorf("%w: no subcommand given (want %s)", errUsage, strings.Join(subs, ", "))}
+	case isHelp(args[1]):
+		fmt.Fprint(a.stdout, groupUsage)
+		return flag.ErrHelp
+	}
+	return &usageError{group, fmt.Errorf("%w: unknown command %q; run \"keywarden %s --help\"", errUsage, args[1], group)}
+}
+
+// inCommand makes a usage error of the command named name say so.
+func inCommand(name string, err error) error {
+	var ue *usageError
+	if errors.Is(err, errUsage) && !errors.As(err, &ue) {
+		return &usageError{name, err}
+	}
+	return err
 }
 
 // describe renders err for a person at a terminal: a domain error's safe
 // message and each invalid field, anything else as it is.
 func describe(err error) string {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return ue.Error()
+	}
 	var e *keywarden.Error
 	if !errors.As(err, &e) {
 		return "keywarden: " + err.Error()
@@ -201,6 +281,7 @@ func (a *app) databaseURL(sf *storeFlags) (string, error) {
 type database interface {
 	keywarden.Store
 	Migrate(ctx context.Context) error
+	ApplyMigrations(ctx context.Context) (applied []int64, version int64, err error)
 	SchemaCurrent(ctx context.Context) (bool, error)
 	// ObserveWith reports every store operation to the metrics; UseClock
 	// gives the store the command's clock.
@@ -225,6 +306,26 @@ func listenerName(databaseURL string) string {
 // file in the data directory (created private to this user: it holds key
 // hashes), and brings the schema up to date or refuses an out-of-date one.
 func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
+	db, err := a.openDatabase(ctx, sf)
+	if err != nil {
+		return nil, err
+	}
+	if sf.migrate {
+		err = db.Migrate(ctx)
+	} else if current, cerr := db.SchemaCurrent(ctx); cerr != nil {
+		err = cerr
+	} else if !current {
+		err = errors.New("the database schema is out of date: run \"keywarden migrate\" first")
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openDatabase opens the database of sf without looking at its schema.
+func (a *app) openDatabase(ctx context.Context, sf *storeFlags) (database, error) {
 	databaseURL, err := a.databaseURL(sf)
 	if err != nil {
 		return nil, err
@@ -249,17 +350,6 @@ func (a *app) openStore(ctx context.Context, sf *storeFlags) (database, error) {
 		}
 		db = lite
 	}
-	if sf.migrate {
-		err = db.Migrate(ctx)
-	} else if current, cerr := db.SchemaCurrent(ctx); cerr != nil {
-		err = cerr
-	} else if !current {
-		err = errors.New("the database schema is out of date: run \"keywarden migrate\" first")
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
 	db.UseClock(a.now)
 	db.SetTimeout(sf.timeout)
 	return db, nil
@@ -271,14 +361,36 @@ func (a *app) migrate(ctx context.Context, args []string) error {
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
-	sf.migrate = true
-	db, err := a.openStore(ctx, sf)
+	db, err := a.openDatabase(ctx, sf)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintln(a.stderr, "The database schema is up to date.")
+	applied, version, err := db.ApplyMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stderr, describeMigrations(applied, version))
 	return nil
+}
+
+// describeMigrations says what migrate did.
+func describeMigrations(applied []int64, version int64) string {
+	switch len(applied) {
+	case 0:
+		return fmt.Sprintf("The database schema is up to date (version %d).", version)
+	case 1:
+		return fmt.Sprintf("Applied migration %d; the database schema is at version %d.", applied[0], version)
+	}
+	first, last := applied[0], applied[len(applied)-1]
+	if last-first == int64(len(applied)-1) { // consecutive, as goose applies them
+		return fmt.Sprintf("Applied migrations %d–%d; the database schema is at version %d.", first, last, version)
+	}
+	names := make([]string, len(applied))
+	for i, v := range applied {
+		names[i] = fmt.Sprint(v)
+	}
+	return fmt.Sprintf("Applied migrations %s; the database schema is at version %d.", strings.Join(names, ", "), version)
 }
 
 // newLogger returns the structured logger of the server, writing to stderr.

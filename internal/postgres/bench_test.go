@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keywarden/keywarden/internal/storetest"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // coldKeys is how many keys BenchmarkColdVerify's schema holds.
@@ -28,10 +29,11 @@ var (
 	coldOnce *coldFixture // guarded by coldMu
 )
 
-// TestMain drops the benchmark's schema when the tests end. Only a
-// benchmark run builds one.
+// TestMain drops the benchmark's schema when the tests end (only a
+// benchmark run builds one), and says how many tests skipped for want of
+// PostgreSQL.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testenv.Run(m)
 	coldMu.Lock()
 	if f := coldOnce; f != nil {
 		f.db.Close()

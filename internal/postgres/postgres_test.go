@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,18 +19,11 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-// urlVar names the server the tests use. CI sets it; without it they skip.
-const urlVar = "KEYWARDEN_TEST_POSTGRES_URL"
-
 // serverURL returns the test server's URL, or skips the test (fails it
 // under CI) when there is none.
 func serverURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv(urlVar)
-	if u == "" {
-		testenv.SkipOrFail(tb, "%s is not set: the PostgreSQL store's tests need a server, e.g. %s=postgres://postgres@127.0.0.1:5432/test?sslmode=disable", urlVar, urlVar)
-	}
-	return u
+	return testenv.PostgresURL(tb, "the PostgreSQL store's tests need a server")
 }
 
 // randomName returns prefix followed by 16 random hex digits: a name no
@@ -65,7 +57,7 @@ func withParam(tb testing.TB, rawURL, key, value string) string {
 	tb.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", urlVar, err)
+		tb.Fatalf("%s is not a URL: %v", testenv.PostgresURLVar, err)
 	}
 	q := u.Query()
 	q.Set(key, value)
@@ -98,7 +90,7 @@ func MustCreateDatabase(tb testing.TB) string {
 	tb.Cleanup(func() { mustExec(tb, base, `DROP DATABASE `+ident+` WITH (FORCE)`) })
 	u, err := url.Parse(base)
 	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", urlVar, err)
+		tb.Fatalf("%s is not a URL: %v", testenv.PostgresURLVar, err)
 	}
 	u.Path = "/" + name
 	return u.String()

@@ -34,11 +34,7 @@ func (s *server) handleListProcesses(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out := api.ProcessList{Processes: make([]api.Process, 0, len(procs)), Pagination: paginationOf(page, total)}
-	for _, proc := range procs {
-		out.Processes = append(out.Processes, newProcessResource(proc))
-	}
-	return encode(w, http.StatusOK, out)
+	return encode(w, http.StatusOK, NewProcessList(procs, page, total))
 }
 
 func (s *server) handleCreateProcess(w http.ResponseWriter, r *http.Request) error {

@@ -50,6 +50,18 @@ func paginationOf(page keywarden.Page, total int) api.Pagination {
 	return api.Pagination{Offset: page.Offset, Limit: page.Limit, Total: total}
 }
 
+// NewProcessList presents one page of processes.
+func NewProcessList(procs []*keywarden.Process, page keywarden.Page, total int) api.ProcessList {
+	l := api.ProcessList{Processes: make([]api.Process, 0, len(procs)), Pagination: paginationOf(page, total)}
+	for _, p := range procs {
+		l.Processes = append(l.Processes, newProcessResource(p))
+	}
+	return l
+}
+
+// NewProcessResource presents p.
+func NewProcessResource(p *keywarden.Process) api.Process { return newProcessResource(p) }
+
 func newProcessResource(p *keywarden.Process) api.Process {
 	return api.Process{ID: p.ID, OrgID: p.OrgID, Name: p.Name, ProcessTypeID: p.ProcessTypeID,
 		CreatedAt: timestamp(p.CreatedAt), UpdatedAt: timestamp(p.UpdatedAt)}

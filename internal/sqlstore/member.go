@@ -207,6 +207,35 @@ func (s *Store) RemoveMember(ctx context.Context, orgID, userID string, e *keywa
 	return s.storeError(op, err, membershipMessages)
 }
 
+// SetUserPassword replaces the user's password hash, deletes every session
+// of theirs and records events, in one transaction.
+func (s *Store) SetUserPassword(ctx context.Context, userID, passwordHash string, events []*keywarden.AuditEvent) (err error) {
+	const op = "SetUserPassword"
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `
+			UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)
+		if err != nil {
+			return err
+		}
+		if err := affectedOne(res, userMessages.notFound); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `
+			DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := s.insertAuditEvent(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.storeError(op, err, userMessages)
+}
+
 // CreateInvite stores inv and records e. An organization that does not
 // exist is ENOTFOUND.
 func (s *Store) CreateInvite(ctx context.Context, inv *keywarden.Invite, e *keywarden.AuditEvent) (err error) {

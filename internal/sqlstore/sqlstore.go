@@ -186,14 +186,28 @@ func (s *Store) begin(ctx context.Context, op string, errp *error) (context.Cont
 
 // Migrate applies every pending migration, each in its own transaction.
 func (s *Store) Migrate(ctx context.Context) error {
+	_, _, err := s.ApplyMigrations(ctx)
+	return err
+}
+
+// ApplyMigrations is Migrate reporting what it did: the versions it applied,
+// in order (none when the schema was current), and the schema version after.
+func (s *Store) ApplyMigrations(ctx context.Context) (applied []int64, version int64, err error) {
 	p, err := s.d.Migrations(ctx, s.db, true)
-	if err == nil {
-		_, err = p.Up(ctx)
-	}
 	if err != nil {
-		return fmt.Errorf("%s: migrate: %w", s.d.Name(), err)
+		return nil, 0, fmt.Errorf("%s: migrate: %w", s.d.Name(), err)
 	}
-	return nil
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: migrate: %w", s.d.Name(), err)
+	}
+	for _, r := range results {
+		applied = append(applied, r.Source.Version)
+	}
+	if version, err = p.GetDBVersion(ctx); err != nil {
+		return nil, 0, fmt.Errorf("%s: schema version: %w", s.d.Name(), err)
+	}
+	return applied, version, nil
 }
 
 // SchemaCurrent reports whether the database schema is the one this binary

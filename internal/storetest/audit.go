@@ -78,6 +78,9 @@ func auditedChanges(ctx context.Context) []auditedChange {
 			u := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(1))
 			return s.RemoveMember(ctx, org.ID, u.ID, e)
 		}},
+		{name: "SetUserPassword", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, owner *keywarden.User, e *keywarden.AuditEvent) error {
+			return s.SetUserPassword(ctx, owner.ID, "another hash", []*keywarden.AuditEvent{e})
+		}},
 		{name: "CreateInvite", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			return s.CreateInvite(ctx, NewInvite(t, org.ID, keywarden.RoleAdmin, At(1)), e)
 		}},
@@ -155,6 +158,9 @@ func failingChanges(ctx context.Context) []failingChange {
 			other, _ := MustCreateOrganization(t, s)
 			v := MustAddMember(t, s, other.ID, keywarden.RoleUser, At(1))
 			return s.SetMemberRole(ctx, org.ID, v.ID, keywarden.RoleAdmin, e)
+		}),
+		fail("SetUnknownUsersPassword", keywarden.ENOTFOUND, func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+			return s.SetUserPassword(ctx, MustNewID(t), "another hash", []*keywarden.AuditEvent{e})
 		}),
 		fail("RemoveLastOwner", keywarden.ECONFLICT, func(t *testing.T, s keywarden.Store, org *keywarden.Organization, owner *keywarden.User, e *keywarden.AuditEvent) error {
 			return s.RemoveMember(ctx, org.ID, owner.ID, e)

@@ -33,7 +33,7 @@ func keyChangingMethods() map[string]bool {
 		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,
 		"FindUserByID": false, "FindUserGrants": false, "FindUserMemberships": false, "KeyChangesSince": false,
 		"LatestKeyChange": false, "Ping": false, "RecordAuditEvent": false, "RemoveMember": false, "RemoveProcessGrant": false,
-		"RenameProcess": false, "SetMemberRole": false, "SetProcessGrant": false, "UpdateOrganization": false,
+		"RenameProcess": false, "SetMemberRole": false, "SetProcessGrant": false, "SetUserPassword": false, "UpdateOrganization": false,
 	}
 }
 

@@ -314,6 +314,36 @@ func testMembers(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		wantCode(t, s.RemoveMember(ctx, org.ID, u.ID, nil), keywarden.ENOTFOUND)
 	})
 
+	t.Run("SetUserPasswordEndsEverySessionOfTheUserOnly", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		other, _ := MustCreateOrganization(t, s)
+		u := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(1))
+		MustJoin(t, s, other.ID, u, keywarden.RoleAdmin, At(1))
+		w := MustAddMember(t, s, org.ID, keywarden.RoleUser, At(2))
+		doomed := []*keywarden.Session{MustCreateSession(t, s, u.ID, org.ID, At(3)), MustCreateSession(t, s, u.ID, other.ID, At(3))}
+		kept := MustCreateSession(t, s, w.ID, org.ID, At(3))
+
+		if err := s.SetUserPassword(ctx, u.ID, "a new hash", nil); err != nil {
+			t.Fatalf("SetUserPassword: %v", err)
+		}
+		want := *u
+		want.PasswordHash = "a new hash"
+		wantUser(t, s, &want)
+		wantUser(t, s, w)
+		for _, d := range doomed {
+			_, err := s.FindSession(ctx, d.ID)
+			wantCode(t, err, keywarden.ENOTFOUND)
+		}
+		if _, err := s.FindSession(ctx, kept.ID); err != nil {
+			t.Errorf("FindSession of another user's session: %v", err)
+		}
+		wantRole(t, s, org.ID, u.ID, keywarden.RoleUser)
+		wantRole(t, s, other.ID, u.ID, keywarden.RoleAdmin)
+		wantCode(t, s.SetUserPassword(ctx, MustNewID(t), "a hash", nil), keywarden.ENOTFOUND)
+	})
+
 	t.Run("RemoveNonMemberIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
