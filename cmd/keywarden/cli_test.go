@@ -353,9 +353,6 @@ func TestDescribeMigrations(t *testing.T) {
 // TestExitStatusOfTheBinary runs the built command, so that the exit
 // status main gives is the one the tests of run assume.
 func TestExitStatusOfTheBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	goTool := testenv.Program(t, "the go command", filepath.Join(runtime.GOROOT(), "bin", "go"), "go")
 	bin := filepath.Join(t.TempDir(), "keywarden")
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
