@@ -49,15 +49,11 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --expires: %v", errUsage, err)
 	}
 
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	prefix := kf.org
 	if *processID != "" {
 		if _, err := store.FindProcess(ctx, org.ID, *processID); err != nil {
@@ -134,15 +130,11 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	f := keywarden.APIKeyFilter{OrgID: org.ID, Level: keywarden.LevelOrganization, Page: page}
 	if *processID != "" {
 		if _, err := store.FindProcess(ctx, org.ID, *processID); err != nil {
@@ -187,15 +179,11 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	if err := required(fs, "org", "id"); err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	k, err := store.FindAPIKey(ctx, org.ID, *id)
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
 		return fmt.Errorf("organization %q has no API key with ID %q", org.Name, *id)

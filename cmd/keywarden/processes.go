@@ -33,15 +33,11 @@ func (a *app) processesCreate(ctx context.Context, args []string) error {
 	if err := v.Err(); err != nil {
 		return flagError(err, map[string]string{"body: name": "--name", "body: processTypeId": "--type"})
 	}
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	id, err := keywarden.NewID(nil)
 	if err != nil {
 		return err
@@ -79,15 +75,11 @@ func (a *app) processesList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	procs, total, err := store.FindProcesses(ctx, keywarden.ProcessFilter{OrgID: org.ID, Page: page})
 	if err != nil {
 		return err
@@ -122,15 +114,11 @@ func (a *app) processesDelete(ctx context.Context, args []string) error {
 	if err := required(fs, "org", "id"); err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	p, err := store.FindProcess(ctx, org.ID, *id)
 	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND {
 		return fmt.Errorf("organization %q has no process with ID %q", org.Name, *id)

@@ -423,6 +423,22 @@ func (a *app) auditEvent(orgID, action, targetType, targetID, targetName, proces
 	}, nil
 }
 
+// openOrg opens the store and finds the organization --org names: how
+// every command acting in one organization starts. The caller closes the
+// store.
+func (a *app) openOrg(ctx context.Context, sf *storeFlags, orgRef string) (database, *keywarden.Organization, error) {
+	store, err := a.openStore(ctx, sf)
+	if err != nil {
+		return nil, nil, err
+	}
+	org, err := findOrg(ctx, store, orgRef)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, org, nil
+}
+
 // findOrg resolves --org, which takes an organization's ID or its name.
 func findOrg(ctx context.Context, store keywarden.Store, nameOrID string) (*keywarden.Organization, error) {
 	if nameOrID == "" {

@@ -46,15 +46,11 @@ func (a *app) usersCreate(ctx context.Context, args []string) error {
 		return flagError(err, map[string]string{"--email": "--email"})
 	}
 
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	now := a.now().UTC().Truncate(time.Microsecond)
 	user, err := store.FindUserByEmail(ctx, addr)
 	switch {
@@ -127,15 +123,11 @@ func (a *app) usersList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, sf)
+	store, org, err := a.openOrg(ctx, sf, *orgRef)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	org, err := findOrg(ctx, store, *orgRef)
-	if err != nil {
-		return err
-	}
 	members, total, err := store.FindMembers(ctx, org.ID, page)
 	if err != nil {
 		return err
