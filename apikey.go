@@ -65,6 +65,10 @@ type APIKeyFilter struct {
 	OrgID     string
 	Level     Level
 	ProcessID string
+	// NewestFirst reverses the order, for the console, which shows a key
+	// just created at the top of its first page. The API lists oldest
+	// first, so that its pages stay put while keys are added.
+	NewestFirst bool
 	Page
 }
 
@@ -84,7 +88,8 @@ type APIKeyStore interface {
 	// cache loads every key with it, so that an unknown ID is answered
 	// from memory like a known one.
 	APIKeysAfter(ctx context.Context, afterUser string, limit int) ([]*APIKey, error)
-	// FindAPIKeys returns one page, oldest first, and the total count.
+	// FindAPIKeys returns one page, oldest first unless f.NewestFirst,
+	// and the total count.
 	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, int, error)
 	// DeleteAPIKey deletes the key ref names and returns it, so that the
 	// caller needs no look-up first. e, when not nil, is the deletion's

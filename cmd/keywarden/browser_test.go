@@ -542,7 +542,7 @@ func TestBrowserLayoutAtEveryWidth(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#email"), "acmeholdingsinternational@example.com"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery staple"+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(".process-card")))
-	pages := []string{"/", "/settings", "/settings/members", "/settings/api-keys", "/settings/audit", "/settings/audit?offset=50",
+	pages := []string{"/", "/settings", "/settings/members", "/settings/api-keys", "/settings/api-keys?offset=25", "/settings/audit", "/settings/audit?offset=50",
 		"/processes/" + proc + "/settings", "/processes/" + proc + "/settings/access", "/processes/" + proc + "/settings/api-keys",
 		"/processes/0123456789abcdef0123456789abcdef/settings"}
 	for _, width := range []int{360, 390, 768, 1024, 1280, 1920} {
@@ -559,13 +559,26 @@ func TestBrowserLayoutAtEveryWidth(t *testing.T) {
 	}
 	b.do(chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(1)))
 	b.do(chromedp.Navigate(srv.URL+"/settings/api-keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
-	if n := eval[int](b, `document.querySelectorAll('tr[data-key-id]').length`); n != 31 {
-		t.Errorf("the key table has %d rows, want 31", n)
+	if n := eval[int](b, `document.querySelectorAll('tr[data-key-id]').length`); n != 25 {
+		t.Errorf("the first page of the key table has %d rows, want 25", n)
 	}
 	if !eval[bool](b, `getComputedStyle(document.querySelector('tr[data-key-id]')).display === 'table-row'`) {
 		t.Error("at 1280px the keys are not shown as a table")
 	}
 	b.screenshot("key-table-many")
+	b.do(chromedp.Click(chromedp.CSS(`[data-testid="pager"] a[rel="next"]`)))
+	b.waitFor(`document.querySelectorAll('tr[data-key-id]').length === 6`)
+	if pager := eval[string](b, `document.querySelector('[data-testid="pager"]').textContent`); !strings.Contains(pager, "26–31 of 31") {
+		t.Errorf("the second page's pager says %q", pager)
+	}
+	// Deleting a key on the second page stays there.
+	b.deleteKeyFromMenu(eval[string](b, `document.querySelector('tr[data-key-id] td').textContent`), eval[string](b, `document.querySelector('tr[data-key-id] code.key-user').textContent`), false)
+	if loc := b.location(); !strings.HasSuffix(loc, "/settings/api-keys?offset=25") {
+		t.Errorf("after a deletion on the second page the browser is at %s", loc)
+	}
+	if n := eval[int](b, `document.querySelectorAll('tr[data-key-id]').length`); n != 5 {
+		t.Errorf("after the deletion the second page has %d rows, want 5", n)
+	}
 }
 
 // checkNarrowCards checks, at a phone's width, the key and member rows

@@ -577,6 +577,53 @@ func TestAuditLogPages(t *testing.T) {
 	}
 }
 
+// TestKeyTablePages: a key table shows 25 keys at a time, newest first
+// (a key just created is at the top of the first page), says where it is,
+// and reads a page past the end as the last one.
+func TestKeyTablePages(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir)
+	for i := range 30 {
+		clock.Advance(time.Second)
+		want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/api-keys", map[string]any{"name": fmt.Sprintf("Key %02d", i),
+			"scopes": []string{"workspace.file:upload"}, "exp": clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)}), http.StatusCreated)
+	}
+	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
+	rows := regexp.MustCompile(`<td class="cell-strong cell-wrap cell-title" data-label="Name">([^<]*)</td>`)
+	names := func(page string) []string {
+		var got []string
+		for _, m := range rows.FindAllStringSubmatch(page, -1) {
+			got = append(got, m[1])
+		}
+		return got
+	}
+	first := string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
+	if got := names(first); len(got) != 25 || got[0] != "Key 29" || got[24] != "Key 05" {
+		t.Errorf("the first page lists %q, want Key 29 down to Key 05", got)
+	}
+	if !strings.Contains(first, "1–25 of 31") || !strings.Contains(first, `href="/settings/api-keys?offset=25" rel="next">Older`) || strings.Contains(first, ">Newer<") {
+		t.Error("the first page does not say it is 1–25 of 31 with a link to the older keys only")
+	}
+	for _, path := range []string{"/settings/api-keys?offset=25", "/settings/api-keys?offset=1000"} {
+		last := string(want(t, owner.get(path), http.StatusOK).Body)
+		if got := names(last); len(got) != 6 || got[0] != "Key 04" || got[4] != "Key 00" {
+			t.Errorf("%s lists %q, want Key 04 down to Key 00 and the root key", path, got)
+		}
+		if !strings.Contains(last, "26–31 of 31") || !strings.Contains(last, `href="/settings/api-keys?offset=0" rel="prev">Newer`) || strings.Contains(last, ">Older<") {
+			t.Errorf("%s does not say it is 26–31 of 31 with a link to the newer keys only", path)
+		}
+	}
+	if got := names(string(want(t, owner.get("/settings/api-keys?offset=x"), http.StatusOK).Body)); len(got) != 25 || got[0] != "Key 29" {
+		t.Errorf("an offset that is not a number does not read the first page: %q", got)
+	}
+	proc := srv.createProcess(t, root, "Invoices")
+	srv.createKey(t, root, "/api/v1/processes/"+proc+"/api-keys", []string{"workspace.file:upload"}, clock)
+	if page := string(want(t, owner.get("/processes/"+proc+"/settings/api-keys"), http.StatusOK).Body); strings.Contains(page, `data-testid="pager"`) || len(names(page)) != 1 {
+		t.Error("the process key table's one key is not shown, or shown with a pager")
+	}
+}
+
 // TestSetupPagesSayWhatHappened: a setup form with mismatched passwords
 // marks the field in error (the page's script focuses it) rather than
 // autofocusing the first field; once set up, the setup link says so, with
@@ -616,9 +663,10 @@ func TestSetupPagesSayWhatHappened(t *testing.T) {
 	}
 }
 
-// TestRemovalsAreConfirmed: removing a member shows, on the next page and
-// only there, who was removed; removal and deletion dialogs start on
-// Cancel and name what they remove (the key by name and key ID).
+// TestRemovalsAreConfirmed: removing a member or a member's access to a
+// process shows, on the next page and only there, who was removed; removal
+// and deletion dialogs start on Cancel and name what they remove (the key
+// by name and key ID).
 func TestRemovalsAreConfirmed(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	_, root := setupOrg(t, clock, dir, "Acme")
@@ -640,6 +688,21 @@ func TestRemovalsAreConfirmed(t *testing.T) {
 	if page := string(want(t, owner.get("/settings/members"), http.StatusOK).Body); strings.Contains(page, "was removed") {
 		t.Error("the confirmation shows twice")
 	}
+
+	invite(t, srv, owner, "carol@acme.example", "user")
+	proc := srv.createProcess(t, root, "Invoices")
+	access := "/processes/" + proc + "/settings/access"
+	owner.get(access)
+	want(t, owner.post(access, url.Values{"user_id": {memberID(t, owner, "carol@acme.example")}, "role": {"manager"}}), http.StatusSeeOther)
+	page = string(want(t, owner.get(access), http.StatusOK).Body)
+	if !regexp.MustCompile(`Remove the access of carol@acme.example to Invoices\?</h2>[^<]*<p>[^<]*</p>\s*<div class="dialog-actions">\s*<button type="button" class="button" data-close autofocus>Cancel</button>\s*<button type="submit" class="button button-danger">Remove access`).MatchString(page) {
+		t.Error("removing a process grant is not confirmed first, naming the member and the process, starting on Cancel")
+	}
+	want(t, owner.post(access+"/"+memberID(t, owner, "carol@acme.example")+"/remove", url.Values{}), http.StatusSeeOther)
+	if page := string(want(t, owner.get(access), http.StatusOK).Body); !strings.Contains(page, `data-testid="flash">carol@acme.example no longer has access to Invoices.<`) {
+		t.Error("the access page after a removal does not confirm it")
+	}
+	want(t, owner.post(access+"/"+memberID(t, owner, "carol@acme.example")+"/remove", url.Values{}), http.StatusNotFound)
 
 	k := srv.createKey(t, root, "/api/v1/admin/api-keys", []string{"workspace.file:upload"}, clock)
 	page = string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)

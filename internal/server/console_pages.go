@@ -154,6 +154,14 @@ func (s *server) handleRemoveAccess(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	userID := r.PathValue("userId")
+	grants, err := s.members.FindProcessGrants(r.Context(), v.Process.OrgID, v.Process.ID)
+	if err != nil {
+		return err
+	}
+	who := "The member" // for the confirmation; a grant not found is the store's ENOTFOUND
+	if i := slices.IndexFunc(grants, func(g *keywarden.ProcessGrant) bool { return g.UserID == userID }); i >= 0 {
+		who = grants[i].Email
+	}
 	e, err := s.auditEvent(r, keywarden.AuditProcessGrantRemove, "member", userID, "", v.Process.ID)
 	if err != nil {
 		return err
@@ -161,15 +169,20 @@ func (s *server) handleRemoveAccess(w http.ResponseWriter, r *http.Request) erro
 	if err := s.members.RemoveProcessGrant(r.Context(), v.Process.OrgID, v.Process.ID, userID, e); err != nil {
 		return err
 	}
+	s.setFlash(w, r, who+" no longer has access to "+v.Process.Name+".")
 	return redirect(w, r, "/processes/"+v.Process.ID+"/settings/access")
 }
+
+// keyPageSize is how many keys a console key table shows at once, newest
+// first.
+const keyPageSize = 25
 
 // keysView is the API key screen of either level.
 type keysView struct {
 	Level       keywarden.Level
 	APIPath     string // the API collection the page's script creates keys in
 	Keys        []keyRow
-	Total       int
+	Pager       pager
 	ScopeGroups []scopeGroup
 	CanUseAll   bool // the person holds every scope of the level
 	Presets     []preset
@@ -231,22 +244,16 @@ func (s *server) renderKeys(w http.ResponseWriter, r *http.Request, v *view, pro
 	if processID != "" {
 		level, apiPath, page = keywarden.LevelProcess, "/api/v1/processes/"+processID+"/api-keys", "process_keys"
 	}
-	var keys []*keywarden.APIKey
-	total := 0
-	f := keywarden.APIKeyFilter{OrgID: p.OrgID, Level: level, ProcessID: processID, Page: keywarden.Page{Limit: keywarden.MaxPageLimit}}
-	for ; f.Offset == 0 || f.Offset < total; f.Offset += f.Limit {
-		batch, n, err := s.apiKeys.FindAPIKeys(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		keys, total = append(keys, batch...), n
-		if len(batch) == 0 {
-			break
-		}
+	keys, pg, err := findConsolePage(r, keyPageSize, func(page keywarden.Page) ([]*keywarden.APIKey, int, error) {
+		return s.apiKeys.FindAPIKeys(r.Context(), keywarden.APIKeyFilter{OrgID: p.OrgID, Level: level, ProcessID: processID, NewestFirst: true, Page: page})
+	})
+	if err != nil {
+		return err
 	}
+	pg.Label, pg.Path = "API key pages", r.URL.Path
 	now := s.Now()
 	levelScopes := s.Catalogue.ForLevel(level)
-	kv := keysView{Level: level, APIPath: apiPath, Total: total, CanUseAll: true,
+	kv := keysView{Level: level, APIPath: apiPath, Pager: pg, CanUseAll: true,
 		MaxDays: int(v.Org.MaxKeyLifetime / (24 * time.Hour)), BaseURL: s.baseURL(r)}
 	for _, k := range keys {
 		row := keyRow{ID: k.ID, Name: k.Name, User: k.User, Scopes: k.Scopes,
@@ -471,14 +478,8 @@ func (s *server) handleRemoveMember(w http.ResponseWriter, r *http.Request) erro
 }
 
 type auditView struct {
-	Events     []*keywarden.AuditEvent
-	Offset     int
-	Limit      int
-	Total      int
-	PrevOffset int
-	NextOffset int
-	HasPrev    bool
-	HasNext    bool
+	Events []*keywarden.AuditEvent
+	Pager  pager
 }
 
 const auditPageSize = 50
@@ -488,14 +489,54 @@ func (s *server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
-	offset = max(offset, 0)
-	events, total, err := s.audit.FindAuditEvents(r.Context(), v.Org.ID, keywarden.Page{Offset: offset, Limit: auditPageSize})
+	events, pg, err := findConsolePage(r, auditPageSize, func(page keywarden.Page) ([]*keywarden.AuditEvent, int, error) {
+		return s.audit.FindAuditEvents(r.Context(), v.Org.ID, page)
+	})
 	if err != nil {
 		return err
 	}
-	v.Data = auditView{Events: events, Offset: offset, Limit: auditPageSize, Total: total,
-		PrevOffset: max(offset-auditPageSize, 0), NextOffset: offset + auditPageSize,
-		HasPrev: offset > 0, HasNext: offset+auditPageSize < total}
+	pg.Label, pg.Path = "Audit log pages", "/settings/audit"
+	v.Data = auditView{Events: events, Pager: pg}
 	return s.render(w, "settings_audit", v)
+}
+
+// pager is the "26–50 of 120" line under a paged console table, with its
+// Newer and Older links (every paged table lists newest first).
+type pager struct {
+	Label  string // the navigation's accessible name
+	Path   string // the page the links go to, with ?offset=
+	Offset int
+	Count  int // rows on this page
+	Total  int
+	Size   int
+}
+
+func (p pager) First() int       { return p.Offset + 1 }
+func (p pager) Last() int        { return p.Offset + p.Count }
+func (p pager) HasNewer() bool   { return p.Offset > 0 }
+func (p pager) HasOlder() bool   { return p.Offset+p.Count < p.Total }
+func (p pager) NewerOffset() int { return max(p.Offset-p.Size, 0) }
+func (p pager) OlderOffset() int { return p.Offset + p.Size }
+
+// Paged says whether the table has more than one page; one that fits on a
+// page shows no pager.
+func (p pager) Paged() bool { return p.Total > p.Size }
+
+// findConsolePage reads the page of a console table that the request's
+// offset parameter names. An offset that is not a number reads the first
+// page, and one past the end (the last key of the last page was just
+// deleted, or an old link) the last page, so that a table with rows is never
+// shown empty.
+func findConsolePage[T any](r *http.Request, size int, find func(keywarden.Page) ([]T, int, error)) ([]T, pager, error) {
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	offset = max(offset, 0)
+	items, total, err := find(keywarden.Page{Offset: offset, Limit: size})
+	if err == nil && len(items) == 0 && offset > 0 && total > 0 {
+		offset = (total - 1) / size * size
+		items, total, err = find(keywarden.Page{Offset: offset, Limit: size})
+	}
+	if err != nil {
+		return nil, pager{}, err
+	}
+	return items, pager{Offset: offset, Count: len(items), Total: total, Size: size}, nil
 }

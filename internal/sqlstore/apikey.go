@@ -193,7 +193,7 @@ func (s *Store) verifyStmt(ctx context.Context) (*sql.Stmt, error) {
 }
 
 // FindAPIKeys returns one page of the keys of one organization at one level,
-// oldest first, and the total count. Organization keys are those without a
+// oldest first unless f.NewestFirst, and the total count. Organization keys are those without a
 // process; LevelProcess requires f.ProcessID.
 func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []*keywarden.APIKey, _ int, err error) {
 	const op = "FindAPIKeys"
@@ -214,7 +214,11 @@ func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []
 	default:
 		return nil, 0, keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: unknown level %q", s.d.Name(), op, f.Level)
 	}
-	keys, total, err := findPage(ctx, s, "api_keys", apiKeyColumns, where, oldestFirst, args, f.Page, s.scanAPIKey)
+	order := oldestFirst
+	if f.NewestFirst {
+		order = newestFirst
+	}
+	keys, total, err := findPage(ctx, s, "api_keys", apiKeyColumns, where, order, args, f.Page, s.scanAPIKey)
 	if err != nil {
 		return nil, 0, s.storeError(op, err, messages{})
 	}

@@ -444,6 +444,9 @@ func pageBounds(page keywarden.Page) (limit, offset int) {
 // break ties so that pages are stable.
 const oldestFirst = `created_at, id`
 
+// newestFirst is oldestFirst reversed.
+const newestFirst = `created_at DESC, id DESC`
+
 // findPage reads one page of the rows of from that match where, in orderBy
 // order, and the total count, in one read transaction so that both come from
 // the same snapshot. orderBy must end in a unique column, so that pages

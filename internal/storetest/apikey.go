@@ -227,7 +227,7 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		}
 	})
 
-	t.Run("ListIsPagedOldestFirstWithTotal", func(t *testing.T) {
+	t.Run("ListIsPagedInOrderWithTotal", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
 		org, _ := MustCreateOrganization(t, s)
@@ -259,6 +259,12 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				wantPage(t, "FindAPIKeys", keys, total, err, tt.want, n)
 			})
 		}
+		t.Run("NewestFirst", func(t *testing.T) {
+			newest := slices.Clone(want)
+			slices.Reverse(newest)
+			keys, total, err := s.FindAPIKeys(ctx, keywarden.APIKeyFilter{OrgID: org.ID, Level: keywarden.LevelOrganization, NewestFirst: true, Page: keywarden.Page{Offset: 2, Limit: 4}})
+			wantPage(t, "FindAPIKeys newest first", keys, total, err, newest[2:6], n)
+		})
 	})
 
 	t.Run("OtherOrganizationsKeyIsNotFound", func(t *testing.T) {

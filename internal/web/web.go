@@ -66,8 +66,6 @@ func Load() (*Assets, error) {
 		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"days":    func(d time.Duration) int { return int(d / (24 * time.Hour)) },
 		"actor":   ActorLabel,
-		"inc":     func(i int) int { return i + 1 },
-		"last":    func(offset, n int) int { return offset + n },
 		"date":    func(t time.Time) string { return dateOnly(t) },
 		"clock":   func(t time.Time) string { return clockOnly(t) },
 

@@ -80,10 +80,11 @@
   document.addEventListener("close", (e) => {
     if (!(e.target instanceof HTMLDialogElement)) return;
     if (e.target.id === "save-key") {
-      // However it was closed, forget the key and show the updated table.
+      // However it was closed, forget the key and show the updated table
+      // at its first page, where the new key is (newest first).
       hideAsk(e.target);
       e.target.querySelectorAll("input, textarea").forEach((f) => { f.value = ""; });
-      window.location.reload();
+      window.location.assign(window.location.pathname);
       return;
     }
     if (opener && document.contains(opener)) opener.focus();
@@ -390,7 +391,9 @@
       if (form.dataset.flash) {
         try { sessionStorage.setItem(flashKey, form.dataset.flash); } catch { /* no confirmation */ }
       }
-      window.location.assign(form.dataset.done || window.location.pathname);
+      // Stay on the same page of the table (the server shows the last one
+      // if this was the only row of the last page).
+      window.location.assign(form.dataset.done || window.location.pathname + window.location.search);
     } catch (err) {
       showProblem(form, { detail: "Keywarden could not be reached. Check your connection and try again." });
     } finally {
