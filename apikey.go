@@ -3,6 +3,7 @@ package keywarden
 import (
 	"context"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +23,15 @@ type APIKey struct {
 	CreatedBy  Actor
 	ExpiresAt  time.Time
 	LastUsedAt time.Time // zero when never used
+	// LastUsedFrom is the client address of the last recorded use.
+	LastUsedFrom string
+	// PreviousSecretHash is the secret a rotation replaced. It keeps
+	// working until PreviousSecretExpiresAt, the end of the grace period;
+	// both are zero when there is none.
+	PreviousSecretHash      SecretHash
+	PreviousSecretExpiresAt time.Time
+	AllowedIPs              []netip.Prefix // empty: anywhere
+	RateLimit               RateLimit      // zero: none
 }
 
 // Level reports whether k is an organization or a process key.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/keywarden/keywarden"
@@ -22,17 +23,34 @@ var errAPIKeyNotFound = keywarden.Errorf(keywarden.ENOTFOUND, "%s", apiKeyMessag
 // import; apiKeyArgs are its arguments for k.
 const insertAPIKey = `
 	INSERT INTO api_keys (id, org_id, process_id, name, "user", secret_hash, scopes,
-		created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at,
+		last_used_from, previous_secret_hash, previous_secret_expires_at, allowed_ips,
+		rate_limit, rate_limit_window_seconds)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (s *Store) apiKeyArgs(k *keywarden.APIKey) ([]any, error) {
 	scopes, err := s.d.List(ScopeNames(k.Scopes))
 	if err != nil {
 		return nil, fmt.Errorf("encode scopes: %w", err)
 	}
+	allowed, err := s.d.List(keywarden.NetworkStrings(k.AllowedIPs))
+	if err != nil {
+		return nil, fmt.Errorf("encode allowed IPs: %w", err)
+	}
+	prevHash, prevUntil := s.previousSecret(k)
 	return []any{k.ID, k.OrgID, nullString(k.ProcessID), k.Name, k.User, k.SecretHash[:], scopes,
 		s.d.Time(k.CreatedAt), k.CreatedBy.Type, k.CreatedBy.ID, k.CreatedBy.Name,
-		s.d.Time(k.ExpiresAt), s.nullTime(k.LastUsedAt)}, nil
+		s.d.Time(k.ExpiresAt), s.nullTime(k.LastUsedAt), k.LastUsedFrom, prevHash, prevUntil, allowed,
+		k.RateLimit.Limit, int64(k.RateLimit.Window / time.Second)}, nil
+}
+
+// previousSecret is the stored form of k's previous secret: both NULL when
+// it has none.
+func (s *Store) previousSecret(k *keywarden.APIKey) (hash, until any) {
+	if k.PreviousSecretExpiresAt.IsZero() {
+		return nil, nil
+	}
+	return k.PreviousSecretHash[:], s.d.Time(k.PreviousSecretExpiresAt)
 }
 
 // ScopeNames returns the names of scopes, in order.
@@ -75,26 +93,49 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywar
 }
 
 const apiKeyColumns = `id, org_id, process_id, name, "user", secret_hash, scopes,
-	created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at`
+	created_at, created_by_type, created_by_id, created_by_name, expires_at, last_used_at,
+	last_used_from, previous_secret_hash, previous_secret_expires_at, allowed_ips,
+	rate_limit, rate_limit_window_seconds`
 
 func (s *Store) scanAPIKey(r scanner) (*keywarden.APIKey, error) {
 	var (
-		k         keywarden.APIKey
-		processID sql.NullString
-		hash      []byte
-		scopes    any // a List of the dialect
+		k              keywarden.APIKey
+		processID      sql.NullString
+		hash, prevHash []byte
+		scopes         any // a List of the dialect
+		allowed        any
+		window         int64
 	)
 	err := r.Scan(&k.ID, &k.OrgID, &processID, &k.Name, &k.User, &hash, &scopes,
 		TimeDest{&k.CreatedAt}, &k.CreatedBy.Type, &k.CreatedBy.ID, &k.CreatedBy.Name,
-		TimeDest{&k.ExpiresAt}, TimeDest{&k.LastUsedAt})
+		TimeDest{&k.ExpiresAt}, TimeDest{&k.LastUsedAt}, &k.LastUsedFrom, &prevHash,
+		TimeDest{&k.PreviousSecretExpiresAt}, &allowed, &k.RateLimit.Limit, &window)
 	if err != nil {
 		return nil, err
 	}
-	// Never put the hash itself in an error.
+	// Never put a hash itself in an error.
 	if len(hash) != len(k.SecretHash) {
 		return nil, fmt.Errorf("api key %s: stored secret hash has %d bytes, want %d", k.ID, len(hash), len(k.SecretHash))
 	}
 	copy(k.SecretHash[:], hash)
+	if prevHash != nil {
+		if len(prevHash) != len(k.PreviousSecretHash) {
+			return nil, fmt.Errorf("api key %s: stored previous secret hash has %d bytes, want %d", k.ID, len(prevHash), len(k.PreviousSecretHash))
+		}
+		copy(k.PreviousSecretHash[:], prevHash)
+	}
+	k.RateLimit.Window = time.Duration(window) * time.Second
+	nets, err := s.d.ScanList(allowed)
+	if err != nil {
+		return nil, fmt.Errorf("api key %s: allowed IPs: %w", k.ID, err)
+	}
+	for _, n := range nets {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("api key %s: allowed IPs: %w", k.ID, err)
+		}
+		k.AllowedIPs = append(k.AllowedIPs, p)
+	}
 	names, err := s.d.ScanList(scopes)
 	if err != nil {
 		return nil, fmt.Errorf("api key %s: %w", k.ID, err)

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden"
 )
@@ -47,6 +49,33 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				}
 			})
 		}
+	})
+
+	// A rotated key's previous secret, its allowlist and its rate limit are
+	// on its row, read by every lookup.
+	t.Run("LifecycleFieldsRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		org, _ := MustCreateOrganization(t, s)
+		k := NewAPIKey(t, org.ID, "", At(1))
+		k.PreviousSecretHash = keywarden.HashSecret("the old secret")
+		k.PreviousSecretExpiresAt = At(2)
+		k.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("203.0.113.7/32"), netip.MustParsePrefix("2001:db8::/32")}
+		k.RateLimit = keywarden.RateLimit{Limit: 100, Window: time.Minute}
+		k.LastUsedFrom = "2001:db8::1"
+		if err := s.CreateAPIKey(ctx, k, nil); err != nil {
+			t.Fatalf("CreateAPIKey: %v", err)
+		}
+		got, err := s.FindAPIKeyByUser(ctx, k.User)
+		if err != nil {
+			t.Fatalf("FindAPIKeyByUser: %v", err)
+		}
+		wantEqual(t, "FindAPIKeyByUser", got, k)
+		got, err = s.FindAPIKey(ctx, org.ID, k.ID)
+		if err != nil {
+			t.Fatalf("FindAPIKey: %v", err)
+		}
+		wantEqual(t, "FindAPIKey", got, k)
 	})
 
 	// A store encodes a key's scopes in its own way (a JSON array, a
