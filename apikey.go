@@ -23,7 +23,8 @@ type APIKey struct {
 	CreatedBy  Actor
 	ExpiresAt  time.Time
 	LastUsedAt time.Time // zero when never used
-	// LastUsedFrom is the client address of the last recorded use.
+	// LastUsedFrom is the client address of the last recorded use (see
+	// UsageStore).
 	LastUsedFrom string
 	// PreviousSecretHash is the secret a rotation replaced. It keeps
 	// working until PreviousSecretExpiresAt, the end of the grace period;
@@ -85,6 +86,9 @@ type APIKeyFilter struct {
 // APIKeyStore keeps API keys. Changes take the AuditEvent that records them
 // (nil: not audited), written in the same transaction.
 type APIKeyStore interface {
+	Rotator
+	Editor
+	APIKeyRevoker
 	// CreateAPIKey stores k. A taken ID or User is ECONFLICT. Once it
 	// returns nil the key is durable.
 	CreateAPIKey(ctx context.Context, k *APIKey, e *AuditEvent) error
@@ -101,6 +105,10 @@ type APIKeyStore interface {
 	// FindAPIKeys returns one page, oldest first unless f.NewestFirst,
 	// and the total count.
 	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, int, error)
+	// FindAPIKeysExpiring returns up to limit keys of the organization,
+	// of both levels, that expire after from and at or before to, soonest
+	// first: the console's expiry reminders.
+	FindAPIKeysExpiring(ctx context.Context, orgID string, from, to time.Time, limit int) ([]*APIKey, error)
 	// DeleteAPIKey deletes the key ref names and returns it, so that the
 	// caller needs no look-up first. e, when not nil, is the deletion's
 	// audit event: the store completes it with the deleted key as its
@@ -108,10 +116,6 @@ type APIKeyStore interface {
 	// transaction. No such key — or one of another organization, level or
 	// process — is ENOTFOUND. Once it returns the deletion is durable.
 	DeleteAPIKey(ctx context.Context, ref APIKeyRef, e *AuditEvent) (*APIKey, error)
-	// TouchAPIKey records that the key whose public ID is user was used at
-	// at; it never moves lastUsedAt backwards. It takes the public ID, the
-	// key the verification path (and its cache) knows a key by.
-	TouchAPIKey(ctx context.Context, user string, at time.Time) error
 }
 
 // APIKeyRef names one key of an organization. A Level, when set, confines
@@ -126,9 +130,11 @@ type APIKeyRef struct {
 // CreateAPIKeyRequest is the body of a create call. Exp is a string so that a
 // malformed timestamp is reported against its field.
 type CreateAPIKeyRequest struct {
-	Name   string   `json:"name"`
-	Scopes []string `json:"scopes"`
-	Exp    string   `json:"exp"`
+	Name       string            `json:"name"`
+	Scopes     []string          `json:"scopes"`
+	Exp        string            `json:"exp"`
+	AllowedIPs []string          `json:"allowedIps,omitempty"`
+	RateLimit  *RateLimitRequest `json:"rateLimit,omitempty"`
 }
 
 // MintParams is everything besides the request that decides a new key.
@@ -159,22 +165,13 @@ func MintAPIKey(req CreateAPIKeyRequest, p MintParams) (*APIKey, KeyMaterial, er
 	name := ValidateName(req.Name, "body: name", &v)
 	scopes := p.Catalogue.Resolve(req.Scopes, level, "body: scopes", &v)
 	exp := validateExp(req.Exp, p.Now, p.Org.MaxKeyLifetime, &v)
+	allowed := ValidateAllowedIPs(req.AllowedIPs, &v)
+	limit := ValidateRateLimit(req.RateLimit, &v)
 	if err := v.Err(); err != nil {
 		return nil, KeyMaterial{}, err
 	}
-	if g := p.Grantor; g != nil {
-		if g.OrgID != p.Org.ID || !g.CanReachProcess(p.ProcessID) || g.Level() == LevelProcess && level == LevelOrganization {
-			return nil, KeyMaterial{}, Errorf(EFORBIDDEN, "A key can only create keys at its own level or narrower.")
-		}
-		var missing []string
-		for _, s := range scopes {
-			if !g.HasScopeOn(p.ProcessID, s) {
-				missing = append(missing, string(s))
-			}
-		}
-		if len(missing) > 0 {
-			return nil, KeyMaterial{}, Errorf(EFORBIDDEN, "You cannot grant scopes you do not hold: %s.", strings.Join(missing, ", "))
-		}
+	if err := p.Grantor.mayGrant(p.Org.ID, p.ProcessID, level, scopes); err != nil {
+		return nil, KeyMaterial{}, err
 	}
 	prefix := p.Prefix
 	if prefix == "" {
@@ -202,7 +199,31 @@ func MintAPIKey(req CreateAPIKeyRequest, p MintParams) (*APIKey, KeyMaterial, er
 		CreatedAt:  p.Now.UTC().Truncate(time.Microsecond),
 		CreatedBy:  p.CreatedBy,
 		ExpiresAt:  exp,
+		AllowedIPs: allowed,
+		RateLimit:  limit,
 	}, km, nil
+}
+
+// mayGrant checks that g may give a key of organization orgID, at level
+// and of processID, the scopes: the no-escalation rule. A nil g is the
+// operator's command line, which has the database and may grant anything.
+func (g *Principal) mayGrant(orgID, processID string, level Level, scopes []Scope) error {
+	if g == nil {
+		return nil
+	}
+	if g.OrgID != orgID || !g.CanReachProcess(processID) || g.Level() == LevelProcess && level == LevelOrganization {
+		return Errorf(EFORBIDDEN, "A key can only create keys at its own level or narrower.")
+	}
+	var missing []string
+	for _, s := range scopes {
+		if !g.HasScopeOn(processID, s) {
+			missing = append(missing, string(s))
+		}
+	}
+	if len(missing) > 0 {
+		return Errorf(EFORBIDDEN, "You cannot grant scopes you do not hold: %s.", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // validateExp parses an RFC 3339 expiry and checks it against the policy.

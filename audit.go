@@ -12,21 +12,29 @@ import (
 
 // Audit actions.
 const (
-	AuditAPIKeyCreated      = "api_key.created"
-	AuditAPIKeyDeleted      = "api_key.deleted"
-	AuditAPIKeyLeaked       = "api_key.leaked" // deleted on a report that its full value is public
-	AuditProcessCreated     = "process.created"
-	AuditProcessRenamed     = "process.renamed"
-	AuditProcessDeleted     = "process.deleted"
-	AuditProcessGrantSet    = "process.access_granted"
-	AuditProcessGrantRemove = "process.access_removed"
-	AuditMemberInvited      = "member.invited"
-	AuditMemberJoined       = "member.joined"
-	AuditMemberRoleChanged  = "member.role_changed"
-	AuditMemberRemoved      = "member.removed"
-	AuditMemberPasswordSet  = "member.password_set" // by the operator's command line
-	AuditOrgCreated         = "organization.created"
-	AuditOrgUpdated         = "organization.updated"
+	AuditAPIKeyCreated = "api_key.created"
+	AuditAPIKeyDeleted = "api_key.deleted"
+	AuditAPIKeyLeaked  = "api_key.leaked" // deleted on a report that its full value is public
+	AuditAPIKeyRotated = "api_key.rotated"
+	AuditAPIKeyUpdated = "api_key.updated"
+	// AuditAPIKeyAddressDenied: the key, with its right secret, was
+	// refused because the client's address is outside its allowlist.
+	AuditAPIKeyAddressDenied = "api_key.address_denied"
+	// AuditAPIKeyPreviousSecretEnded: the secret a rotation replaced
+	// stopped working at the end of its grace period.
+	AuditAPIKeyPreviousSecretEnded = "api_key.previous_secret_ended"
+	AuditProcessCreated            = "process.created"
+	AuditProcessRenamed            = "process.renamed"
+	AuditProcessDeleted            = "process.deleted"
+	AuditProcessGrantSet           = "process.access_granted"
+	AuditProcessGrantRemove        = "process.access_removed"
+	AuditMemberInvited             = "member.invited"
+	AuditMemberJoined              = "member.joined"
+	AuditMemberRoleChanged         = "member.role_changed"
+	AuditMemberRemoved             = "member.removed"
+	AuditMemberPasswordSet         = "member.password_set" // by the operator's command line
+	AuditOrgCreated                = "organization.created"
+	AuditOrgUpdated                = "organization.updated"
 
 	// Events that change nothing, written on their own (RecordAuditEvent).
 	AuditSignedIn      = "session.signed_in"
@@ -38,6 +46,10 @@ const (
 // yet: a failed sign-in, a throttled client. Who it claimed to be is the
 // event's target.
 const ActorAnonymous = "anonymous"
+
+// ActorSystem is Keywarden itself, for what happens on its own: a
+// rotation's grace period ending.
+const ActorSystem = "keywarden"
 
 // MaxUserAgentBytes bounds the user agent an event keeps: the header is the
 // client's to choose, and the log must not be a place to store megabytes.

@@ -126,6 +126,22 @@ func GenerateKey(r io.Reader, prefix string) (KeyMaterial, error) {
 	return KeyMaterial{User: prefix + id, Secret: secret}, nil
 }
 
+// NewSecret returns the key user with a new secret, drawing from r
+// (crypto/rand.Reader when nil): a rotation.
+func NewSecret(r io.Reader, user string) (KeyMaterial, error) {
+	if !ValidKeyID(user) {
+		return KeyMaterial{}, Errorf(EINTERNAL, "invalid key ID %q", user)
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	secret, err := randomBase62(r, secretLen)
+	if err != nil {
+		return KeyMaterial{}, err
+	}
+	return KeyMaterial{User: user, Secret: secret}, nil
+}
+
 // randomBase62 draws n uniformly distributed base62 characters. Bytes at or
 // above 248 (= 4 × 62) are rejected so that every character is equally likely.
 func randomBase62(r io.Reader, n int) (string, error) {

@@ -19,9 +19,14 @@ type KeyChange struct {
 // Kinds of KeyChange. The names are those of the events webhooks will
 // carry.
 const (
-	KeyChangeCreated        = "api_key.created"
-	KeyChangeDeleted        = "api_key.deleted"
-	KeyChangeProcessDeleted = "process.deleted"
+	KeyChangeCreated = "api_key.created"
+	KeyChangeDeleted = "api_key.deleted"
+	KeyChangeRotated = "api_key.rotated"
+	KeyChangeUpdated = "api_key.updated"
+	// KeyChangePreviousSecretEnded: a rotation's grace period is over and
+	// the replaced secret is forgotten.
+	KeyChangePreviousSecretEnded = "api_key.previous_secret_ended"
+	KeyChangeProcessDeleted      = "process.deleted"
 )
 
 // KeyChangeFeed is the ordered log of key changes.

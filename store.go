@@ -10,6 +10,7 @@ type Store interface {
 	MemberStore
 	ProcessStore
 	APIKeyStore
+	UsageStore
 	SessionStore
 	AuditStore
 	KeyChangeFeed

@@ -3,6 +3,7 @@ package keywarden
 import (
 	"context"
 	"encoding/base64"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,8 @@ const (
 	VerifyExpired           VerifyCode = "EXPIRED"
 	VerifyInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
 	VerifyWrongProcess      VerifyCode = "WRONG_PROCESS"
-	// VerifyRateLimited is reserved for per-key rate limits; nothing
-	// produces it yet.
+	// VerifyRateLimited: the key is good but has reached its rate limit
+	// (the verify API's answer; the REST API says 429).
 	VerifyRateLimited VerifyCode = "RATE_LIMITED"
 )
 
@@ -36,6 +37,9 @@ const (
 	ReasonExpired     = "expired"
 	ReasonScope       = "insufficient_scope"
 	ReasonProcess     = "wrong_process"
+	// ReasonAddressNotAllowed: the key is good but the client's address
+	// is outside its allowlist.
+	ReasonAddressNotAllowed = "address_not_allowed"
 )
 
 // KeyIdentity is what authorization needs to know about a valid key. It is a
@@ -49,21 +53,32 @@ type KeyIdentity struct {
 	Name       string
 	Scopes     ScopeSet
 	ExpiresAt  time.Time
-	LastUsedAt time.Time
+	AllowedIPs []netip.Prefix // empty: anywhere; shared, never modified
+	RateLimit  RateLimit      // zero: none
 }
 
 // Identity returns what authorization needs to know about k, with its
 // scopes as a set of catalogue c.
 func (k *APIKey) Identity(c *Catalogue) KeyIdentity {
 	return KeyIdentity{ID: k.ID, User: k.User, OrgID: k.OrgID, ProcessID: k.ProcessID, Name: k.Name,
-		Scopes: c.SetOf(k.Scopes), ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt}
+		Scopes: c.SetOf(k.Scopes), ExpiresAt: k.ExpiresAt,
+		AllowedIPs: k.AllowedIPs, RateLimit: k.RateLimit}
 }
 
 // KeyRecord is what verification reads about a stored key: who it is, and
-// the hash of its secret.
+// the hashes of its secrets.
 type KeyRecord struct {
 	Key  KeyIdentity
 	Hash SecretHash
+	// PreviousHash is the secret a rotation replaced, which verifies
+	// strictly before PreviousUntil; zero when there is none.
+	PreviousHash  SecretHash
+	PreviousUntil time.Time
+}
+
+// Record returns what verification reads about k.
+func (k *APIKey) Record(c *Catalogue) KeyRecord {
+	return KeyRecord{Key: k.Identity(c), Hash: k.SecretHash, PreviousHash: k.PreviousSecretHash, PreviousUntil: k.PreviousSecretExpiresAt}
 }
 
 // KeySource finds the stored record of a key by its public ID. StoreKeys
@@ -96,7 +111,7 @@ func (s StoreKeys) LookupKey(ctx context.Context, user []byte) (KeyRecord, bool,
 	} else if err != nil {
 		return KeyRecord{}, false, err
 	}
-	return KeyRecord{Key: k.Identity(s.Catalogue), Hash: k.SecretHash}, true, nil
+	return k.Record(s.Catalogue), true, nil
 }
 
 // ProcessOwners answers whether an organization owns a process, for
@@ -131,10 +146,13 @@ func (s StoreProcesses) OwnsProcess(ctx context.Context, orgID, processID string
 // Requirement is what a request needs of its key beyond being valid: every
 // scope of Scopes, and, when ProcessID is set, reach into that process (a
 // process key must be that process's; an organization key's organization
-// must own it).
+// must own it). ClientAddr is where the request comes from (the original
+// client, by the trusted-proxy rule): a key with an allowlist works only
+// from inside it, and an unknown (zero) address is outside every list.
 type Requirement struct {
-	Scopes    ScopeSet
-	ProcessID string
+	Scopes     ScopeSet
+	ProcessID  string
+	ClientAddr netip.Addr
 }
 
 // Verification is the result of checking a key.
@@ -146,7 +164,10 @@ type Verification struct {
 	// one, even if the secret was wrong or the key expired: for the audit
 	// of throttled bursts, never for the caller.
 	OrgID string
-	Key   KeyIdentity // set when the key authenticated (VALID, INSUFFICIENT_SCOPE, WRONG_PROCESS)
+	// Key is set when the key authenticated (VALID, INSUFFICIENT_SCOPE,
+	// WRONG_PROCESS), and when its secret was right but the client's
+	// address outside its allowlist (for the audit trail).
+	Key KeyIdentity
 	// Missing holds the required scopes the key lacks (INSUFFICIENT_SCOPE).
 	Missing ScopeSet
 }
@@ -255,14 +276,17 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 		return malformed, nil
 	}
 	// An unknown ID, a wrong secret and an expired key cost the same work:
-	// a hash, a lookup and a compare (against the zero hash, which no
-	// secret hashes to, when the ID is unknown), so that response times do
-	// not tell which.
+	// a hash, a lookup and two compares (against the zero hash, which no
+	// secret hashes to, when the ID is unknown or the key has no previous
+	// secret), so that response times do not tell which.
 	rec, found, err := v.Keys.LookupKey(ctx, user)
 	if err != nil {
 		return Verification{}, err
 	}
-	matches := presented.Equal(rec.Hash)
+	now := v.Now()
+	current := presented.Equal(rec.Hash)
+	previous := presented.Equal(rec.PreviousHash) && now.Before(rec.PreviousUntil)
+	matches := current || previous
 	if !found {
 		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: string(user)}, nil
 	}
@@ -271,8 +295,14 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 		// string(user), not id.User: the same copy as for an unknown ID.
 		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: string(user), OrgID: id.OrgID}, nil
 	}
-	if !v.Now().Before(id.ExpiresAt) {
+	if !now.Before(id.ExpiresAt) {
 		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User, OrgID: id.OrgID}, nil
+	}
+	if !AllowsAddr(id.AllowedIPs, req.ClientAddr) {
+		// The same INVALID as any failure: the caller learns nothing
+		// about the key from where it is refused. Key is set for the
+		// audit trail, never for the caller.
+		return Verification{Code: VerifyInvalid, Reason: ReasonAddressNotAllowed, User: id.User, OrgID: id.OrgID, Key: id}, nil
 	}
 	return v.authorize(ctx, id, req)
 }

@@ -3,6 +3,7 @@ package keywarden_test
 import (
 	"context"
 	"encoding/base64"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -117,11 +118,11 @@ func FuzzVerifyAuthorization(f *testing.F) {
 		}
 		switch got.Code {
 		case keywarden.VerifyValid:
-			if got.Reason != "" || got.User != km.User || got.Key != src.rec.Key {
+			if got.Reason != "" || got.User != km.User || !reflect.DeepEqual(got.Key, src.rec.Key) {
 				t.Fatalf("VerifyAuthorization(%q) = %+v, want the known key with no reason", header, got)
 			}
 		case keywarden.VerifyInvalid:
-			if got.Reason == "" || got.Key != (keywarden.KeyIdentity{}) {
+			if got.Reason == "" || !reflect.DeepEqual(got.Key, keywarden.KeyIdentity{}) {
 				t.Fatalf("VerifyAuthorization(%q) = %+v, want a reason and no key", header, got)
 			}
 		default:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,7 @@ func TestVerifier(t *testing.T) {
 			if tc.wantCode == keywarden.VerifyValid {
 				want = k.Identity(keywarden.MustDefaultCatalogue())
 			}
-			if got.Key != want {
+			if !reflect.DeepEqual(got.Key, want) {
 				t.Errorf("Verify Key = %+v, want %+v (the stored key only when valid)", got.Key, want)
 			}
 			if n := finder.Calls(); n != tc.wantCalls {
@@ -124,7 +125,7 @@ func TestVerifierStoreErrorIsReturned(t *testing.T) {
 			if keywarden.ErrorCode(err) != tc.wantCode {
 				t.Errorf("ErrorCode = %q, want %q", keywarden.ErrorCode(err), tc.wantCode)
 			}
-			if got.Code == keywarden.VerifyValid || got.Key != (keywarden.KeyIdentity{}) {
+			if got.Code == keywarden.VerifyValid || !reflect.DeepEqual(got.Key, keywarden.KeyIdentity{}) {
 				t.Errorf("Verify = %+v with a store error, want no valid verdict", got)
 			}
 		})

@@ -26,8 +26,21 @@ type APIKey struct {
 	CreatedBy  keywarden.Actor   `json:"createdBy"`
 	Exp        string            `json:"exp"`
 	LastUsedAt *string           `json:"lastUsedAt"`
-	Key        string            `json:"key,omitempty"`
+	// LastUsedFrom is the client address of the last use; null when
+	// unknown (never used).
+	LastUsedFrom *string `json:"lastUsedFrom"`
+	// AllowedIPs are the networks the key works from; empty: anywhere.
+	AllowedIPs []string `json:"allowedIps"`
+	// RateLimit caps the key's requests; null: no limit.
+	RateLimit *keywarden.RateLimitRequest `json:"rateLimit"`
+	// PreviousSecretExpiresAt is when the secret the last rotation
+	// replaced stops working; null when it already has.
+	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
+	Key                     string  `json:"key,omitempty"`
 }
+
+// RotateAPIKeyRequest is the body of both rotate calls.
+type RotateAPIKeyRequest = keywarden.RotateAPIKeyRequest
 
 // CreateAPIKeyRequest is the body of both create calls.
 type CreateAPIKeyRequest = keywarden.CreateAPIKeyRequest
@@ -226,4 +239,34 @@ type AuditTarget struct {
 type AuditEventList struct {
 	AuditEvents []AuditEvent `json:"auditEvents"`
 	Next        string       `json:"next"`
+}
+
+// RevokeAllRequest is the body of both revoke-all calls
+// (POST /processes/{processId}/api-keys/revoke-all, POST
+// /admin/api-keys/revoke-all): the process's or organization's name,
+// exactly, as the confirmation that the caller means that one.
+type RevokeAllRequest struct {
+	Confirm string `json:"confirm"`
+}
+
+// RevokeAllResult is the response of both revoke-all calls: how many keys
+// were deleted.
+type RevokeAllResult struct {
+	Revoked int `json:"revoked"`
+}
+
+// KeyUsage is the response of both key usage calls: the key's successful
+// and failed authentications per hour in [From, To), oldest first, only the
+// hours that have any.
+type KeyUsage struct {
+	From  string         `json:"from"`
+	To    string         `json:"to"`
+	Usage []KeyUsageHour `json:"usage"`
+}
+
+// KeyUsageHour is one hour of a key's usage; Hour is its start, UTC.
+type KeyUsageHour struct {
+	Hour      string `json:"hour"`
+	Succeeded int64  `json:"succeeded"`
+	Failed    int64  `json:"failed"`
 }

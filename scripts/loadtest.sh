@@ -5,6 +5,8 @@
 #
 #   (a)  a bare net/http server answering "ok"        (cmd/loadtest-bare)
 #   (b)  GET /api/v1/me with a valid key               (the cache's hit path)
+#   (b2) the same with a key that has an IP allowlist (3 networks) and a
+#        rate limit (never reached): what both cost on the hot path
 #   (c1) POST /api/v1/keys/verify, a valid process key with its scope and process
 #   (c2) /api/v1/auth/forward as nginx calls it, the same key and requirement
 #   (d1) GET /api/v1/me with unknown keys taken round-robin from a pool of 1000
@@ -252,6 +254,16 @@ if grep -q "Non-2xx" "$tmp/b.txt"; then
 	exit 1
 fi
 
+echo "== (b2) GET /api/v1/me with a key that has an allowlist and a rate limit"
+restricted_auth="Basic $(tr -d '\n' <"$data/restricted.key" | base64 -w0)"
+warm b2 -H "Authorization: $restricted_auth" "$kw/api/v1/me"
+bench b2 "$kw_pid" -H "Authorization: $restricted_auth" "$kw/api/v1/me"
+if grep -q "Non-2xx" "$tmp/b2.txt"; then
+	echo "loadtest: (b2) got responses other than 200:" >&2
+	grep "Non-2xx" "$tmp/b2.txt" >&2
+	exit 1
+fi
+
 echo "== (c1) POST /api/v1/keys/verify with a valid process key"
 verify_body="{\"key\":\"$pkey\",\"scopes\":[\"workspace.file:upload\"],\"processId\":\"$pid\"}"
 curl -sf -H 'Content-Type: application/json' -d "$verify_body" "$kw/api/v1/keys/verify" | grep -q '"code":"VALID"' || {
@@ -416,6 +428,7 @@ row() {
 }
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
+row "(b2) ... allowlist and rate limit" b2
 row "(c1) POST /api/v1/keys/verify, valid key" c1
 row "(c2) /api/v1/auth/forward, valid key" c2
 row "(d1) /api/v1/me, unknown keys, pool $pool" d1

@@ -519,16 +519,18 @@ func TestBrowserLayoutAtEveryWidth(t *testing.T) {
 		return clock.Now().Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)
 	}
 	many := []string{"workspace.file:upload", "workspace.process:read", "workspace.process:update", "workspace.process.api_key:manage", "workspace.process:create", "workspace.process:delete"}
+	var orgKey, procKey string
 	for i := range 30 {
 		body := map[string]any{"name": fmt.Sprintf("Nightly export to the finance data warehouse, production %02d", i), "scopes": many[:1+i%len(many)], "exp": exp(10 + i*10)}
 		if i%7 == 0 {
 			body["scopes"] = []string{"all"}
 		}
-		want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/api-keys", body), http.StatusCreated)
+		orgKey = want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/api-keys", body), http.StatusCreated).JSON(t)["id"].(string)
 	}
 	for i := range 4 {
-		want(t, srv.do(t, basic(root), "POST", "/api/v1/processes/"+proc+"/api-keys", map[string]any{"name": fmt.Sprintf("Upload from the scanning station on the third floor %d", i),
-			"scopes": []string{"workspace.file:upload", "workspace.process:read"}, "exp": exp(5 + i*30)}), http.StatusCreated)
+		procKey = want(t, srv.do(t, basic(root), "POST", "/api/v1/processes/"+proc+"/api-keys", map[string]any{"name": fmt.Sprintf("Upload from the scanning station on the third floor %d", i),
+			"scopes": []string{"workspace.file:upload", "workspace.process:read"}, "exp": exp(5 + i*30), "allowedIps": []string{"203.0.113.0/24", "2001:db8:1234:5678::/64"},
+			"rateLimit": map[string]any{"limit": 1000, "windowSeconds": 3600}}), http.StatusCreated).JSON(t)["id"].(string)
 	}
 	owner := signedIn(t, srv, "acmeholdingsinternational@example.com", "correct horse battery staple")
 	invite(t, srv, owner, "a.very.long.name.for.the.accounts.payable.team@subsidiary.acme.example", "user")
@@ -544,7 +546,8 @@ func TestBrowserLayoutAtEveryWidth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".process-card")))
 	pages := []string{"/", "/settings", "/settings/members", "/settings/api-keys", "/settings/api-keys?offset=25", "/settings/audit", "/settings/audit?offset=50",
 		"/processes/" + proc + "/settings", "/processes/" + proc + "/settings/access", "/processes/" + proc + "/settings/api-keys",
-		"/processes/0123456789abcdef0123456789abcdef/settings"}
+		"/processes/0123456789abcdef0123456789abcdef/settings",
+		"/settings/api-keys/" + orgKey, "/processes/" + proc + "/settings/api-keys/" + procKey}
 	for _, width := range []int{360, 390, 768, 1024, 1280, 1920} {
 		b.do(chromedp.EmulateViewport(int64(width), 844, chromedp.EmulateScale(1)))
 		for _, path := range pages {

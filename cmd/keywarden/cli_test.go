@@ -88,7 +88,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", "", nil, "keywarden: no command given"},
 		{"unknown command", "", []string{"frobnicate"}, `keywarden: unknown command "frobnicate"; run "keywarden help"`},
 		{"unknown help topic", "", []string{"help", "frobnicate"}, `keywarden: unknown command "frobnicate"; run "keywarden help"`},
-		{"unknown subcommand", "", []string{"keys", "rotate"}, `keywarden keys: unknown command "rotate"; run "keywarden keys --help"`},
+		{"unknown subcommand", "", []string{"keys", "rename"}, `keywarden keys: unknown command "rename"; run "keywarden keys --help"`},
 		{"no subcommand", "", []string{"processes"}, "keywarden processes: no subcommand given (want create, list, delete)"},
 		{"unknown flag", "", []string{"keys", "list", "--org", "Acme", "--bogus"}, `keywarden keys list: unknown flag --bogus; run "keywarden keys list --help"`},
 		{"flag without its value", "", []string{"keys", "list", "--org"}, `keywarden keys list: flag needs an argument: -org; run "keywarden keys list --help"`},

@@ -33,7 +33,7 @@ import (
 func envVar(flagName string) string {
 	switch flagName {
 	case "org", "process", "name", "id", "scopes", "expires", "owner-email", "email", "role",
-		"type", "max-key-lifetime", "password-stdin", "json", "yes", "limit", "offset":
+		"type", "max-key-lifetime", "password-stdin", "json", "yes", "limit", "offset", "grace-period", "allowed-ips", "rate-limit":
 		return ""
 	}
 	return "KEYWARDEN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))

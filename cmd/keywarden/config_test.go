@@ -23,7 +23,7 @@ import (
 // TestEveryFlagNamesItsEnvironmentVariable, so exempting a flag is a
 // decision made twice.
 var argumentFlags = []string{"org", "process", "name", "id", "scopes", "expires", "owner-email", "email", "role",
-	"type", "max-key-lifetime", "password-stdin", "json", "yes", "limit", "offset"}
+	"type", "max-key-lifetime", "password-stdin", "json", "yes", "limit", "offset", "grace-period", "allowed-ips", "rate-limit"}
 
 // helpFlag is one flag of a command's -h output.
 type helpFlag struct {

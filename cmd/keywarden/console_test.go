@@ -494,7 +494,7 @@ func TestKeyScreen(t *testing.T) {
 	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
 	page := string(want(t, owner.get("/settings/api-keys"), http.StatusOK).Body)
 	row := func(name string) string {
-		i := strings.Index(page, `<td class="cell-strong cell-wrap cell-title" data-label="Name">`+name+`</td>`)
+		i := strings.Index(page, `">`+name+`</a></td>`)
 		if i < 0 {
 			t.Fatalf("no row for %q", name)
 		}
@@ -590,7 +590,7 @@ func TestKeyTablePages(t *testing.T) {
 			"scopes": []string{"workspace.file:upload"}, "exp": clock.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)}), http.StatusCreated)
 	}
 	owner := signedIn(t, srv, "acme@example.com", "correct horse battery staple")
-	rows := regexp.MustCompile(`<td class="cell-strong cell-wrap cell-title" data-label="Name">([^<]*)</td>`)
+	rows := regexp.MustCompile(`<td class="cell-strong cell-wrap cell-title" data-label="Name"><a href="[^"]*">([^<]*)</a></td>`)
 	names := func(page string) []string {
 		var got []string
 		for _, m := range rows.FindAllStringSubmatch(page, -1) {

@@ -18,7 +18,8 @@ import (
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
-	follow bool // Now is the real time
+	follow bool          // Now is the real time, plus skew
+	skew   time.Duration // what Advance added since Follow
 }
 
 func newFakeClock() *fakeClock {
@@ -29,12 +30,13 @@ func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.follow {
-		return time.Now()
+		return time.Now().Add(c.skew)
 	}
 	return c.now
 }
 
-// Follow makes the clock real.
+// Follow makes the clock real; Advance then moves it ahead of the real
+// time (for a browser test, whose cookies expire by the real clock).
 func (c *fakeClock) Follow() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -45,6 +47,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	if c.follow {
+		c.skew += d
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's log writes and the
@@ -120,7 +125,10 @@ func launchServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...s
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{Log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), clock: clock}
 	a := &app{getenv: noEnv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.Log, now: clock.Now}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extraArgs...)
+	// Usage is flushed every 50 ms rather than 5 s, so that a key's use
+	// shows within moments (eventually waits 5 s); a test that needs
+	// another interval passes its own, which wins.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--usage-flush-interval", "50ms"}, extraArgs...)
 	go func() { s.done <- a.run(ctx, args) }()
 	t.Cleanup(func() { s.Stop(t) })
 	return s

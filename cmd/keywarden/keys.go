@@ -29,8 +29,14 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "key name (required)")
 	scopes := fs.String("scopes", "", `"all", or a comma-separated list of scopes (required)`)
 	expires := fs.String("expires", defaultKeyLifetime, "lifetime in days (90d) or an RFC 3339 expiry")
+	rf := addRestrictionFlags(fs)
 	asJSON := fs.Bool("json", false, "print the API's JSON for the new key, including the key")
 	if err := a.parse(fs, args); err != nil {
+		return err
+	}
+	allowed, _ := rf.allowed(fs)
+	limit, _, err := rf.limit(fs)
+	if err != nil {
 		return err
 	}
 	if err := kf.validate(a); err != nil {
@@ -61,13 +67,13 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 		}
 		prefix = kf.process
 	}
-	req := keywarden.CreateAPIKeyRequest{Name: *name, Scopes: splitScopes(*scopes), Exp: exp}
+	req := keywarden.CreateAPIKeyRequest{Name: *name, Scopes: splitScopes(*scopes), Exp: exp, AllowedIPs: allowed, RateLimit: limit}
 	k, km, err := keywarden.MintAPIKey(req, keywarden.MintParams{
 		Org: org, ProcessID: *processID, Catalogue: catalogue, Prefix: prefix,
 		Now: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "keywarden keys create"},
 	})
 	if err != nil {
-		return flagError(err, map[string]string{"body: name": "--name", "body: scopes": "--scopes", "body: exp": "--expires"})
+		return flagError(err, withRestrictionFlags(map[string]string{"body: name": "--name", "body: scopes": "--scopes", "body: exp": "--expires"}))
 	}
 	e, err := a.auditEvent(k.OrgID, keywarden.AuditAPIKeyCreated, "", "", "", "")
 	if err != nil {

@@ -33,7 +33,8 @@ Commands:
   orgs       create|list               manage organizations
   users      create|list|set-password  manage the people of organizations
   processes  create|list|delete        manage processes
-  keys       create|list|delete        manage API keys
+  keys       create|list|update|rotate|delete|revoke-all
+                                       manage API keys
   version                              print the version
   help       [COMMAND [SUBCOMMAND]]    show this help, or a command's
 
@@ -130,6 +131,9 @@ func commands() []command {
 		{"keys create", (*app).keysCreate},
 		{"keys list", (*app).keysList},
 		{"keys delete", (*app).keysDelete},
+		{"keys rotate", (*app).keysRotate},
+		{"keys update", (*app).keysUpdate},
+		{"keys revoke-all", (*app).keysRevokeAll},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,12 +20,15 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
 	"github.com/keywarden/keywarden/internal/clientip"
+	"github.com/keywarden/keywarden/internal/graceperiod"
 	"github.com/keywarden/keywarden/internal/httperr"
-	"github.com/keywarden/keywarden/internal/lastused"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/postgres"
+	"github.com/keywarden/keywarden/internal/ratelimit"
 	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
+	// Named so: run.go's usage is the command line's help text.
+	keyusage "github.com/keywarden/keywarden/internal/usage"
 )
 
 // HTTP server limits. Slow clients must not hold connections open forever,
@@ -52,6 +56,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	routesFile := fs.String("routes", "", "forward-auth route table (YAML `file`): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP")
 	authFailures := fs.Int("auth-failures-per-minute", server.DefaultAuthFailuresPerIP, "failed authentications a client address may make per minute before it is refused with 429 for the rest of the minute")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
+	usageFlush := fs.Duration("usage-flush-interval", keyusage.DefaultFlushInterval, "how often each key's last use and hourly usage counts are written to the database, in one transaction for all keys; a crash loses at most this much usage (at most an hour)")
+	redisURL := fs.String("redis-url", "", "Redis `URL` (redis://host:6379/0, rediss:// for TLS) where keys' rate limits are counted across all nodes together; without it each node counts on its own")
+	redisURLFile := fs.String("redis-url-file", "", "read the Redis URL from `file` (one line), so that its password is in neither the environment nor the process list")
+	var redisFailure ratelimit.OnRedisError
+	fs.TextVar(&redisFailure, "rate-limit-redis-failure", ratelimit.OnErrorLocal, "what a rate limit decides when Redis is unreachable or slower than --redis-timeout: local (count on this node alone), deny (refuse with 503) or allow (let the request through uncounted)")
+	redisTimeout := fs.Duration("redis-timeout", ratelimit.DefaultTimeout, "how long a rate limit waits for Redis before --rate-limit-redis-failure decides")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
 	tf := addTLSFlags(fs)
 	if err := a.parse(fs, args); err != nil {
@@ -64,6 +74,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: %s (%v) must be positive and under %s (%v): every read of the feed keeps the cache fresh for the latter",
 			errUsage, a.setting("cache-poll"), *cachePoll, a.setting("cache-max-staleness"), *maxStaleness)
 	}
+	if *usageFlush <= 0 || *usageFlush > time.Hour {
+		return fmt.Errorf("%w: %s (%v) must be positive and at most an hour", errUsage, a.setting("usage-flush-interval"), *usageFlush)
+	}
 	clientIPs, err := clientip.Parse(*trustedProxies)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errUsage, a.setting("trusted-proxies"), err)
@@ -71,6 +84,13 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	logger, err := a.newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+	limiter, err := a.rateLimiter(*redisURL, *redisURLFile, redisFailure, *redisTimeout, logger)
+	if err != nil {
+		return err
+	}
+	if c, ok := limiter.(io.Closer); ok {
+		defer c.Close()
 	}
 	tlsConfig, err := tf.config(a, logger)
 	if err != nil {
@@ -140,15 +160,20 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
+	// Rotations' grace periods end on every node by the clock; one node
+	// then records each end (graceperiod).
+	sweeper := &graceperiod.Sweeper{Store: store, Now: a.now, Logger: logger, Changed: keys.Sync}
+	go sweeper.Run(watchCtx, graceperiod.DefaultInterval)
 
-	// Key uses are written in the background; the last ones are written
-	// before the store closes.
-	lastUsed := lastused.New(store, keys.Touched, logger)
-	defer lastUsed.Wait()
+	// Key usage is added up in memory and written every --usage-flush-interval.
+	// Close, deferred after store.Close and so run before it, and after
+	// srv.Shutdown below has stopped the requests, writes the last of it.
+	recorder := keyusage.New(store, keyusage.Config{FlushInterval: *usageFlush, Now: a.now, Logger: logger, Observer: m})
+	defer recorder.Close()
 	handler := server.NewHandler(server.Config{
 		Store:             store,
 		Keys:              keys,
-		LastUsed:          lastUsed,
+		Usage:             recorder,
 		Verifier:          &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
 		Metrics:           m,
 		ServeMetrics:      *metricsAddr == "",
@@ -159,6 +184,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		ProcessKeyPrefix:  kf.process,
 		SetupToken:        setupToken,
 		ClientIPs:         clientIPs,
+		RateLimiter:       limiter,
 		AuthFailuresPerIP: *authFailures,
 		ForwardRoutes:     routes.Load,
 	})
@@ -215,8 +241,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	// Stop accepting, let in-flight requests finish, then close the store
-	// (deferred above) so every acknowledged write is on disk.
+	// Stop accepting, let in-flight requests finish, then write the last
+	// key usage and close the store (both deferred above) so every
+	// acknowledged write is on disk.
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
@@ -316,4 +343,31 @@ func (a *app) setupToken(ctx context.Context, store keywarden.Store) (string, er
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// rateLimiter returns the limiter of keys' rate limits: Redis when a URL is
+// given (from --redis-url or --redis-url-file, not both), each node on its
+// own otherwise.
+func (a *app) rateLimiter(url, urlFile string, onError ratelimit.OnRedisError, timeout time.Duration, logger *slog.Logger) (ratelimit.Limiter, error) {
+	if url != "" && urlFile != "" {
+		return nil, fmt.Errorf("%w: %s and %s are both set: give the Redis URL one way", errUsage, a.setting("redis-url"), a.setting("redis-url-file"))
+	}
+	if urlFile != "" {
+		var err error
+		if url, err = secretFromFile(a.setting("redis-url-file"), urlFile); err != nil {
+			return nil, err
+		}
+	}
+	if url == "" {
+		return ratelimit.NewLocal(a.now), nil
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("%w: %s must be positive", errUsage, a.setting("redis-timeout"))
+	}
+	ratelimit.LogRedisTo(logger)
+	r, err := ratelimit.NewRedis(ratelimit.RedisConfig{URL: url, Timeout: timeout, OnError: onError, Now: a.now})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errUsage, a.setting("redis-url"), err)
+	}
+	return r, nil
 }

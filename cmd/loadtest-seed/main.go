@@ -3,6 +3,8 @@
 // the database it writes the credentials the load test sends:
 //
 //	valid.key      one stored key, "user:pass"
+//	restricted.key a key with an IP allowlist and a rate limit never
+//	               reached, "user:pass"
 //	unknown.keys   k well-formed keys (valid checksums, prefix kwo_) that
 //	               were never stored, one per line
 //	unknown.basic  the same keys as Authorization header values, "Basic …",
@@ -130,6 +132,36 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	if err := os.WriteFile(filepath.Join(*dataDir, "valid.key"), []byte(valid.Value()+"\n"), 0o600); err != nil {
+		return err
+	}
+	// restricted.key: a key with an allowlist and a rate limit, for (b2),
+	// the cost of both on the hot path. The loopback network is the last of
+	// its three networks, and the limit (a million a second) is never
+	// reached, so every request does the whole work and succeeds.
+	restricted, err := keywarden.GenerateKey(rng, keywarden.DefaultOrgKeyPrefix)
+	if err != nil {
+		return err
+	}
+	rid, err := keywarden.NewID(rng)
+	if err != nil {
+		return err
+	}
+	var val keywarden.Validation
+	allowed := keywarden.ValidateAllowedIPs([]string{"10.0.0.0/8", "2001:db8::/32", "127.0.0.0/8"}, &val)
+	if err := val.Err(); err != nil {
+		return err
+	}
+	if err := db.ImportAPIKeys(ctx, []*keywarden.APIKey{{
+		ID: rid, OrgID: org.ID, Name: "load test restricted",
+		User: restricted.User, SecretHash: restricted.Hash(),
+		Scopes:    []keywarden.Scope{keywarden.ScopeProcessRead, "workspace.file:upload"},
+		CreatedAt: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI, Name: "seed"},
+		ExpiresAt: now.Add(30 * 24 * time.Hour), AllowedIPs: allowed,
+		RateLimit: keywarden.RateLimit{Limit: keywarden.MaxRateLimit, Window: time.Second},
+	}}); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dataDir, "restricted.key"), []byte(restricted.Value()+"\n"), 0o600); err != nil {
 		return err
 	}
 	var raw, basic []byte

@@ -26,6 +26,7 @@ package cache
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,12 +131,40 @@ func (s *Store) at(i int32) *entry { return &s.chunks[i/chunkSize][i%chunkSize] 
 // entry is one cached key: what verification and authorization need, and no
 // more, so that a million keys fit in a few hundred megabytes.
 type entry struct {
-	user, id, name    string
-	hash              keywarden.SecretHash
-	scope             *scope
-	expires, lastUsed int64 // Unix ns; lastUsed 0 when never used
-	ref               atomic.Uint32
-	used              bool
+	user, id, name string
+	hash           keywarden.SecretHash
+	scope          *scope
+	extra          *extra // nil for a key with no previous secret, allowlist or rate limit: most keys
+	expires        int64  // Unix ns
+	ref            atomic.Uint32
+	used           bool
+}
+
+// extra is what only some keys have, kept out of line so that the others
+// do not pay for it in memory.
+type extra struct {
+	previousHash  keywarden.SecretHash
+	previousUntil time.Time
+	allowedIPs    []netip.Prefix
+	rateLimit     keywarden.RateLimit
+}
+
+// extraOf returns k's extra, or nil when it has none.
+func extraOf(k *keywarden.APIKey) *extra {
+	if k.PreviousSecretExpiresAt.IsZero() && len(k.AllowedIPs) == 0 && k.RateLimit.IsZero() {
+		return nil
+	}
+	return &extra{previousHash: k.PreviousSecretHash, previousUntil: k.PreviousSecretExpiresAt,
+		allowedIPs: k.AllowedIPs, rateLimit: k.RateLimit}
+}
+
+// record returns the entry as a KeyRecord, sharing its strings.
+func (e *entry) record() keywarden.KeyRecord {
+	rec := keywarden.KeyRecord{Key: e.identity(), Hash: e.hash}
+	if x := e.extra; x != nil {
+		rec.PreviousHash, rec.PreviousUntil = x.previousHash, x.previousUntil
+	}
+	return rec
 }
 
 // scope is where a key reaches and what it may do there. Keys of one
@@ -202,7 +231,7 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	if i, ok := s.index[string(user)]; ok {
 		e := s.at(i)
 		e.ref.Store(1)
-		rec := keywarden.KeyRecord{Key: e.identity(), Hash: e.hash}
+		rec := e.record()
 		s.mu.RUnlock()
 		s.cfg.Metrics.CacheHit("positive")
 		return rec, true, nil
@@ -231,7 +260,7 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 		return keywarden.KeyRecord{}, false, err
 	}
 	s.add(k, gen)
-	return keywarden.KeyRecord{Key: k.Identity(s.cfg.Catalogue), Hash: k.SecretHash}, true, nil
+	return k.Record(s.cfg.Catalogue), true, nil
 }
 
 // fetch looks user up in the store, caching nothing: the answer of a cache
@@ -243,7 +272,7 @@ func (s *Store) fetch(ctx context.Context, user string) (keywarden.KeyRecord, bo
 	} else if err != nil {
 		return keywarden.KeyRecord{}, false, err
 	}
-	return keywarden.KeyRecord{Key: k.Identity(s.cfg.Catalogue), Hash: k.SecretHash}, true, nil
+	return k.Record(s.cfg.Catalogue), true, nil
 }
 
 // OwnsProcess implements keywarden.ProcessOwners. Only found processes are
@@ -282,8 +311,8 @@ func (s *Store) OwnsProcess(ctx context.Context, orgID, processID string) (bool,
 func (e *entry) identity() keywarden.KeyIdentity {
 	id := keywarden.KeyIdentity{ID: e.id, User: e.user, OrgID: e.scope.org, ProcessID: e.scope.process, Name: e.name,
 		Scopes: e.scope.scopes, ExpiresAt: time.Unix(0, e.expires).UTC()}
-	if e.lastUsed != 0 {
-		id.LastUsedAt = time.Unix(0, e.lastUsed).UTC()
+	if x := e.extra; x != nil {
+		id.AllowedIPs, id.RateLimit = x.allowedIPs, x.rateLimit
 	}
 	return id
 }
@@ -304,11 +333,8 @@ func (s *Store) add(k *keywarden.APIKey, gen uint64) {
 	e.user, e.id, e.name = k.User, k.ID, k.Name
 	e.scope = s.shared(scope{org: k.OrgID, process: k.ProcessID, scopes: s.cfg.Catalogue.SetOf(k.Scopes)})
 	e.hash = k.SecretHash
+	e.extra = extraOf(k)
 	e.expires = k.ExpiresAt.UnixNano()
-	e.lastUsed = 0
-	if !k.LastUsedAt.IsZero() {
-		e.lastUsed = k.LastUsedAt.UnixNano()
-	}
 	e.ref.Store(1)
 	e.used = true
 	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
@@ -413,17 +439,6 @@ func (s *Store) drop(i int32) {
 	*s.at(i) = entry{}
 	s.free = append(s.free, i)
 	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
-}
-
-// Touched notes that the key whose public ID is user was used at at (the
-// server has recorded it in the store), so that the next verification does
-// not record it again.
-func (s *Store) Touched(user string, at time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if i, ok := s.index[user]; ok && at.UnixNano() > s.at(i).lastUsed {
-		s.at(i).lastUsed = at.UnixNano()
-	}
 }
 
 // Len returns the number of cached keys.
@@ -545,6 +560,10 @@ func (s *Store) Sync(ctx context.Context) error {
 func (s *Store) apply(ctx context.Context, c keywarden.KeyChange) error {
 	switch c.Kind {
 	case keywarden.KeyChangeCreated:
+		s.Invalidate(c.User)
+		return s.fill(ctx, c.User)
+	case keywarden.KeyChangeRotated, keywarden.KeyChangeUpdated, keywarden.KeyChangePreviousSecretEnded:
+		// The key's secrets or restrictions changed: read it again.
 		s.Invalidate(c.User)
 		return s.fill(ctx, c.User)
 	case keywarden.KeyChangeDeleted:

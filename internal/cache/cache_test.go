@@ -257,22 +257,6 @@ func TestLookupRacingADeletionIsNotCached(t *testing.T) {
 	}
 }
 
-func TestTouchUpdatesTheCachedLastUse(t *testing.T) {
-	f := newFixture(t, cache.Config{})
-	k, h := f.key(t, "", time.Hour)
-	if v := f.verify(t, h); !v.Key.LastUsedAt.IsZero() {
-		t.Fatalf("a new key has lastUsedAt %v", v.Key.LastUsedAt)
-	}
-	at := f.now.Add(time.Minute)
-	if err := f.store.TouchAPIKey(context.Background(), k.User, at); err != nil {
-		t.Fatal(err)
-	}
-	f.cache.Touched(k.User, at)
-	if v := f.verify(t, h); !v.Key.LastUsedAt.Equal(at) {
-		t.Fatalf("cached lastUsedAt = %v, want %v", v.Key.LastUsedAt, at)
-	}
-}
-
 func TestSizeIsBoundedAndRecentlyUsedKeysStay(t *testing.T) {
 	f := newFixture(t, cache.Config{Size: 8})
 	_, hot := f.key(t, "", time.Hour)

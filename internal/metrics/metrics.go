@@ -1,8 +1,9 @@
 // Package metrics is Keywarden's Prometheus instrumentation: HTTP requests,
-// key verifications, the verification cache and store queries, served at
-// /metrics. Everything hangs off a *Metrics with its own registry rather than
-// the global one, so tests and several servers in one process never share
-// counters, and the package holds no state of its own.
+// key verifications, the verification cache, store queries and the key
+// usage that could not be recorded, served at /metrics. Everything hangs off
+// a *Metrics with its own registry rather than the global one, so tests and
+// several servers in one process never share counters, and the package
+// holds no state of its own.
 package metrics
 
 import (
@@ -53,6 +54,11 @@ type Metrics struct {
 	storeDuration *prometheus.HistogramVec
 	storeOps      map[string]storeSeries // read-only after New
 	storeTotal    atomic.Uint64
+
+	usageDropped prometheus.Counter
+
+	rateLimited       prometheus.Counter
+	rateLimiterErrors prometheus.Counter
 }
 
 // cacheSeries are the label children of one cache kind.
@@ -149,6 +155,21 @@ func New() *Metrics {
 		m.storeOps[op] = m.newStoreSeries(op)
 	}
 
+	m.usageDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "key_usage_dropped_total",
+		Help: "Authentications whose usage (last use, hourly counts) was not recorded: the database could not take their flush, or too many keys were used at once.",
+	})
+
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "key_rate_limited_total",
+		Help: "Requests refused because their API key's rate limit was reached.",
+	})
+	m.rateLimiterErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "rate_limiter_errors_total",
+		Help: "Rate limit decisions the limiter could not make as configured (Redis unreachable or slow), decided by --rate-limit-redis-failure instead.",
+	})
+	m.registry.MustRegister(m.rateLimited, m.rateLimiterErrors)
+
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -157,6 +178,7 @@ func New() *Metrics {
 		m.verifications,
 		m.cacheHits, m.cacheMisses, m.cacheEvictions, m.cacheEntries,
 		m.storeQueries, m.storeErrors, m.storeDuration,
+		m.usageDropped,
 	)
 
 	// Built once: the handler registers its own error counter on the
@@ -229,6 +251,10 @@ func (m *Metrics) SetCacheSize(kind string, n int) {
 	}
 	m.cacheEntries.WithLabelValues(kind).Set(float64(n))
 }
+
+// UsageDropped counts authentications whose usage the usage recorder did
+// not record (internal/usage).
+func (m *Metrics) UsageDropped(n int) { m.usageDropped.Add(float64(n)) }
 
 // StoreQueries returns how many store operations the wrapped stores have
 // run, over every op: the load test divides it by the requests it sent.
@@ -328,3 +354,10 @@ func statusLabel(status int) string {
 	}
 	return strconv.Itoa(status)
 }
+
+// ObserveRateLimited counts a request refused by its key's rate limit.
+func (m *Metrics) ObserveRateLimited() { m.rateLimited.Inc() }
+
+// ObserveRateLimiterError counts a decision the rate limiter could not make
+// as configured.
+func (m *Metrics) ObserveRateLimiterError() { m.rateLimiterErrors.Inc() }

@@ -92,7 +92,8 @@ func TestHandler(t *testing.T) {
 			`keywarden_cache_hits_total{cache="negative"} 0`,
 			`keywarden_cache_entries{cache="negative"} 0`,
 			`keywarden_store_queries_total{op="FindAPIKeyByUser"} 0`,
-			`keywarden_store_errors_total{op="TouchAPIKey"} 0`,
+			`keywarden_store_errors_total{op="RecordKeyUsage"} 0`,
+			`keywarden_key_usage_dropped_total 0`,
 		)
 	})
 

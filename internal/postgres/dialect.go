@@ -65,6 +65,10 @@ func (d dialect) Rebind(query string) string {
 // Time is a TIMESTAMPTZ, exact to the microsecond.
 func (dialect) Time(t time.Time) any { return t }
 
+// TimeValue casts: an untyped parameter in a VALUES list in FROM would be
+// taken for text.
+func (dialect) TimeValue() string { return "CAST(? AS TIMESTAMPTZ)" }
+
 // List is a TEXT[] (never NULL: no names is an empty array).
 func (dialect) List(names []string) (any, error) {
 	if names == nil {

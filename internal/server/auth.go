@@ -8,12 +8,6 @@ import (
 	"github.com/keywarden/keywarden"
 )
 
-// lastUsedResolution is how stale a key's lastUsedAt may get before a request
-// records it again (in the background: Config.LastUsed). Recording every
-// request would turn each verification into a database write; a minute is
-// precise enough for "watch last used".
-const lastUsedResolution = time.Minute
-
 // Failed authentication is throttled per client address (the trusted-proxy
 // rule of package clientip), on every path that checks a key: past
 // Config.AuthFailuresPerIP failures within authWindow, the address is
@@ -87,32 +81,47 @@ func (s *server) verifyHeader(r *http.Request, req keywarden.Requirement) (keywa
 		s.recordVerification(r, v)
 		return v, nil
 	}
+	req.ClientAddr = s.ClientIPs.ClientIP(r)
 	v, err := s.Verifier.VerifyAuthorization(r.Context(), values[0], req)
 	if err != nil {
 		return v, err
 	}
 	s.recordVerification(r, v)
+	if v.Code == keywarden.VerifyValid {
+		if err := s.limitKey(r, v.Key); err != nil {
+			return v, err
+		}
+	}
 	return v, nil
 }
 
 // recordVerification is where the outcome of every key check ends,
 // whichever entry point ran it (REST API, verify API, forward-auth): the
-// metrics, the key's last use, and authFailed for a key that did not
+// metrics, the key's usage, and authFailed for a key that did not
 // authenticate.
 func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 	ctx := r.Context()
 	if s.Metrics != nil {
 		s.Metrics.ObserveVerification(string(v.Code))
 	}
+	// Every outcome for a key that exists is counted (Config.Usage adds
+	// them up in memory and writes them in the background): a success, or
+	// a failure such as a wrong secret or an expired key, which its holder
+	// should see. An ID that names no key has no usage to count, but costs
+	// the same (Ignore): a wrong secret must not take longer to refuse
+	// than an unknown ID.
 	if !v.Authenticated() {
+		if now, ip := s.Now(), s.clientIP(r); v.OrgID != "" {
+			s.Usage.Record(v.User, now, ip, false)
+		} else {
+			s.Usage.Ignore(v.User, now, ip)
+		}
 		s.authFailed(r, v)
 		return
 	}
 	k := v.Key
 	infoFrom(ctx).keyUser = k.User
-	if now := s.Now(); now.Sub(k.LastUsedAt) >= lastUsedResolution {
-		s.LastUsed.Record(k.User, now.UTC().Truncate(time.Microsecond))
-	}
+	s.Usage.Record(k.User, s.Now(), s.clientIP(r), true)
 }
 
 // authFailed is called once for every failed authentication, from every
@@ -125,6 +134,9 @@ func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
 	ip := s.clientIP(r)
 	s.authByIP.Fail(ip)
 	s.noteAuthFailure(ip, v)
+	if v.Reason == keywarden.ReasonAddressNotAllowed {
+		s.auditAddressDenied(r, v)
+	}
 	s.Logger.InfoContext(r.Context(), "authentication failed", "reason", v.Reason, "key_user", v.User,
 		"path", safePath(r.URL.Path), "client_ip", ip)
 }

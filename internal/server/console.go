@@ -30,6 +30,7 @@ type view struct {
 	Error     string // a message for the whole page
 	Notice    string
 	Flash     string            // what the previous request did (a removal), shown once
+	Expiring  *expiryReminders  // keys expiring soon, on the dashboard and key pages
 	Fields    map[string]string // per-field errors of a form post
 	Form      url.Values        // what was typed, to show again after an error
 	Data      any

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
-	"github.com/keywarden/keywarden/internal/web"
 )
 
 // expiringSoon is how close to its expiry a key is flagged in the tables.
@@ -33,6 +33,7 @@ func (s *server) handleDashboard(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v.Data = dashboardView{Processes: procs, CanCreate: p.HasScope(keywarden.ScopeProcessCreate)}
+	s.remindExpiring(r, v)
 	return s.render(w, "dashboard", v)
 }
 
@@ -192,6 +193,7 @@ type keysView struct {
 	MinDate     string
 	MaxDate     string
 	BaseURL     string // for the curl example
+	RevokeAll   revokeAllView
 }
 
 // preset is an expiry choice of the create dialog, with the date it gives
@@ -217,6 +219,10 @@ type keyRow struct {
 	Expired        bool
 	LastUsed       time.Time
 	DeletePath     string
+	PreviousUntil  time.Time     // when the secret the last rotation replaced stops; zero when it has
+	Unused         bool          // not used for 90 days (or never, in 90 days)
+	Spark          template.HTML // its daily uses, 30 days
+	Href           string        // its own page
 }
 
 func (s *server) handleOrgKeysPage(w http.ResponseWriter, r *http.Request) error {
@@ -252,15 +258,16 @@ func (s *server) renderKeys(w http.ResponseWriter, r *http.Request, v *view, pro
 	}
 	pg.Label, pg.Path = "API key pages", r.URL.Path
 	now := s.Now()
-	levelScopes := s.Catalogue.ForLevel(level)
 	kv := keysView{Level: level, APIPath: apiPath, Pager: pg, CanUseAll: true,
 		MaxDays: int(v.Org.MaxKeyLifetime / (24 * time.Hour)), BaseURL: s.baseURL(r)}
 	for _, k := range keys {
-		row := keyRow{ID: k.ID, Name: k.Name, User: k.User, Scopes: k.Scopes,
-			AllScopes: slices.Equal(k.Scopes, levelScopes), CreatedAt: k.CreatedAt,
-			CreatedBy: web.ActorLabel(k.CreatedBy), ExpiresAt: k.ExpiresAt, Expired: k.Expired(now),
-			ExpiringSoon: !k.Expired(now) && k.ExpiresAt.Sub(now) < expiringSoon, LastUsed: k.LastUsedAt,
-			DeletePath: apiPath + "/" + k.ID}
+		row := s.keyRow(k, apiPath, now)
+		days, err := s.dailyUsage(r, k, now)
+		if err != nil {
+			return err
+		}
+		row.Spark = sparkline(k.Name, days)
+		row.Href = r.URL.Path + "/" + k.ID
 		kv.Keys = append(kv.Keys, row)
 	}
 	for _, info := range s.Catalogue.All() {
@@ -286,7 +293,9 @@ func (s *server) renderKeys(w http.ResponseWriter, r *http.Request, v *view, pro
 	kv.DefaultDays = min(90, kv.MaxDays)
 	kv.MinDate = now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)
 	kv.MaxDate = now.UTC().Add(v.Org.MaxKeyLifetime).Format(time.DateOnly)
+	kv.RevokeAll = revokeAllSection(v, processID, apiPath, pg.Total)
 	v.Data = kv
+	s.remindExpiring(r, v)
 	return s.render(w, page, v)
 }
 

@@ -19,6 +19,8 @@ var (
 	errWrongProcess     = keywarden.Errorf(keywarden.EFORBIDDEN, "This key cannot reach that process.")
 	errKeyInURL         = keywarden.Errorf(keywarden.EFORBIDDEN, "API keys are accepted only in the Authorization header, never in the URL.")
 	errForwardThrottled = keywarden.Errorf(keywarden.EFORBIDDEN, "Too many failed authentications from this address. Try again later.")
+	// errForwardKeyRateLimited is errKeyRateLimited as forward-auth says it.
+	errForwardKeyRateLimited = keywarden.Errorf(keywarden.EFORBIDDEN, "This API key's rate limit is reached. Try again after the time in Retry-After.")
 )
 
 // handleForwardAuth answers a gateway's question "may this request pass?"
@@ -60,7 +62,11 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 		return nil
 	}
 	v, err := s.verifyHeader(r, keywarden.Requirement{Scopes: m.Route.Set, ProcessID: m.ProcessID})
-	if keywarden.ErrorCode(err) == keywarden.ERATELIMITED {
+	if err == errKeyRateLimited {
+		// As below: a 403 that nginx passes on, with Retry-After and the
+		// RateLimit headers.
+		return errForwardKeyRateLimited
+	} else if keywarden.ErrorCode(err) == keywarden.ERATELIMITED {
 		// nginx's auth_request turns a 429 into a 500: refuse with a 403,
 		// which it passes on, Retry-After included.
 		return errForwardThrottled

@@ -1418,6 +1418,14 @@ func isolationRecipes() map[string]recipe {
 		"POST /api/v1/keys/verify":                           {prepare: prepareVerify, build: verifyKey},
 		"/api/v1/auth/forward":                               {prepare: prepareForward, build: forwardAuth},
 		"POST /api/v1/keys/revoke-leaked":                    {prepare: prepareLeak, build: revokeLeaked},
+		// lifecycle_isolation_test.go
+		"POST /api/v1/admin/api-keys/{id}/rotate":                 {build: rotateKey},
+		"POST /api/v1/processes/{processId}/api-keys/{id}/rotate": {build: rotateKey},
+		"PATCH /api/v1/admin/api-keys/{id}":                       {build: editKey},
+		"PATCH /api/v1/processes/{processId}/api-keys/{id}":       {build: editKey},
+		// revokeall_isolation_test.go
+		"POST /api/v1/processes/{processId}/api-keys/revoke-all": {build: revokeProcessKeys},
+		"POST /api/v1/admin/api-keys/revoke-all":                 {build: revokeOrgKeys},
 	}
 }
 
@@ -1547,6 +1555,10 @@ func prepareVerify(w *world, tm *template) {
 func verifyKey(w *world, x *exchange) {
 	body := x.tm.verify
 	body.Key = x.c.value
+	if x.c.key != nil {
+		// Its current secret: a rotation earlier in the panel replaced it.
+		body.Key = x.c.key.km.Value()
+	}
 	x.setJSON(body)
 	if body.Key == "" {
 		x.status = http.StatusBadRequest

@@ -38,6 +38,14 @@ func walkFieldNames(t reflect.Type, data []byte, path string, fields *[]keywarde
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if w, ok := reflect.Zero(t).Interface().(wrapper); ok {
+		// A wrapper decodes itself, but what it holds has field names
+		// like any struct (keywarden.Nullable).
+		if !bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+			walkFieldNames(w.WrappedType(), data, path, fields)
+		}
+		return
+	}
 	if decodesItself(t) {
 		return
 	}
@@ -187,6 +195,9 @@ func hasObjects(t reflect.Type) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if w, ok := reflect.Zero(t).Interface().(wrapper); ok {
+		return hasObjects(w.WrappedType())
+	}
 	if decodesItself(t) {
 		return false
 	}
@@ -198,6 +209,10 @@ func hasObjects(t reflect.Type) bool {
 	}
 	return false
 }
+
+// wrapper is a type that decodes itself but holds a value of
+// WrappedType, whose field names are checked as if it were there itself.
+type wrapper interface{ WrappedType() reflect.Type }
 
 // decodesItself reports whether t has its own UnmarshalJSON, whose keys,
 // if any, are its own business.

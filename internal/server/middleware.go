@@ -12,6 +12,7 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/api"
+	"github.com/keywarden/keywarden/internal/ratelimit"
 )
 
 // requestInfo is filled in as a request passes the middleware, for its log line.
@@ -21,6 +22,9 @@ type requestInfo struct {
 	userID  string
 	// retryAfter, when set, is sent as Retry-After with the error.
 	retryAfter time.Duration
+	// rate, when set, is the decision of the key's rate limit, sent in
+	// the RateLimit headers of the response whatever it is.
+	rate *ratelimit.Decision
 	// instance is the problem documents' instance when it is not the
 	// request's own path: forward-auth's refusals concern the original
 	// request, and Caddy shows them to its client as they are.
@@ -37,9 +41,11 @@ func infoFrom(ctx context.Context) *requestInfo {
 	return info
 }
 
-// statusRecorder remembers the status and size of a response for the log.
+// statusRecorder remembers the status and size of a response for the log,
+// and adds the headers that the request's info holds for any response.
 type statusRecorder struct {
 	http.ResponseWriter
+	info   *requestInfo
 	status int
 	bytes  int
 }
@@ -47,13 +53,16 @@ type statusRecorder struct {
 func (w *statusRecorder) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
+		if w.info != nil && w.info.rate != nil {
+			setRateLimitHeaders(w.Header(), w.info.rate)
+		}
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
@@ -70,7 +79,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.Now()
 		info := &requestInfo{}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusRecorder{ResponseWriter: w, info: info}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 		if rec.status == 0 {
 			rec.status = http.StatusOK

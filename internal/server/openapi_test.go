@@ -26,6 +26,7 @@ import (
 	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/servertest"
 	"github.com/keywarden/keywarden/internal/sqlite"
+	"github.com/keywarden/keywarden/internal/usage"
 )
 
 // specPath is the REST contract, relative to this package.
@@ -190,6 +191,8 @@ type contract struct {
 	db     *sqlite.DB
 	clock  *servertest.Clock
 	srv    *httptest.Server
+	// usage is srv's usage recorder, which the scenario flushes itself.
+	usage *usage.Recorder
 
 	mu   sync.Mutex
 	seen map[string]map[int]bool // operationId → statuses observed
@@ -214,7 +217,9 @@ func newContract(t *testing.T) *contract {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.srv = c.serve(t, server.Config{Store: db, Now: c.clock.Now, ForwardRoutes: func() *routetable.Table { return routes }})
+	c.usage = usage.New(db, usage.Config{FlushInterval: time.Hour, Now: c.clock.Now})
+	t.Cleanup(c.usage.Close)
+	c.srv = c.serve(t, server.Config{Store: db, Now: c.clock.Now, Usage: c.usage, ForwardRoutes: func() *routetable.Table { return routes }})
 	return c
 }
 
@@ -564,6 +569,7 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Errorf("GET /processes/{id}/api-keys: %+v", l)
 	}
 	c.ok(t, root, "GET", keysOf(invoices)+"/"+sub.ID, nil, http.StatusOK)
+	c.usageScenario(t, root, other, proc, invoices.ID, exp) // usage_test.go
 
 	t.Run("400", func(t *testing.T) {
 		p := c.fail(t, root, "POST", "/api/v1/admin/api-keys", []byte(`{"name":`), http.StatusBadRequest)
@@ -865,6 +871,9 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Errorf("revoke-leaked, 101 reports without tokens: %+v", leak)
 	}
 
+	c.lifecycleScenario(t, root, exp) // lifecycle_test.go
+	c.revokeAllScenario(t, root, exp) // revokeall_test.go
+
 	// Expiry: a key past its exp is listed as Expired and no longer works.
 	h, data = c.ok(t, root, "POST", "/api/v1/admin/api-keys", keywarden.CreateAPIKeyRequest{
 		Name: "Short-lived", Scopes: []string{string(keywarden.ScopeProcessRead)}, Exp: now.Add(time.Hour).Format(time.RFC3339),
@@ -967,10 +976,15 @@ func TestOpenAPIDocumentIsStrict(t *testing.T) {
 			"id": id, "name": "CI", "orgId": id, "level": "organization", "user": user,
 			"scopes": []string{"workspace.process:read"}, "status": "Active",
 			"createdAt": "2026-03-01T12:00:00Z", "createdBy": map[string]any{"type": "cli"},
-			"exp": "2026-06-01T12:00:00Z", "lastUsedAt": nil,
+			"exp": "2026-06-01T12:00:00Z", "lastUsedAt": nil, "lastUsedFrom": nil,
+			"allowedIps": []string{}, "rateLimit": nil, "previousSecretExpiresAt": nil,
 		}
 	}
 	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
+	validUsage := func() map[string]any {
+		return map[string]any{"from": "2026-11-01T13:00:00Z", "to": "2026-12-01T14:00:00Z",
+			"usage": []any{map[string]any{"hour": "2026-12-01T13:00:00Z", "succeeded": 40, "failed": 2}}}
+	}
 	without := func(m map[string]any, k string) map[string]any { delete(m, k); return m }
 	validProblem := func() map[string]any {
 		return map[string]any{
@@ -1001,10 +1015,15 @@ func TestOpenAPIDocumentIsStrict(t *testing.T) {
 	}{
 		{"a key", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, validKey(), true},
 		{"a used process key", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader,
-			with(with(with(validKey(), "processId", id), "level", "process"), "lastUsedAt", "2026-03-02T00:00:00Z"), true},
+			with(with(with(with(validKey(), "processId", id), "level", "process"), "lastUsedAt", "2026-03-02T00:00:00Z"), "lastUsedFrom", "2001:db8::7"), true},
 		{"a key showing its secret after creation", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, with(validKey(), "key", key), false},
 		{"a key with an undocumented field", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, with(validKey(), "secretHash", "x"), false},
 		{"a key without lastUsedAt", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, without(validKey(), "lastUsedAt"), false},
+		{"a key without lastUsedFrom", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, without(validKey(), "lastUsedFrom"), false},
+		{"a key's usage", "GET", "/api/v1/admin/api-keys/" + id + "/usage", 200, jsonHeader, validUsage(), true},
+		{"a key's usage without its range", "GET", "/api/v1/admin/api-keys/" + id + "/usage", 200, jsonHeader, without(validUsage(), "to"), false},
+		{"a key's usage with a negative count", "GET", "/api/v1/processes/" + id + "/api-keys/" + id + "/usage", 200, jsonHeader,
+			with(validUsage(), "usage", []any{map[string]any{"hour": "2026-12-01T13:00:00Z", "succeeded": 40, "failed": -2}}), false},
 		{"a key with a deleted status", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, with(validKey(), "status", "Deleted"), false},
 		{"a key with an unknown creator type", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, with(validKey(), "createdBy", map[string]any{"type": ""}), false},
 		{"a key with a sequential ID", "GET", "/api/v1/admin/api-keys/" + id, 200, jsonHeader, with(validKey(), "id", "42"), false},

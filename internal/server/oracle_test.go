@@ -30,6 +30,12 @@ import (
 // whose misses go to the database while the real ID is in memory — must
 // show the difference plainly, or the test could not see one.
 func TestNoExistenceOracle(t *testing.T) {
+	if raceDetector {
+		// The detector's instrumentation differs between the two paths by
+		// a fraction of a microsecond that production code does not have;
+		// .ci/run runs this test on its own, without -race.
+		t.Skip("a timing test: run it without -race (.ci/run does)")
+	}
 	const samples = 2000
 	for _, tt := range []struct {
 		name      string

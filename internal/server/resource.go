@@ -33,6 +33,15 @@ func NewAPIKeyResource(k *keywarden.APIKey, now time.Time) api.APIKey {
 		t := timestamp(k.LastUsedAt)
 		r.LastUsedAt = &t
 	}
+	if from := k.LastUsedFrom; from != "" {
+		r.LastUsedFrom = &from
+	}
+	r.AllowedIPs = keywarden.NetworkStrings(k.AllowedIPs)
+	r.RateLimit = k.RateLimit.Request()
+	if k.PreviousSecretLive(now) {
+		t := timestamp(k.PreviousSecretExpiresAt)
+		r.PreviousSecretExpiresAt = &t
+	}
 	return r
 }
 

@@ -114,6 +114,11 @@ func (s *server) routes() []route {
 		{"GET /api/v1/admin/api-keys", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleListOrgKeys},
 		{"GET /api/v1/admin/api-keys/{id}", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleGetOrgKey},
 		{"DELETE /api/v1/admin/api-keys/{id}", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleDeleteOrgKey},
+		{"PATCH /api/v1/admin/api-keys/{id}", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleUpdateOrgKey},
+		{"POST /api/v1/admin/api-keys/{id}/rotate", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleRotateOrgKey},
+		{"GET /api/v1/admin/api-keys/{id}/usage", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleOrgKeyUsage},
+		// Emergency revocation of every key of the organization, both levels.
+		{"POST /api/v1/admin/api-keys/revoke-all", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleRevokeOrgKeys},
 		{"GET /api/v1/admin/audit-events", orgScope(keywarden.ScopeAdminAuditRead), s.handleListAuditEvents},
 
 		{"GET /api/v1/processes", scope(keywarden.ScopeProcessRead), s.handleListProcesses},
@@ -126,6 +131,10 @@ func (s *server) routes() []route {
 		{"GET /api/v1/processes/{processId}/api-keys", scope(keywarden.ScopeProcessAPIKeyManage), s.handleListProcessKeys},
 		{"GET /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleGetProcessKey},
 		{"DELETE /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleDeleteProcessKey},
+		{"PATCH /api/v1/processes/{processId}/api-keys/{id}", scope(keywarden.ScopeProcessAPIKeyManage), s.handleUpdateProcessKey},
+		{"POST /api/v1/processes/{processId}/api-keys/{id}/rotate", scope(keywarden.ScopeProcessAPIKeyManage), s.handleRotateProcessKey},
+		{"GET /api/v1/processes/{processId}/api-keys/{id}/usage", scope(keywarden.ScopeProcessAPIKeyManage), s.handleProcessKeyUsage},
+		{"POST /api/v1/processes/{processId}/api-keys/revoke-all", scope(keywarden.ScopeProcessAPIKeyManage), s.handleRevokeProcessKeys},
 
 		// Any other path or method: a problem document, 404 or 405 with
 		// Allow, rather than the mux's plain text.
@@ -149,6 +158,7 @@ func (s *server) routes() []route {
 		{"POST /processes/{processId}/settings/access", adminPage(), s.handleGrantAccess},
 		{"POST /processes/{processId}/settings/access/{userId}/remove", adminPage(), s.handleRemoveAccess},
 		{"GET /processes/{processId}/settings/api-keys", processPage(keywarden.ScopeProcessAPIKeyManage), s.handleProcessKeys},
+		{"GET /processes/{processId}/settings/api-keys/{id}", processPage(keywarden.ScopeProcessAPIKeyManage), s.handleProcessKeyPage},
 
 		{"GET /settings", adminPage(), s.handleSettingsOrg},
 		{"POST /settings", adminPage(), s.handleUpdateOrg},
@@ -157,6 +167,7 @@ func (s *server) routes() []route {
 		{"POST /settings/members/{userId}/role", adminPage(), s.handleChangeRole},
 		{"POST /settings/members/{userId}/remove", adminPage(), s.handleRemoveMember},
 		{"GET /settings/api-keys", adminPage(), s.handleOrgKeysPage},
+		{"GET /settings/api-keys/{id}", adminPage(), s.handleOrgKeyPage},
 		{"GET /settings/audit", adminPage(), s.handleAudit},
 	}
 	// Prometheus scrapes without credentials. The page holds counts and

@@ -14,11 +14,12 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/clientip"
-	"github.com/keywarden/keywarden/internal/lastused"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/password"
+	"github.com/keywarden/keywarden/internal/ratelimit"
 	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/throttle"
+	"github.com/keywarden/keywarden/internal/usage"
 	"github.com/keywarden/keywarden/internal/web"
 )
 
@@ -35,9 +36,9 @@ type Config struct {
 	// Keys is the verification cache behind Verifier, told of every
 	// change to keys this node makes; nil when there is none.
 	Keys KeyCache
-	// LastUsed records key uses off the request path; a lastused.Recorder
-	// over Store when nil.
-	LastUsed  UsageRecorder
+	// Usage records key uses off the request path; a usage.Recorder over
+	// Store when nil.
+	Usage     UsageRecorder
 	Catalogue *keywarden.Catalogue
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -50,6 +51,9 @@ type Config struct {
 
 	MaxBodyBytes int64 // DefaultMaxBodyBytes when zero
 
+	// RateLimiter decides keys' rate limits; a ratelimit.Local (each node
+	// on its own) when nil.
+	RateLimiter ratelimit.Limiter
 	// Metrics records requests and verifications; nil records nothing.
 	Metrics *metrics.Metrics
 	// ServeMetrics mounts GET /metrics on this handler (unauthenticated, as
@@ -76,20 +80,22 @@ type Config struct {
 // KeyCache is what the server tells the verification cache. The cache
 // learns of changes to keys only from the store's change log; Sync makes
 // it read the log now, so that a change this node just made is in force
-// here before the node answers. Touched saves the next request from
-// recording the same use again.
+// here before the node answers.
 // Fresh says whether it answers from memory: /readyz reports a node whose
 // cache is not as unready, so load balancers move traffic away.
 type KeyCache interface {
 	Sync(ctx context.Context) error
-	Touched(user string, at time.Time)
 	Fresh() bool
 }
 
-// UsageRecorder takes a key's use, to write it in the background: no
-// database write sits on the request path.
+// UsageRecorder takes the outcome of each authentication with a known key
+// — a success (ok), or a wrong secret or an expired key — to write it in
+// the background: no database write sits on the request path. Ignore is
+// for a failure whose key ID names no key: it costs what Record costs, so
+// that the time of a failure tells nothing about which IDs exist.
 type UsageRecorder interface {
-	Record(user string, at time.Time)
+	Record(user string, at time.Time, from string, ok bool)
+	Ignore(user string, at time.Time, from string)
 }
 
 // server holds the configured dependencies the handlers share.
@@ -103,6 +109,7 @@ type server struct {
 	members   keywarden.MemberStore
 	processes keywarden.ProcessStore
 	apiKeys   keywarden.APIKeyStore
+	usage     keywarden.UsageStore // read only; Config.Usage (the recorder) writes
 	sessions  keywarden.SessionStore
 	audit     keywarden.AuditStore
 	assets    *web.Assets
@@ -116,6 +123,8 @@ type server struct {
 	passwords *password.Bound
 	// Failed key authentications are counted per client address.
 	authByIP *throttle.Limiter
+	// addressAudits spaces the audit events of allowlist refusals.
+	addressAudits addressAudits
 	// dummyPasswordHash is checked against when a sign-in names an unknown
 	// email, so that the answer takes as long as for a known one.
 	dummyPasswordHash string
@@ -146,18 +155,17 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.AuthFailuresPerIP <= 0 {
 		cfg.AuthFailuresPerIP = DefaultAuthFailuresPerIP
 	}
+	if cfg.RateLimiter == nil {
+		cfg.RateLimiter = ratelimit.NewLocal(cfg.Now)
+	}
 	if cfg.ClientIPs == nil {
 		cfg.ClientIPs = &clientip.Resolver{}
 	}
 	if cfg.Verifier == nil {
 		cfg.Verifier = &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: cfg.Store, Catalogue: cfg.Catalogue}, Processes: keywarden.StoreProcesses{Finder: cfg.Store}, Now: cfg.Now}
 	}
-	if cfg.LastUsed == nil {
-		var touched func(string, time.Time)
-		if cfg.Keys != nil {
-			touched = cfg.Keys.Touched
-		}
-		cfg.LastUsed = lastused.New(cfg.Store, touched, cfg.Logger)
+	if cfg.Usage == nil {
+		cfg.Usage = usage.New(cfg.Store, usage.Config{Now: cfg.Now, Logger: cfg.Logger})
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByDevice: throttle.New(signInFailuresPerDevice, signInWindow, cfg.Now),
@@ -165,6 +173,7 @@ func NewHandler(cfg Config) http.Handler {
 		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait)}
 	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
+	s.usage = cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
 	mux := s.newMux(s.routes())

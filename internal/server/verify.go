@@ -27,11 +27,23 @@ func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	if err := s.admit(r); err != nil {
 		return err
 	}
+	// The original client's address (the trusted-proxy rule: a service
+	// listed in --trusted-proxies passes it in X-Forwarded-For), for keys
+	// with an allowlist.
+	req.ClientAddr = s.ClientIPs.ClientIP(r)
 	v, err := s.Verifier.VerifyKey(r.Context(), body.Key, req)
 	if err != nil {
 		return err
 	}
 	s.recordVerification(r, v)
+	if v.Code == keywarden.VerifyValid {
+		switch err := s.limitKey(r, v.Key); {
+		case err == errKeyRateLimited:
+			v = keywarden.Verification{Code: keywarden.VerifyRateLimited, User: v.User}
+		case err != nil:
+			return err
+		}
+	}
 	res := api.VerifyResponse{Valid: v.Code == keywarden.VerifyValid, Code: v.Code}
 	if res.Valid {
 		k := v.Key

@@ -140,6 +140,9 @@ func (dialect) Rebind(query string) string { return query }
 // Time is microseconds since the Unix epoch.
 func (dialect) Time(t time.Time) any { return t.UnixMicro() }
 
+// TimeValue needs no cast: a time is an INTEGER wherever it goes.
+func (dialect) TimeValue() string { return "?" }
+
 // List is a JSON array of the names, in order. JSON rather than a separated
 // list so that no scope name can ever be mistaken for two, and so that SQL
 // can look inside with json_each (InList).

@@ -266,14 +266,9 @@ func (s *Store) FindAPIKeys(ctx context.Context, f keywarden.APIKeyFilter) (_ []
 	return keys, total, nil
 }
 
-// DeleteAPIKey implements keywarden.APIKeyStore: one DELETE … RETURNING
-// confined to the reference's organization, level and process, the audit
-// event completed with the deleted key, and the change log's entry, in one
-// transaction.
-func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *keywarden.AuditEvent) (_ *keywarden.APIKey, err error) {
-	const op = "DeleteAPIKey"
-	ctx, done := s.begin(ctx, op, &err)
-	defer done()
+// refWhere is the condition that selects the one key ref names, confined
+// to its organization, and to its level and process when set.
+func (s *Store) refWhere(op string, ref keywarden.APIKeyRef) (string, []any, error) {
 	where, args := `WHERE org_id = ? AND id = ?`, []any{ref.OrgID, ref.ID}
 	switch ref.Level {
 	case "":
@@ -283,7 +278,22 @@ func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *ke
 		where += ` AND process_id = ?`
 		args = append(args, ref.ProcessID)
 	default:
-		return nil, keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: unknown level %q", s.d.Name(), op, ref.Level)
+		return "", nil, keywarden.Errorf(keywarden.EINTERNAL, "%s: %s: unknown level %q", s.d.Name(), op, ref.Level)
+	}
+	return where, args, nil
+}
+
+// DeleteAPIKey implements keywarden.APIKeyStore: one DELETE … RETURNING
+// confined to the reference's organization, level and process, the audit
+// event completed with the deleted key, and the change log's entry, in one
+// transaction.
+func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *keywarden.AuditEvent) (_ *keywarden.APIKey, err error) {
+	const op = "DeleteAPIKey"
+	ctx, done := s.begin(ctx, op, &err)
+	defer done()
+	where, args, err := s.refWhere(op, ref)
+	if err != nil {
+		return nil, err
 	}
 	var k *keywarden.APIKey
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -303,24 +313,6 @@ func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *ke
 		return nil, s.storeError(op, err, apiKeyMessages)
 	}
 	return k, nil
-}
-
-// TouchAPIKey records that the key was used at at. It never moves
-// last_used_at back: touches may arrive out of order. One statement, so its
-// own transaction.
-func (s *Store) TouchAPIKey(ctx context.Context, user string, at time.Time) (err error) {
-	const op = "TouchAPIKey"
-	ctx, done := s.begin(ctx, op, &err)
-	defer done()
-	t := s.d.Time(at)
-	res, err := s.exec(ctx, s.db, `
-		UPDATE api_keys
-		SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END
-		WHERE "user" = ?`, t, t, user)
-	if err == nil {
-		err = affectedOne(res, apiKeyMessages.notFound)
-	}
-	return s.storeError(op, err, apiKeyMessages)
 }
 
 // ImportAPIKeys stores many keys at once, for a bulk migration from another

@@ -27,10 +27,17 @@ func (s *Store) insertAuditEvent(ctx context.Context, tx *sql.Tx, e *keywarden.A
 func (s *Store) execInsertAuditEvent(ctx context.Context, q querier, e *keywarden.AuditEvent) error {
 	_, err := s.exec(ctx, q, `
 		INSERT INTO audit_events (`+auditEventColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OrgID, s.d.Time(e.At), e.Actor.Type, e.Actor.ID, e.Actor.Name, e.Action,
-		e.TargetType, e.TargetID, e.TargetName, e.ProcessID, e.RemoteAddr, e.UserAgent)
+		VALUES `+auditEventValues, s.auditEventArgs(e)...)
 	return err
+}
+
+// auditEventValues are the placeholders of one event's row, and
+// auditEventArgs its arguments, in the order of auditEventColumns.
+const auditEventValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func (s *Store) auditEventArgs(e *keywarden.AuditEvent) []any {
+	return []any{e.ID, e.OrgID, s.d.Time(e.At), e.Actor.Type, e.Actor.ID, e.Actor.Name, e.Action,
+		e.TargetType, e.TargetID, e.TargetName, e.ProcessID, e.RemoteAddr, e.UserAgent}
 }
 
 var auditMessages = messages{

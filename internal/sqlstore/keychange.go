@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keywarden/keywarden"
@@ -23,17 +26,49 @@ const keyChangeRetention = 24 * time.Hour
 // dialect's BeginKeyChange takes one (and AfterKeyChange notifies the other
 // nodes, at commit).
 func (s *Store) recordKeyChange(ctx context.Context, tx *sql.Tx, kind, user, processID string) error {
+	return s.recordKeyChanges(ctx, tx, []keywarden.KeyChange{{Kind: kind, User: user, ProcessID: processID}})
+}
+
+// keyChangeBatch is how many changes one INSERT of recordKeyChanges
+// appends: few statements for a revocation of thousands of keys, far
+// below either database's limit of bound parameters.
+const keyChangeBatch = 100
+
+// recordKeyChanges is recordKeyChange for many changes of one transaction,
+// appended in order: one lock, keyChangeBatch rows per INSERT, one
+// notification and one pruning for all of them, so that a change of many
+// keys at once (RevokeAPIKeys) costs a few statements, not four per key.
+func (s *Store) recordKeyChanges(ctx context.Context, tx *sql.Tx, changes []keywarden.KeyChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
 	if err := s.d.BeginKeyChange(ctx, tx); err != nil {
 		return err
 	}
 	now := s.clock()
-	var seq int64
-	if err := s.queryRow(ctx, tx, `
-		INSERT INTO key_changes (kind, "user", process_id, at) VALUES (?, ?, ?, ?) RETURNING seq`,
-		kind, user, processID, s.d.Time(now)).Scan(&seq); err != nil {
-		return err
+	at := s.d.Time(now)
+	var last int64
+	for batch := range slices.Chunk(changes, keyChangeBatch) {
+		args := make([]any, 0, 4*len(batch))
+		for _, c := range batch {
+			args = append(args, c.Kind, c.User, c.ProcessID, at)
+		}
+		rows, err := s.query(ctx, tx, `
+		INSERT INTO key_changes (kind, "user", process_id, at) VALUES (?, ?, ?, ?)`+
+			strings.Repeat(`, (?, ?, ?, ?)`, len(batch)-1)+` RETURNING seq`, args...)
+		if err != nil {
+			return err
+		}
+		seqs, err := scanAll(rows, func(r scanner) (seq int64, err error) { return seq, r.Scan(&seq) })
+		if err != nil {
+			return err
+		}
+		if len(seqs) != len(batch) {
+			return fmt.Errorf("appending %d key changes returned %d sequence numbers", len(batch), len(seqs))
+		}
+		last = max(last, slices.Max(seqs))
 	}
-	if err := s.d.AfterKeyChange(ctx, tx, seq); err != nil {
+	if err := s.d.AfterKeyChange(ctx, tx, last); err != nil {
 		return err
 	}
 	_, err := s.exec(ctx, tx, `DELETE FROM key_changes WHERE at < ?`, s.d.Time(now.Add(-keyChangeRetention)))

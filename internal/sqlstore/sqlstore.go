@@ -53,6 +53,10 @@ type Dialect interface {
 	// Time is the stored form of a time (read back by scanning into
 	// TimeDest, which accepts either form).
 	Time(t time.Time) any
+	// TimeValue is the placeholder of a time in a VALUES list in FROM,
+	// where no column gives the value its type: PostgreSQL needs a cast to
+	// know that it is a time at all.
+	TimeValue() string
 	// List is the stored form of a list of names (a key's scopes, the IDs a
 	// query is restricted to); ScanList is its inverse, of what the
 	// driver scans into an any (the text of either).

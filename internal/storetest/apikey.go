@@ -341,7 +341,6 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				_, err = s.FindAPIKey(ctx, org.ID, k.ID)
 				wantCode(t, err, keywarden.ENOTFOUND)
 				wantCode(t, DeleteAPIKey(ctx, s, org.ID, k.ID, nil), keywarden.ENOTFOUND)
-				wantCode(t, s.TouchAPIKey(ctx, k.User, At(3)), keywarden.ENOTFOUND)
 				keys, total, err := s.FindAPIKeys(ctx, keywarden.APIKeyFilter{OrgID: org.ID, Level: tt.level, ProcessID: tt.processID})
 				wantPage(t, "FindAPIKeys", keys, total, err, []*keywarden.APIKey{kept}, 1)
 			})
@@ -380,42 +379,6 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			}
 			wantEqual(t, "a kept key", got, k)
 		}
-	})
-
-	t.Run("TouchRecordsLastUsedAndNeverGoesBack", func(t *testing.T) {
-		t.Parallel()
-		s := newStore(t)
-		org, _ := MustCreateOrganization(t, s)
-		k := MustCreateAPIKey(t, s, org.ID, "", At(1))
-		other := MustCreateAPIKey(t, s, org.ID, "", At(1))
-		for _, tt := range []struct {
-			name  string
-			touch int
-			want  int
-		}{
-			{"First", 10, 10},
-			{"Later", 20, 20},
-			{"EarlierIsIgnored", 15, 20},
-		} {
-			t.Run(tt.name, func(t *testing.T) {
-				if err := s.TouchAPIKey(ctx, k.User, At(tt.touch)); err != nil {
-					t.Fatalf("TouchAPIKey: %v", err)
-				}
-				want := *k
-				want.LastUsedAt = At(tt.want)
-				got, err := s.FindAPIKeyByUser(ctx, k.User)
-				if err != nil {
-					t.Fatalf("FindAPIKeyByUser: %v", err)
-				}
-				wantEqual(t, "the touched key", got, &want)
-			})
-		}
-		got, err := s.FindAPIKey(ctx, org.ID, other.ID)
-		if err != nil {
-			t.Fatalf("FindAPIKey: %v", err)
-		}
-		wantEqual(t, "another key, untouched", got, other)
-		wantCode(t, s.TouchAPIKey(ctx, "kwo_NoSuchKeyAAAAAAAAAAA", At(30)), keywarden.ENOTFOUND)
 	})
 
 	t.Run("ConcurrentCreatesAllSucceed", func(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 type auditedChange struct {
 	name string
 	do   func(t *testing.T, s keywarden.Store, org *keywarden.Organization, owner *keywarden.User, e *keywarden.AuditEvent) error
-	// deleted, for a deletion that names its event's target itself
-	// (DeleteAPIKey), is set by do to what it deleted.
+	// deleted, for a change that names its event's target itself
+	// (DeleteAPIKey, RotateAPIKey), is set by do to the key it changed.
 	deleted **keywarden.APIKey
 }
 
@@ -51,6 +51,28 @@ func auditedChanges(ctx context.Context) []auditedChange {
 				}
 				return err
 			}, deleted: &deleted}
+		}(),
+		func() auditedChange {
+			var rotated *keywarden.APIKey
+			return auditedChange{name: "RotateAPIKey", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+				k := MustCreateAPIKey(t, s, org.ID, "", At(1))
+				var err error
+				rotated, err = s.RotateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, keywarden.Rotation{SecretHash: keywarden.HashSecret("new"), PreviousSecretExpiresAt: At(60)}, e)
+				return err
+			}, deleted: &rotated}
+		}(),
+		func() auditedChange {
+			var edited *keywarden.APIKey
+			return auditedChange{name: "UpdateAPIKey", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
+				k := MustCreateAPIKey(t, s, org.ID, "", At(1))
+				var err error
+				edited, err = s.UpdateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, func(cur *keywarden.APIKey) (*keywarden.APIKey, error) {
+					out := *cur
+					out.Name = "renamed"
+					return &out, nil
+				}, e)
+				return err
+			}, deleted: &edited}
 		}(),
 		{name: "CreateProcess", do: func(t *testing.T, s keywarden.Store, org *keywarden.Organization, _ *keywarden.User, e *keywarden.AuditEvent) error {
 			return s.CreateProcess(ctx, NewProcess(t, org.ID, At(1)), e)

@@ -21,13 +21,19 @@ func keyChangingMethods() map[string]bool {
 		"CreateAPIKey":  true,
 		"DeleteAPIKey":  true,
 		"DeleteProcess": true,
+		// Every key of a process or organization, one entry per key.
+		"RevokeAPIKeys": true,
+		"RotateAPIKey":  true,
+		"UpdateAPIKey":  true,
+		// Ends a rotation's grace period: the old secret is forgotten.
+		"EndPreviousSecrets": true,
 
-		// Last use is not part of verification.
-		"TouchAPIKey": false,
+		// Last use and usage counts are not part of verification.
+		"RecordKeyUsage": false, "FindKeyUsage": false, "PruneKeyUsage": false,
 
 		"AcceptInvite": false, "Close": false, "CreateInvite": false, "CreateOrganization": false,
 		"CreateProcess": false, "CreateSession": false, "DeleteExpiredSessions": false, "DeleteSession": false,
-		"APIKeysAfter": false, "FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
+		"APIKeysAfter": false, "FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAPIKeysExpiring": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
 		"FindInvite": false, "FindMembers": false, "FindMembership": false, "FindOrganizationByID": false,
 		"FindOrganizationByName": false, "FindOrganizations": false, "FindProcess": false,
 		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,
@@ -77,6 +83,42 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 				t.Fatal(err)
 			}
 			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User})
+		},
+		"RotateAPIKey": func() keywarden.KeyChange {
+			k := MustCreateAPIKey(t, s, org.ID, "", At(5))
+			after := mustLatest(t, s)
+			if _, err := s.RotateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, keywarden.Rotation{SecretHash: keywarden.HashSecret("new")}, nil); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeRotated, User: k.User})
+		},
+		"UpdateAPIKey": func() keywarden.KeyChange {
+			k := MustCreateAPIKey(t, s, org.ID, "", At(8))
+			after := mustLatest(t, s)
+			if _, err := s.UpdateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, func(cur *keywarden.APIKey) (*keywarden.APIKey, error) { return cur, nil }, nil); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeUpdated, User: k.User})
+		},
+		"EndPreviousSecrets": func() keywarden.KeyChange {
+			k := MustCreateAPIKey(t, s, org.ID, "", At(6))
+			if _, err := s.RotateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, keywarden.Rotation{SecretHash: keywarden.HashSecret("new"), PreviousSecretExpiresAt: At(7)}, nil); err != nil {
+				t.Fatal(err)
+			}
+			after := mustLatest(t, s)
+			if _, err := s.EndPreviousSecrets(ctx, At(7), nil); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangePreviousSecretEnded, User: k.User})
+		},
+		"RevokeAPIKeys": func() keywarden.KeyChange {
+			p := MustCreateProcess(t, s, org.ID, At(8))
+			k := MustCreateAPIKey(t, s, org.ID, p.ID, At(9))
+			after := mustLatest(t, s)
+			if _, err := s.RevokeAPIKeys(ctx, keywarden.RevokeAll{OrgID: org.ID, ProcessID: p.ID}); err != nil {
+				t.Fatal(err)
+			}
+			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User, ProcessID: p.ID})
 		},
 		"DeleteProcess": func() keywarden.KeyChange {
 			p := MustCreateProcess(t, s, org.ID, At(3))

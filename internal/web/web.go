@@ -172,6 +172,8 @@ func ActorLabel(a keywarden.Actor) string {
 		return "command line"
 	case keywarden.ActorAnonymous:
 		return "anonymous"
+	case keywarden.ActorSystem:
+		return "Keywarden"
 	}
 	return a.Name
 }

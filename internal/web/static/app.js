@@ -19,6 +19,8 @@
       filterScopes(f);
       showPresetDates(f);
     });
+    // So does a confirmation by typed name, its button disabled.
+    dialog.querySelectorAll("form [data-confirm-text]").forEach((i) => { i.value = ""; syncConfirm(i); });
     dialog.showModal();
     dialog.scrollTop = 0;
     // A confirmation starts on its safe choice (autofocus: "Cancel"), so
@@ -80,11 +82,12 @@
   document.addEventListener("close", (e) => {
     if (!(e.target instanceof HTMLDialogElement)) return;
     if (e.target.id === "save-key") {
-      // However it was closed, forget the key and show the updated table
-      // at its first page, where the new key is (newest first).
+      // However it was closed, forget the key and show the updated table:
+      // at its first page after a creation, where the new key is (newest
+      // first); on the same page after a rotation, which moves no key.
       hideAsk(e.target);
       e.target.querySelectorAll("input, textarea").forEach((f) => { f.value = ""; });
-      window.location.assign(window.location.pathname);
+      window.location.assign(window.location.pathname + (e.target.dataset.stay ? window.location.search : ""));
       return;
     }
     if (opener && document.contains(opener)) opener.focus();
@@ -127,12 +130,24 @@
         return;
       }
     }
+    const rot = target.closest("[data-rotate-path]");
+    if (rot) {
+      const dialog = document.getElementById("rotate-key");
+      dialog.querySelector("form").dataset.api = rot.dataset.rotatePath;
+      dialog.querySelector("[data-rotate-name]").textContent = rot.dataset.rotateName;
+      dialog.querySelector("[data-rotate-user]").textContent = rot.dataset.rotateUser;
+      rot.closest("details")?.removeAttribute("open");
+      openDialog(dialog, rot.closest("details")?.querySelector("summary") || rot);
+      return;
+    }
     const del = target.closest("[data-delete-path]");
     if (del) {
       const dialog = document.getElementById("delete-key");
       const form = dialog.querySelector("form");
       form.dataset.api = del.dataset.deletePath;
       form.dataset.flash = `API key “${del.dataset.deleteName}” (${del.dataset.deleteUser}) was deleted.`;
+      // From a key's own page, back to its table once it is gone.
+      if (del.dataset.deleteDone) form.dataset.done = del.dataset.deleteDone; else delete form.dataset.done;
       dialog.querySelector("[data-delete-name]").textContent = del.dataset.deleteName;
       dialog.querySelector("[data-delete-user]").textContent = del.dataset.deleteUser;
       del.closest("details")?.removeAttribute("open");
@@ -263,6 +278,16 @@
     }
     if (e.target.name === "expiry") syncExpiry(form);
   });
+  // A form that destroys something named keeps its submit button disabled
+  // until that name (data-confirm-text) is typed exactly; the API checks
+  // the same name again.
+  function syncConfirm(input) {
+    const submit = input.form?.querySelector('button[type="submit"]');
+    if (submit) submit.disabled = input.value !== input.dataset.confirmText;
+  }
+  document.addEventListener("input", (e) => {
+    if (e.target.matches?.("[data-confirm-text]")) syncConfirm(e.target);
+  });
   document.addEventListener("input", (e) => {
     if (e.target.matches?.("[data-scope-filter]")) filterScopes(e.target.form);
   });
@@ -287,6 +312,18 @@
         if (type) b.processTypeId = type;
         return b;
       }
+      case "edit-key": {
+        const limit = form.elements.limit.value.trim(), per = form.elements.windowSeconds.value.trim();
+        return {
+          name: form.elements.name.value,
+          allowedIps: form.elements.allowedIps.value.split(/[\s,]+/).filter(Boolean),
+          rateLimit: limit === "" && per === "" ? null : { limit: Number(limit), windowSeconds: Number(per) },
+        };
+      }
+      case "rotate-key":
+        return { gracePeriodSeconds: Number(form.querySelector('input[name="grace"]:checked')?.value ?? -1) };
+      case "revoke-all":
+        return { confirm: form.elements.confirm.value };
       case "rename-process":
         return { name: form.elements.name.value };
     }
@@ -384,7 +421,11 @@
         showProblem(form, problem);
         return;
       }
-      if (form.dataset.kind === "create-key") {
+      if (form.dataset.kind === "revoke-all") {
+        const n = (await res.json()).revoked;
+        form.dataset.flash = n === 1 ? "1 API key was revoked." : `${n} API keys were revoked.`;
+      }
+      if (form.dataset.kind === "create-key" || form.dataset.kind === "rotate-key") {
         showKey(form, await res.json());
         return;
       }
@@ -398,6 +439,7 @@
       showProblem(form, { detail: "Keywarden could not be reached. Check your connection and try again." });
     } finally {
       submit.disabled = false;
+      form.querySelectorAll("[data-confirm-text]").forEach((i) => syncConfirm(i));
     }
   });
 
@@ -407,6 +449,15 @@
     form.closest("dialog").close();
     form.reset();
     const dialog = document.getElementById("save-key");
+    // After a rotation, say so, and until when the old secret works.
+    const rotated = form.dataset.kind === "rotate-key";
+    if (rotated) dialog.dataset.stay = "1"; else delete dialog.dataset.stay;
+    dialog.querySelector("[data-save-title]").textContent = rotated ? "Save your new key" : "Save your key";
+    const note = dialog.querySelector("[data-rotation-note]");
+    note.hidden = !rotated;
+    note.textContent = !rotated ? "" : key.previousSecretExpiresAt
+      ? `The old secret keeps working until ${key.previousSecretExpiresAt.replace("T", " ").replace("Z", " UTC")}; then only this key does.`
+      : "The old secret no longer works.";
     const [user, pass] = [key.key.slice(0, key.key.indexOf(":")), key.key.slice(key.key.indexOf(":") + 1)];
     dialog.querySelector("#saved-key").value = key.key;
     dialog.querySelector("#saved-user").value = user;

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/ratelimit"
+)
+
+// A key may carry a rate limit (keywarden.RateLimit). Every request it
+// authenticates — on the REST API, forward-auth and the verify API alike —
+// takes one token from its bucket (package ratelimit: on this node, or on
+// Redis for the whole cluster), after the key check and only for a valid
+// key, so that nobody but its holder can spend a key's budget. Past the
+// limit the REST API answers 429 with Retry-After, forward-auth 403 with
+// Retry-After (nginx's auth_request turns any other status into a 500), and
+// the verify API the code RATE_LIMITED. Every response to a limited key's
+// request carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
+
+var errKeyRateLimited = keywarden.Errorf(keywarden.ERATELIMITED, "This API key's rate limit is reached. Try again after the time in Retry-After.")
+
+// limitKey spends one request of k's rate limit, if it has one, and returns
+// errKeyRateLimited past it. A limiter that cannot decide (Redis down, with
+// --rate-limit-redis-failure deny) is EUNAVAILABLE: the limit was not the
+// key's doing.
+func (s *server) limitKey(r *http.Request, k keywarden.KeyIdentity) error {
+	if k.RateLimit.IsZero() {
+		return nil
+	}
+	d, err := s.RateLimiter.Allow(r.Context(), k.User, ratelimit.Limit{Limit: k.RateLimit.Limit, Window: k.RateLimit.Window})
+	info := infoFrom(r.Context())
+	info.rate = &d
+	if err != nil {
+		s.Logger.WarnContext(r.Context(), "rate limiter failed", "key_user", k.User, "allowed", d.Allowed, "error", err)
+		if s.Metrics != nil {
+			s.Metrics.ObserveRateLimiterError()
+		}
+		if !d.Allowed && errors.Is(err, ratelimit.ErrUndecided) {
+			info.retryAfter = d.RetryAfter
+			return keywarden.Errorf(keywarden.EUNAVAILABLE, "rate limiter: %v", err)
+		}
+	}
+	if !d.Allowed {
+		info.retryAfter = d.RetryAfter
+		if s.Metrics != nil {
+			s.Metrics.ObserveRateLimited()
+		}
+		return errKeyRateLimited
+	}
+	return nil
+}
+
+// setRateLimitHeaders writes the IETF RateLimit headers of decision d
+// (draft-ietf-httpapi-ratelimit-headers): the limit, what is left, and the
+// seconds until the bucket is full again.
+func setRateLimitHeaders(h http.Header, d *ratelimit.Decision) {
+	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(int((d.Reset+time.Second-1)/time.Second)))
+}
