@@ -458,3 +458,30 @@ func TestCLIRestrictionsAndUpdate(t *testing.T) {
 		t.Errorf("%d api_key.updated events for one update and three refused", n)
 	}
 }
+
+// TestAllowlistOnForwardAuth: forward-auth applies a key's allowlist to the
+// original client, which the gateway (a trusted proxy) names in
+// X-Forwarded-For: inside the list the request passes, outside it gets the
+// same 401 as any bad key.
+func TestAllowlistOnForwardAuth(t *testing.T) {
+	clock, dir := newFakeClock(), t.TempDir()
+	_, root := setupOrg(t, clock, dir, "Acme")
+	srv := startServer(t, clock, dir, "--routes", exampleFile(t, "routes.yaml"), "--trusted-proxies", "127.0.0.1")
+	proc := srv.createProcess(t, root, "Invoices")
+	key := want(t, srv.do(t, basic(root), "POST", "/api/v1/processes/"+proc+"/api-keys", map[string]any{"name": "scanner", "scopes": []string{"workspace.file:upload"},
+		"exp": clock.Now().Add(30 * 24 * time.Hour).Format(time.RFC3339), "allowedIps": []string{"198.51.100.0/24"}}), http.StatusCreated).JSON(t)["key"].(string)
+	ask := func(client string) int {
+		return srv.do(t, func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+key)
+			r.Header.Set("X-Original-Method", "POST")
+			r.Header.Set("X-Original-URI", "/v1/processes/"+proc+"/files")
+			r.Header.Set("X-Forwarded-For", client)
+		}, "GET", "/api/v1/auth/forward", nil).Status
+	}
+	if got := ask("198.51.100.20"); got != http.StatusOK {
+		t.Errorf("forward-auth for a client inside the allowlist: %d", got)
+	}
+	if got := ask("203.0.113.20"); got != http.StatusUnauthorized {
+		t.Errorf("forward-auth for a client outside the allowlist: %d", got)
+	}
+}
