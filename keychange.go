@@ -14,6 +14,16 @@ type KeyChange struct {
 	Kind      string // one of the KeyChange… kinds; empty in entries written before kinds existed (deletions)
 	User      string
 	ProcessID string
+	// OrgID, KeyID and Name are the key's organization, object ID and
+	// name at the time of the change, for what follows the log beyond the
+	// caches (webhooks); empty in entries written before they were kept,
+	// and for a process's deletion, which names the process instead.
+	OrgID, KeyID, Name string
+}
+
+// ChangeOf is the log entry of a change of kind to key k.
+func ChangeOf(kind string, k *APIKey) KeyChange {
+	return KeyChange{Kind: kind, User: k.User, ProcessID: k.ProcessID, OrgID: k.OrgID, KeyID: k.ID, Name: k.Name}
 }
 
 // Kinds of KeyChange. The names are those of the events webhooks will

@@ -14,6 +14,7 @@ type Store interface {
 	SessionStore
 	AuditStore
 	KeyChangeFeed
+	WebhookStore
 	// Ping reports whether the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

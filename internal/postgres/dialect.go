@@ -171,6 +171,9 @@ func (dialect) ReadTx() *sql.TxOptions {
 // sqlstore's keepAnOwner for why NO KEY.
 func (dialect) LockRows() string { return ` FOR NO KEY UPDATE` }
 
+// SkipLocked claims rows no other transaction holds.
+func (dialect) SkipLocked() string { return ` FOR UPDATE SKIP LOCKED` }
+
 // BeginKeyChange makes seq order commit order. A sequence alone hands out
 // numbers in the order transactions ask, not the order they commit. So the
 // append takes a lock on the table, which conflicts with itself and is held

@@ -200,6 +200,9 @@ func (dialect) ReadTx() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 // lock from its start (BEGIN IMMEDIATE, see dsn).
 func (dialect) LockRows() string { return "" }
 
+// SkipLocked is empty for the same reason.
+func (dialect) SkipLocked() string { return "" }
+
 // BeginKeyChange and AfterKeyChange do nothing: with one writer at a time,
 // seq order is commit order, and no other process needs a notification.
 func (dialect) BeginKeyChange(context.Context, *sql.Tx) error        { return nil }

@@ -81,7 +81,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *keywarden.APIKey, e *keywar
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeCreated, k.User, k.ProcessID)
+		return s.recordKeyChange(ctx, tx, keywarden.ChangeOf(keywarden.KeyChangeCreated, k))
 	})
 	msgs := apiKeyMessages
 	if k.ProcessID != "" {
@@ -307,7 +307,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *ke
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeDeleted, k.User, "")
+		return s.recordKeyChange(ctx, tx, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k))
 	})
 	if err != nil {
 		return nil, s.storeError(op, err, apiKeyMessages)

@@ -50,7 +50,7 @@ func (s *Store) UpdateAPIKey(ctx context.Context, ref keywarden.APIKeyRef, edit 
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeUpdated, k.User, "")
+		return s.recordKeyChange(ctx, tx, keywarden.ChangeOf(keywarden.KeyChangeUpdated, k))
 	})
 	if err != nil {
 		return nil, s.storeError(op, err, apiKeyMessages) // edit's own verdict passes through

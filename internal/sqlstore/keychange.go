@@ -25,8 +25,8 @@ const keyChangeRetention = 24 * time.Hour
 // writer at a time, so that holds without a lock; on PostgreSQL the
 // dialect's BeginKeyChange takes one (and AfterKeyChange notifies the other
 // nodes, at commit).
-func (s *Store) recordKeyChange(ctx context.Context, tx *sql.Tx, kind, user, processID string) error {
-	return s.recordKeyChanges(ctx, tx, []keywarden.KeyChange{{Kind: kind, User: user, ProcessID: processID}})
+func (s *Store) recordKeyChange(ctx context.Context, tx *sql.Tx, c keywarden.KeyChange) error {
+	return s.recordKeyChanges(ctx, tx, []keywarden.KeyChange{c})
 }
 
 // keyChangeBatch is how many changes one INSERT of recordKeyChanges
@@ -49,13 +49,13 @@ func (s *Store) recordKeyChanges(ctx context.Context, tx *sql.Tx, changes []keyw
 	at := s.d.Time(now)
 	var last int64
 	for batch := range slices.Chunk(changes, keyChangeBatch) {
-		args := make([]any, 0, 4*len(batch))
+		args := make([]any, 0, 7*len(batch))
 		for _, c := range batch {
-			args = append(args, c.Kind, c.User, c.ProcessID, at)
+			args = append(args, c.Kind, c.User, c.ProcessID, c.OrgID, c.KeyID, c.Name, at)
 		}
 		rows, err := s.query(ctx, tx, `
-		INSERT INTO key_changes (kind, "user", process_id, at) VALUES (?, ?, ?, ?)`+
-			strings.Repeat(`, (?, ?, ?, ?)`, len(batch)-1)+` RETURNING seq`, args...)
+		INSERT INTO key_changes (kind, "user", process_id, org_id, key_id, key_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
+			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(batch)-1)+` RETURNING seq`, args...)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,9 @@ func (s *Store) recordKeyChanges(ctx context.Context, tx *sql.Tx, changes []keyw
 	if err := s.d.AfterKeyChange(ctx, tx, last); err != nil {
 		return err
 	}
-	_, err := s.exec(ctx, tx, `DELETE FROM key_changes WHERE at < ?`, s.d.Time(now.Add(-keyChangeRetention)))
+	// What the webhook queue has not read yet stays, however old.
+	_, err := s.exec(ctx, tx, `DELETE FROM key_changes WHERE at < ? AND seq <= (SELECT seq FROM webhook_cursor WHERE id = 1)`,
+		s.d.Time(now.Add(-keyChangeRetention)))
 	return err
 }
 
@@ -81,10 +83,10 @@ func (s *Store) KeyChangesSince(ctx context.Context, after int64, limit int) (_ 
 	ctx, done := s.begin(ctx, op, &err)
 	defer done()
 	changes, err := findAll(ctx, s, `
-		SELECT seq, kind, "user", process_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`,
+		SELECT seq, kind, "user", process_id, org_id, key_id, key_name FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`,
 		[]any{after, limit}, func(r scanner) (keywarden.KeyChange, error) {
 			var c keywarden.KeyChange
-			err := r.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID)
+			err := r.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID, &c.OrgID, &c.KeyID, &c.Name)
 			return c, err
 		})
 	if err != nil {

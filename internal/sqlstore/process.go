@@ -110,8 +110,8 @@ func (s *Store) RenameProcess(ctx context.Context, orgID, id, name string, now t
 }
 
 // DeleteProcess deletes a process of the organization, its keys and its
-// grants, appends the deletion to the key change feed, and records e, in
-// one transaction. The keys and grants are deleted explicitly rather than
+// grants, appends each key's deletion and the process's to the key change
+// feed, and records e, in one transaction. The keys and grants are deleted explicitly rather than
 // left to the foreign keys' cascades alone, so that they go even on a
 // SQLite connection that somehow lacks foreign_keys.
 func (s *Store) DeleteProcess(ctx context.Context, orgID, id string, e *keywarden.AuditEvent) (err error) {
@@ -119,8 +119,13 @@ func (s *Store) DeleteProcess(ctx context.Context, orgID, id string, e *keywarde
 	ctx, done := s.begin(ctx, op, &err)
 	defer done()
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, `
-			DELETE FROM api_keys WHERE org_id = ? AND process_id = ?`, orgID, id); err != nil {
+		rows, err := s.query(ctx, tx, `
+			DELETE FROM api_keys WHERE org_id = ? AND process_id = ? RETURNING `+apiKeyColumns, orgID, id)
+		if err != nil {
+			return err
+		}
+		keys, err := scanAll(rows, s.scanAPIKey)
+		if err != nil {
 			return err
 		}
 		if _, err := s.exec(ctx, tx, `
@@ -138,7 +143,13 @@ func (s *Store) DeleteProcess(ctx context.Context, orgID, id string, e *keywarde
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeProcessDeleted, "", id)
+		// Each key's deletion, for what tells organizations of their keys
+		// (webhooks), then the process's, for the caches.
+		changes := make([]keywarden.KeyChange, 0, len(keys)+1)
+		for _, k := range keys {
+			changes = append(changes, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k))
+		}
+		return s.recordKeyChanges(ctx, tx, append(changes, keywarden.KeyChange{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: id, OrgID: orgID}))
 	})
 	return s.storeError(op, err, processMessages)
 }

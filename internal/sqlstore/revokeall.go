@@ -60,7 +60,7 @@ func (s *Store) RevokeAPIKeys(ctx context.Context, r keywarden.RevokeAll) (_ []*
 					events = append(events, e)
 				}
 			}
-			changes[i] = keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User, ProcessID: k.ProcessID}
+			changes[i] = keywarden.ChangeOf(keywarden.KeyChangeDeleted, k)
 		}
 		if r.Summary != nil {
 			e, err := r.Summary(len(keys))

@@ -39,7 +39,7 @@ func (s *Store) RotateAPIKey(ctx context.Context, ref keywarden.APIKeyRef, rot k
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.KeyChangeRotated, k.User, "")
+		return s.recordKeyChange(ctx, tx, keywarden.ChangeOf(keywarden.KeyChangeRotated, k))
 	})
 	if err != nil {
 		return nil, s.storeError(op, err, apiKeyMessages)
@@ -84,7 +84,7 @@ func (s *Store) EndPreviousSecrets(ctx context.Context, now time.Time, event fun
 					return err
 				}
 			}
-			if err := s.recordKeyChange(ctx, tx, keywarden.KeyChangePreviousSecretEnded, k.User, ""); err != nil {
+			if err := s.recordKeyChange(ctx, tx, keywarden.ChangeOf(keywarden.KeyChangePreviousSecretEnded, k)); err != nil {
 				return err
 			}
 		}

@@ -74,6 +74,11 @@ type Dialect interface {
 	// must hold until it ends (the last-owner rule): "" where writers are
 	// serialized anyway.
 	LockRows() string
+	// SkipLocked is appended to a SELECT of rows to claim (a queue's): it
+	// locks them and passes over rows another transaction holds, so that
+	// concurrent claimers take different rows; "" where writers are
+	// serialized anyway.
+	SkipLocked() string
 	// BeginKeyChange runs before a change is appended to the key change
 	// feed, AfterKeyChange after, both in the change's transaction: they
 	// make seq order commit order and notify other nodes where that needs

@@ -41,10 +41,12 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		t.Fatal(err)
 	}
 	want := []keywarden.KeyChange{
-		{Kind: keywarden.KeyChangeCreated, User: k1.User},
-		{Kind: keywarden.KeyChangeCreated, User: k2.User, ProcessID: proc.ID},
-		{Kind: keywarden.KeyChangeDeleted, User: k1.User},
-		{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: proc.ID},
+		keywarden.ChangeOf(keywarden.KeyChangeCreated, k1),
+		keywarden.ChangeOf(keywarden.KeyChangeCreated, k2),
+		keywarden.ChangeOf(keywarden.KeyChangeDeleted, k1),
+		// A process's deletion logs each of its keys', then its own.
+		keywarden.ChangeOf(keywarden.KeyChangeDeleted, k2),
+		{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: proc.ID, OrgID: org.ID},
 	}
 	if len(changes) != len(want) {
 		t.Fatalf("feed = %+v, want %+v", changes, want)
@@ -62,8 +64,8 @@ func testKeyChanges(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	if latest, _ := s.LatestKeyChange(ctx); latest != last {
 		t.Errorf("LatestKeyChange = %d, want %d", latest, last)
 	}
-	if after, _ := s.KeyChangesSince(ctx, changes[2].Seq, 10); len(after) != 1 || after[0].Seq != last {
-		t.Errorf("KeyChangesSince(third) = %+v", after)
+	if after, _ := s.KeyChangesSince(ctx, changes[3].Seq, 10); len(after) != 1 || after[0].Seq != last {
+		t.Errorf("KeyChangesSince(fourth) = %+v", after)
 	}
 	if one, _ := s.KeyChangesSince(ctx, 0, 1); len(one) != 1 || one[0].Seq != changes[0].Seq {
 		t.Errorf("KeyChangesSince with limit 1 = %+v", one)

@@ -33,7 +33,11 @@ func keyChangingMethods() map[string]bool {
 
 		"AcceptInvite": false, "Close": false, "CreateInvite": false, "CreateOrganization": false,
 		"CreateProcess": false, "CreateSession": false, "DeleteExpiredSessions": false, "DeleteSession": false,
-		"APIKeysAfter": false, "FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAPIKeysExpiring": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
+		"APIKeysAfter": false, "FindAPIKey": false, "FindAPIKeyByUser": false, "FindAPIKeys": false, "FindAPIKeysExpiring": false,
+		// Webhooks follow the log; they change no key.
+		"CreateWebhook": false, "FindWebhook": false, "FindWebhooks": false, "UpdateWebhook": false, "DeleteWebhook": false,
+		"EnqueueWebhookEvents": false, "EnqueueWebhookDelivery": false, "ClaimWebhookDeliveries": false,
+		"CompleteWebhookAttempt": false, "FindWebhookDeliveries": false, "FindWebhookDelivery": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
 		"FindInvite": false, "FindMembers": false, "FindMembership": false, "FindOrganizationByID": false,
 		"FindOrganizationByName": false, "FindOrganizations": false, "FindProcess": false,
 		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,
@@ -74,7 +78,7 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 			if err := s.CreateAPIKey(ctx, k, nil); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeCreated, User: k.User, ProcessID: p.ID})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangeCreated, k))
 		},
 		"DeleteAPIKey": func() keywarden.KeyChange {
 			k := MustCreateAPIKey(t, s, org.ID, "", At(2))
@@ -82,7 +86,7 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 			if err := DeleteAPIKey(ctx, s, org.ID, k.ID, nil); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k))
 		},
 		"RotateAPIKey": func() keywarden.KeyChange {
 			k := MustCreateAPIKey(t, s, org.ID, "", At(5))
@@ -90,7 +94,7 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 			if _, err := s.RotateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, keywarden.Rotation{SecretHash: keywarden.HashSecret("new")}, nil); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeRotated, User: k.User})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangeRotated, k))
 		},
 		"UpdateAPIKey": func() keywarden.KeyChange {
 			k := MustCreateAPIKey(t, s, org.ID, "", At(8))
@@ -98,7 +102,7 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 			if _, err := s.UpdateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, func(cur *keywarden.APIKey) (*keywarden.APIKey, error) { return cur, nil }, nil); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeUpdated, User: k.User})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangeUpdated, k))
 		},
 		"EndPreviousSecrets": func() keywarden.KeyChange {
 			k := MustCreateAPIKey(t, s, org.ID, "", At(6))
@@ -109,7 +113,7 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 			if _, err := s.EndPreviousSecrets(ctx, At(7), nil); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangePreviousSecretEnded, User: k.User})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangePreviousSecretEnded, k))
 		},
 		"RevokeAPIKeys": func() keywarden.KeyChange {
 			p := MustCreateProcess(t, s, org.ID, At(8))
@@ -118,16 +122,17 @@ func testKeyChangingMethodsAreLogged(t *testing.T, newStore func(t *testing.T) k
 			if _, err := s.RevokeAPIKeys(ctx, keywarden.RevokeAll{OrgID: org.ID, ProcessID: p.ID}); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User, ProcessID: p.ID})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k))
 		},
 		"DeleteProcess": func() keywarden.KeyChange {
 			p := MustCreateProcess(t, s, org.ID, At(3))
-			MustCreateAPIKey(t, s, org.ID, p.ID, At(4))
+			k := MustCreateAPIKey(t, s, org.ID, p.ID, At(4))
 			after := mustLatest(t, s)
 			if err := s.DeleteProcess(ctx, org.ID, p.ID, nil); err != nil {
 				t.Fatal(err)
 			}
-			return wantLogged(t, s, after, keywarden.KeyChange{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: p.ID})
+			return wantLogged(t, s, after, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k),
+				keywarden.KeyChange{Kind: keywarden.KeyChangeProcessDeleted, ProcessID: p.ID, OrgID: org.ID})
 		},
 	}
 	for name, changes := range classes {
@@ -158,19 +163,20 @@ func mustLatest(t *testing.T, s keywarden.Store) int64 {
 }
 
 // wantLogged fails unless the log holds exactly want after seq.
-func wantLogged(t *testing.T, s keywarden.Store, after int64, want keywarden.KeyChange) keywarden.KeyChange {
+func wantLogged(t *testing.T, s keywarden.Store, after int64, want ...keywarden.KeyChange) keywarden.KeyChange {
 	t.Helper()
 	changes, err := s.KeyChangesSince(context.Background(), after, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 1 {
+	if len(changes) != len(want) {
 		t.Fatalf("the change log after it holds %+v, want exactly %+v", changes, want)
 	}
-	got := changes[0]
-	got.Seq = 0
-	if got != want {
-		t.Fatalf("the change log holds %+v, want %+v", got, want)
+	for i, got := range changes {
+		got.Seq = 0
+		if got != want[i] {
+			t.Fatalf("the change log holds %+v, want %+v", got, want[i])
+		}
 	}
-	return changes[0]
+	return changes[len(changes)-1]
 }

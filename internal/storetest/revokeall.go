@@ -70,7 +70,7 @@ func testRevokeAPIKeys(t *testing.T, newStore func(t *testing.T) keywarden.Store
 		}
 		var wantChanges []keywarden.KeyChange
 		for _, k := range want {
-			wantChanges = append(wantChanges, keywarden.KeyChange{Kind: keywarden.KeyChangeDeleted, User: k.User, ProcessID: k.ProcessID})
+			wantChanges = append(wantChanges, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k))
 		}
 		wantSameChanges(t, changesSince(t, s, after), wantChanges)
 		if len(rec.events) != len(want) {
