@@ -19,6 +19,9 @@ type KeyChange struct {
 	// caches (webhooks); empty in entries written before they were kept,
 	// and for a process's deletion, which names the process instead.
 	OrgID, KeyID, Name string
+	// Detail is what the entry says beyond its kind, as JSON: an expiry
+	// reminder's threshold and the key's expiry. Empty for most kinds.
+	Detail string
 }
 
 // ChangeOf is the log entry of a change of kind to key k.
@@ -31,12 +34,21 @@ func ChangeOf(kind string, k *APIKey) KeyChange {
 const (
 	KeyChangeCreated = "api_key.created"
 	KeyChangeDeleted = "api_key.deleted"
+	// KeyChangeLeaked is a deletion on a report that the key's full value
+	// is public (revoke-leaked): a deletion to the caches, its own event
+	// to webhooks.
+	KeyChangeLeaked  = "api_key.leaked"
 	KeyChangeRotated = "api_key.rotated"
 	KeyChangeUpdated = "api_key.updated"
 	// KeyChangePreviousSecretEnded: a rotation's grace period is over and
 	// the replaced secret is forgotten.
 	KeyChangePreviousSecretEnded = "api_key.previous_secret_ended"
 	KeyChangeProcessDeleted      = "process.deleted"
+	// KeyChangeExpiring and KeyChangeExpired are reminders, not changes:
+	// the key verifies as before (or, expired, no longer does by its own
+	// clock); they are in the log for webhooks.
+	KeyChangeExpiring = "api_key.expiring"
+	KeyChangeExpired  = "api_key.expired"
 )
 
 // KeyChangeFeed is the ordered log of key changes.

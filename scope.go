@@ -25,6 +25,7 @@ const (
 	ScopeProcessAPIKeyManage Scope = "workspace.process.api_key:manage"
 	ScopeAdminAPIKeyManage   Scope = "workspace.admin.api_key:manage"
 	ScopeAdminAuditRead      Scope = "workspace.admin.audit:read"
+	ScopeAdminWebhookManage  Scope = "workspace.admin.webhook:manage"
 )
 
 // Level says what a key reaches: a whole organization or one process.
@@ -80,6 +81,7 @@ func DefaultScopes() []ScopeInfo {
 		s("workspace.admin.api_key:manage", "Create, list and delete organization API keys.", false),
 		s("workspace.admin.subscriptions:manage", "Manage the organization's subscriptions.", false),
 		s("workspace.admin.audit:read", "Read the organization's audit log.", false),
+		s("workspace.admin.webhook:manage", "Manage the organization's webhooks.", false),
 	}
 }
 

@@ -41,7 +41,8 @@ var designScopes = []keywarden.Scope{
 	"workspace.admin.process:manage",
 	"workspace.admin.api_key:manage",
 	"workspace.admin.subscriptions:manage",
-	"workspace.admin.audit:read", // Keywarden's own: read the audit log
+	"workspace.admin.audit:read",     // Keywarden's own: read the audit log
+	"workspace.admin.webhook:manage", // Keywarden's own: manage webhooks
 }
 
 // designProcessScopes are the scopes DESIGN.md §3 lets a process key hold:
@@ -370,6 +371,7 @@ func TestScopeResourceIsDerived(t *testing.T) {
 		{"workspace.collection_editor:override", "collection_editor"},
 		{"workspace.admin.api_key:manage", "admin.api_key"},
 		{"workspace.admin.subscriptions:manage", "admin.subscriptions"},
+		{"workspace.admin.webhook:manage", "admin.webhook"},
 		{"workspace.file:upload", "file"},
 	} {
 		t.Run(fmt.Sprintf("%s groups under %s", tc.scope, tc.resource), func(t *testing.T) {

@@ -2,6 +2,7 @@ package keywarden
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -23,6 +24,11 @@ const (
 	// EventPing is sent by the test call only; nobody subscribes to it.
 	EventPing = "ping"
 )
+
+// EventID is the ID of the event of the key change log's entry seq: the
+// same on every node and for every webhook it goes to, so that receivers
+// can recognise a repeat.
+func EventID(seq int64) string { return fmt.Sprintf("evt_%016x", seq) }
 
 // WebhookEvents lists the event types a webhook may subscribe to, in the
 // order the API and the console show them.
@@ -106,6 +112,7 @@ type WebhookOutcome struct {
 
 // WebhookStore keeps webhooks and their durable queue.
 type WebhookStore interface {
+	ExpiryReminders
 	CreateWebhook(ctx context.Context, w *Webhook, e *AuditEvent) error
 	FindWebhook(ctx context.Context, orgID, id string) (*Webhook, error)
 	FindWebhooks(ctx context.Context, orgID string) ([]*Webhook, error)
@@ -120,7 +127,9 @@ type WebhookStore interface {
 	// skips the entry), and advances the shared cursor, in one
 	// transaction: with many nodes each entry is queued once. It returns
 	// how many entries it read.
-	EnqueueWebhookEvents(ctx context.Context, limit int, payload func(KeyChange) (eventType string, body []byte, ok bool)) (int, error)
+	// The deliveries are due at now, the caller's clock, on which it
+	// claims them too.
+	EnqueueWebhookEvents(ctx context.Context, now time.Time, limit int, payload func(KeyChange) (eventType string, body []byte, ok bool)) (int, error)
 	// EnqueueWebhookDelivery queues one event for one webhook (a ping, a
 	// redelivery).
 	EnqueueWebhookDelivery(ctx context.Context, d *WebhookDelivery) error
@@ -135,4 +144,54 @@ type WebhookStore interface {
 	CompleteWebhookAttempt(ctx context.Context, d *WebhookDelivery, o WebhookOutcome) error
 	FindWebhookDeliveries(ctx context.Context, orgID, webhookID string, page Page) ([]*WebhookDelivery, int, error)
 	FindWebhookDelivery(ctx context.Context, orgID, id string) (*WebhookDelivery, []*WebhookAttempt, error)
+	// RedeliverWebhookDelivery queues the delivery id of orgID again, due
+	// at now: pending, its lease and delivery time cleared, its attempts
+	// and their log kept (the next attempt is numbered after them), and
+	// the same event ID, by which receivers deduplicate. A delivery that
+	// a node holds under a lease that has not ended at now is ECONFLICT;
+	// none of orgID's, ENOTFOUND.
+	RedeliverWebhookDelivery(ctx context.Context, orgID, id string, now time.Time) error
+}
+
+// Expiry reminders: api_key.expiring when a key is 14, 7 and 1 days from
+// its expiry (the most urgent reached, once each), api_key.expired once it
+// has expired, given once per key and threshold however many nodes look.
+
+// ExpiryThresholds are the reminders' distances from the expiry, the
+// farthest first.
+var ExpiryThresholds = []time.Duration{14 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour}
+
+// ExpiredReminderWindow bounds how long after its expiry a key is still
+// reminded of as expired: a key that expired before webhooks were
+// configured, or while every node was down for longer, is not announced.
+const ExpiredReminderWindow = 7 * 24 * time.Hour
+
+// ExpiryThreshold returns the most urgent reminder a key expiring at exp
+// has reached at now ("14d", "7d", "1d", or "expired") and its log kind.
+// Callers ask only about keys within the first threshold.
+func ExpiryThreshold(exp, now time.Time) (label, kind string) {
+	left := exp.Sub(now)
+	if left <= 0 {
+		return "expired", KeyChangeExpired
+	}
+	label = "14d"
+	for _, t := range ExpiryThresholds {
+		if left <= t {
+			label = fmt.Sprintf("%dd", int(t/(24*time.Hour)))
+		}
+	}
+	return label, KeyChangeExpiring
+}
+
+// ExpiryDetail is the Detail of a reminder's log entry.
+type ExpiryDetail struct {
+	Threshold string `json:"threshold"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// ExpiryReminders is the part of a store that gives expiry reminders.
+type ExpiryReminders interface {
+	// RecordExpiryReminders logs the reminders due at now for up to
+	// limit keys and returns how many it gave.
+	RecordExpiryReminders(ctx context.Context, now time.Time, limit int) (int, error)
 }

@@ -9,7 +9,11 @@
 // that verifies keys pulls in no database driver.
 package api
 
-import "github.com/keywarden/keywarden"
+import (
+	"encoding/json"
+
+	"github.com/keywarden/keywarden"
+)
 
 // APIKey is an API key as the API shows it. Key is set only in the response
 // to the create call, the one time the secret is shown.
@@ -269,4 +273,100 @@ type KeyUsageHour struct {
 	Hour      string `json:"hour"`
 	Succeeded int64  `json:"succeeded"`
 	Failed    int64  `json:"failed"`
+}
+
+// Webhook is a webhook as the API shows it. Secret is set only in the
+// answers to a create and to a secret roll, the one time each secret is
+// shown: Keywarden keeps it sealed (docs/webhook-secrets.md) and never
+// shows it again.
+type Webhook struct {
+	ID          string          `json:"id"`
+	OrgID       string          `json:"orgId"`
+	URL         string          `json:"url"`
+	Description string          `json:"description"`
+	Events      []string        `json:"events"` // in keywarden.WebhookEvents order
+	Enabled     bool            `json:"enabled"`
+	CreatedAt   string          `json:"createdAt"`
+	CreatedBy   keywarden.Actor `json:"createdBy"`
+	UpdatedAt   string          `json:"updatedAt"`
+	// PreviousSecretExpiresAt is when the secret the last roll replaced
+	// stops signing deliveries; null when it already has.
+	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
+	Secret                  string  `json:"secret,omitempty"`
+}
+
+// WebhookList is the response of GET /admin/webhooks, oldest first.
+type WebhookList struct {
+	Webhooks   []Webhook  `json:"webhooks"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// CreateWebhookRequest is the body of POST /admin/webhooks. Enabled
+// defaults to true.
+type CreateWebhookRequest struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Description string   `json:"description,omitempty"`
+	Enabled     *bool    `json:"enabled,omitempty"`
+}
+
+// UpdateWebhookRequest is the body of PATCH /admin/webhooks/{id}: the
+// fields given change, the others stay. RollSecret gives the webhook a new
+// secret and goes alone, without the other fields.
+type UpdateWebhookRequest struct {
+	URL         *string            `json:"url,omitempty"`
+	Events      *[]string          `json:"events,omitempty"`
+	Description *string            `json:"description,omitempty"`
+	Enabled     *bool              `json:"enabled,omitempty"`
+	RollSecret  *RollWebhookSecret `json:"rollSecret,omitempty"`
+}
+
+// RollWebhookSecret asks for a new signing secret; the current one keeps
+// signing beside it for OverlapSeconds (0 to 7 days).
+type RollWebhookSecret struct {
+	OverlapSeconds *int64 `json:"overlapSeconds"`
+}
+
+// WebhookDelivery is one event on its way to one webhook. NextAttemptAt is
+// set while it is pending, DeliveredAt once it has succeeded; LastStatus is
+// the receiver's last HTTP status, null when it gave none (or there was no
+// attempt yet).
+type WebhookDelivery struct {
+	ID            string  `json:"id"`
+	WebhookID     string  `json:"webhookId"`
+	EventID       string  `json:"eventId"`
+	EventType     string  `json:"eventType"`
+	State         string  `json:"state"` // pending, succeeded or failed
+	Attempts      int     `json:"attempts"`
+	NextAttemptAt *string `json:"nextAttemptAt"`
+	LastStatus    *int    `json:"lastStatus"`
+	LastError     string  `json:"lastError"`
+	LastLatencyMs int64   `json:"lastLatencyMs"`
+	CreatedAt     string  `json:"createdAt"`
+	DeliveredAt   *string `json:"deliveredAt"`
+}
+
+// WebhookDeliveryList is the response of GET
+// /admin/webhooks/{id}/deliveries, newest first.
+type WebhookDeliveryList struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+	Pagination Pagination        `json:"pagination"`
+}
+
+// WebhookDeliveryDetail is one delivery with the body it sends and the log
+// of its attempts, oldest first.
+type WebhookDeliveryDetail struct {
+	WebhookDelivery
+	Payload    json.RawMessage  `json:"payload"`
+	AttemptLog []WebhookAttempt `json:"attemptLog"`
+}
+
+// WebhookAttempt is one try of a delivery. Status is null when the
+// receiver gave no HTTP answer (Error says why).
+type WebhookAttempt struct {
+	Attempt   int    `json:"attempt"`
+	At        string `json:"at"`
+	Status    *int   `json:"status"`
+	Error     string `json:"error"`
+	LatencyMs int64  `json:"latencyMs"`
 }

@@ -29,6 +29,8 @@ import (
 	"github.com/keywarden/keywarden/internal/server"
 	// Named so: run.go's usage is the command line's help text.
 	keyusage "github.com/keywarden/keywarden/internal/usage"
+	"github.com/keywarden/keywarden/internal/webhook/dispatch"
+	webhooksend "github.com/keywarden/keywarden/internal/webhook/send"
 )
 
 // HTTP server limits. Slow clients must not hold connections open forever,
@@ -62,8 +64,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	var redisFailure ratelimit.OnRedisError
 	fs.TextVar(&redisFailure, "rate-limit-redis-failure", ratelimit.OnErrorLocal, "what a rate limit decides when Redis is unreachable or slower than --redis-timeout: local (count on this node alone), deny (refuse with 503) or allow (let the request through uncounted)")
 	redisTimeout := fs.Duration("redis-timeout", ratelimit.DefaultTimeout, "how long a rate limit waits for Redis before --rate-limit-redis-failure decides")
+	webhookInterval := fs.Duration("webhook-poll", dispatch.DefaultInterval, "how often each node queues new key events for webhooks and sends the deliveries that are due")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
 	tf := addTLSFlags(fs)
+	wf := addWebhookFlags(fs)
 	if err := a.parse(fs, args); err != nil {
 		return err
 	}
@@ -95,6 +99,15 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	tlsConfig, err := tf.config(a, logger)
 	if err != nil {
 		return err
+	}
+	webhookBox, err := wf.box(a)
+	if err != nil {
+		return err
+	}
+	if webhookBox != nil {
+		logger.Info("webhook secret key loaded", "current_key_id", webhookBox.CurrentKeyID(), "allow_private", wf.allowPrivate)
+	} else {
+		logger.Info("no webhook secret key (--webhook-secret-key-file): webhooks cannot be created or given new secrets")
 	}
 
 	// The one catalogue of this process: the cache, the server and the route
@@ -164,6 +177,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// then records each end (graceperiod).
 	sweeper := &graceperiod.Sweeper{Store: store, Now: a.now, Logger: logger, Changed: keys.Sync}
 	go sweeper.Run(watchCtx, graceperiod.DefaultInterval)
+	// Webhook events go out from a durable queue that every node serves
+	// (dispatch): queued once, each delivery held by one node at a time.
+	dispatcher := &dispatch.Dispatcher{Store: store, Box: webhookBox, Now: a.now, Logger: logger,
+		Sender: webhooksend.New(webhooksend.Config{AllowPrivate: wf.allowPrivate, Now: a.now})}
+	go dispatcher.Run(watchCtx, *webhookInterval)
 
 	// Key usage is added up in memory and written every --usage-flush-interval.
 	// Close, deferred after store.Close and so run before it, and after
@@ -187,6 +205,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		RateLimiter:       limiter,
 		AuthFailuresPerIP: *authFailures,
 		ForwardRoutes:     routes.Load,
+
+		WebhookBox:          webhookBox,
+		WebhookAllowPrivate: wf.allowPrivate,
 	})
 	srv := &http.Server{
 		Handler:           handler,

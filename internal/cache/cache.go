@@ -566,7 +566,9 @@ func (s *Store) apply(ctx context.Context, c keywarden.KeyChange) error {
 		// The key's secrets or restrictions changed: read it again.
 		s.Invalidate(c.User)
 		return s.fill(ctx, c.User)
-	case keywarden.KeyChangeDeleted:
+	case keywarden.KeyChangeExpiring, keywarden.KeyChangeExpired:
+		// Reminders for webhooks: the key is as it was.
+	case keywarden.KeyChangeDeleted, keywarden.KeyChangeLeaked:
 		s.Invalidate(c.User)
 	case keywarden.KeyChangeProcessDeleted:
 		s.InvalidateProcess(c.ProcessID)

@@ -54,7 +54,7 @@ var isolationSeed = flag.Uint64("isolation.seed", 0,
 func TestTenantIsolation(t *testing.T) {
 	seed := isolationSeedFor(t)
 	t.Logf("seed %d (rerun: go test -run TestTenantIsolation ./internal/server/ -isolation.seed=%d, or KEYWARDEN_ISOLATION_SEED=%d)", seed, seed, seed)
-	templates := 200 // each sent with some 30 callers
+	templates := 500 // each sent with some 30 callers: enough for every route to succeed at least once
 	if testing.Short() {
 		templates = 100
 	}
@@ -147,6 +147,8 @@ type world struct {
 	owners  map[string]tenant // every ID and key user the test knows of
 	callers []*isoKey
 	seq     int
+	// webhooks is the webhooks' part of the model (webhook_isolation_test.go).
+	webhooks *hookModel
 
 	stats      isoStats
 	violations []violation
@@ -206,6 +208,7 @@ func newWorld(t *testing.T, seed uint64) *world {
 		c.ForwardRoutes = func() *routetable.Table { return table }
 		// Every route of the table is served, /metrics too.
 		c.ServeMetrics, c.Metrics = true, metrics.New()
+		c.WebhookBox = MustWebhookBox(t)
 	})
 	w.h = w.srv.HTTP.Config.Handler // the same handler, without a socket per request
 	w.loadRoutes()
@@ -372,6 +375,7 @@ func (w *world) liveCallers() int {
 // keys to send requests with, however many the requests deleted.
 func (w *world) replenish() {
 	now := w.now()
+	w.replenishWebhooks()
 	for _, o := range w.orgs {
 		live, orgKeys := 0, 0
 		for _, p := range w.procSeq {
@@ -577,7 +581,7 @@ func (w *world) loadRoutes() {
 		}
 		if api && !info.Fallback {
 			for _, p := range rt.params {
-				if p != "processId" && !(p == "id" && strings.Contains(path, "/api-keys/{id}")) {
+				if p != "processId" && !(p == "id" && strings.Contains(path, "/api-keys/{id}")) && !webhookParam(path, p) {
 					w.t.Errorf("route %q: the isolation test does not know what {%s} names; teach fillParams and the oracle", info.Pattern, p)
 				}
 			}
@@ -700,6 +704,9 @@ func fill(path string, params map[string]string) string {
 // live and deleted — and from IDs that never existed.
 func (w *world) fillParams(tm *template) {
 	rt := tm.rt
+	if w.fillWebhookParams(tm) {
+		return
+	}
 	if rt.hasParam("processId") && rt.hasParam("id") && w.rng.IntN(2) == 0 {
 		// A live key and its own process: the requests that may succeed.
 		if k := w.pickLive(func(k *isoKey) bool { return k.process != "" }); k != nil {
@@ -1056,7 +1063,7 @@ func (w *world) keyedOracle(x *exchange) {
 			x.deny(http.StatusNotFound, false, "a deleted process")
 		}
 	}
-	if id, ok := x.tm.params["id"]; ok {
+	if id, ok := x.tm.params["id"]; ok && !w.webhookOracle(x) {
 		switch t := w.keys[id]; {
 		case t == nil:
 			x.deny(http.StatusNotFound, false, "no such key")
@@ -1426,6 +1433,12 @@ func isolationRecipes() map[string]recipe {
 		// revokeall_isolation_test.go
 		"POST /api/v1/processes/{processId}/api-keys/revoke-all": {build: revokeProcessKeys},
 		"POST /api/v1/admin/api-keys/revoke-all":                 {build: revokeOrgKeys},
+		// webhook_isolation_test.go
+		"POST /api/v1/admin/webhooks":                                        {build: createWebhook},
+		"PATCH /api/v1/admin/webhooks/{id}":                                  {build: editWebhook},
+		"DELETE /api/v1/admin/webhooks/{id}":                                 {build: deleteWebhook},
+		"POST /api/v1/admin/webhooks/{id}/test":                              {build: testWebhook},
+		"POST /api/v1/admin/webhooks/{id}/deliveries/{deliveryId}/redeliver": {build: redeliverWebhook},
 	}
 }
 

@@ -873,6 +873,7 @@ func TestOpenAPIContract(t *testing.T) {
 
 	c.lifecycleScenario(t, root, exp) // lifecycle_test.go
 	c.revokeAllScenario(t, root, exp) // revokeall_test.go
+	c.webhookScenario(t, root, other) // webhook_test.go
 
 	// Expiry: a key past its exp is listed as Expired and no longer works.
 	h, data = c.ok(t, root, "POST", "/api/v1/admin/api-keys", keywarden.CreateAPIKeyRequest{

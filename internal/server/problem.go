@@ -24,6 +24,7 @@ var statusOf = map[string]int{
 	keywarden.EINTERNAL:     http.StatusInternalServerError,
 	EMETHOD:                 http.StatusMethodNotAllowed,
 	EMEDIATYPE:              http.StatusUnsupportedMediaType,
+	ENOTCONFIGURED:          http.StatusServiceUnavailable,
 }
 
 // writeError writes err as a problem document. It is the only place error

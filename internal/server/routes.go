@@ -120,6 +120,16 @@ func (s *server) routes() []route {
 		// Emergency revocation of every key of the organization, both levels.
 		{"POST /api/v1/admin/api-keys/revoke-all", orgScope(keywarden.ScopeAdminAPIKeyManage), s.handleRevokeOrgKeys},
 		{"GET /api/v1/admin/audit-events", orgScope(keywarden.ScopeAdminAuditRead), s.handleListAuditEvents},
+		// Webhooks (webhook.go).
+		{"GET /api/v1/admin/webhooks", orgScope(keywarden.ScopeAdminWebhookManage), s.handleListWebhooks},
+		{"POST /api/v1/admin/webhooks", orgScope(keywarden.ScopeAdminWebhookManage), s.handleCreateWebhook},
+		{"GET /api/v1/admin/webhooks/{id}", orgScope(keywarden.ScopeAdminWebhookManage), s.handleGetWebhook},
+		{"PATCH /api/v1/admin/webhooks/{id}", orgScope(keywarden.ScopeAdminWebhookManage), s.handleUpdateWebhook},
+		{"DELETE /api/v1/admin/webhooks/{id}", orgScope(keywarden.ScopeAdminWebhookManage), s.handleDeleteWebhook},
+		{"POST /api/v1/admin/webhooks/{id}/test", orgScope(keywarden.ScopeAdminWebhookManage), s.handleTestWebhook},
+		{"GET /api/v1/admin/webhooks/{id}/deliveries", orgScope(keywarden.ScopeAdminWebhookManage), s.handleListWebhookDeliveries},
+		{"GET /api/v1/admin/webhooks/{id}/deliveries/{deliveryId}", orgScope(keywarden.ScopeAdminWebhookManage), s.handleGetWebhookDelivery},
+		{"POST /api/v1/admin/webhooks/{id}/deliveries/{deliveryId}/redeliver", orgScope(keywarden.ScopeAdminWebhookManage), s.handleRedeliverWebhookDelivery},
 
 		{"GET /api/v1/processes", scope(keywarden.ScopeProcessRead), s.handleListProcesses},
 		{"POST /api/v1/processes", orgScope(keywarden.ScopeProcessCreate), s.handleCreateProcess},

@@ -18,9 +18,11 @@ import (
 	"github.com/keywarden/keywarden/internal/password"
 	"github.com/keywarden/keywarden/internal/ratelimit"
 	"github.com/keywarden/keywarden/internal/routetable"
+	"github.com/keywarden/keywarden/internal/secretbox"
 	"github.com/keywarden/keywarden/internal/throttle"
 	"github.com/keywarden/keywarden/internal/usage"
 	"github.com/keywarden/keywarden/internal/web"
+	"github.com/keywarden/keywarden/internal/webhook/send"
 )
 
 // DefaultMaxBodyBytes bounds every request body.
@@ -75,6 +77,17 @@ type Config struct {
 	// ClientIPs decides a request's client address and whether its
 	// X-Forwarded-* headers come from a trusted proxy; nil trusts nobody.
 	ClientIPs *clientip.Resolver
+
+	// WebhookBox seals webhooks' signing secrets (--webhook-secret-key);
+	// nil: webhooks can be listed, edited and deleted, but neither created
+	// nor given a new secret (503).
+	WebhookBox *secretbox.Box
+	// WebhookAllowPrivate lets webhook URLs be plain http and reach
+	// private, loopback and link-local addresses (--webhook-allow-private).
+	WebhookAllowPrivate bool
+	// WebhookResolver looks up a webhook URL's host when it is given, for
+	// the destination check (send.CheckURL); nil is net.DefaultResolver.
+	WebhookResolver send.Resolver
 }
 
 // KeyCache is what the server tells the verification cache. The cache
@@ -112,6 +125,7 @@ type server struct {
 	usage     keywarden.UsageStore // read only; Config.Usage (the recorder) writes
 	sessions  keywarden.SessionStore
 	audit     keywarden.AuditStore
+	webhooks  keywarden.WebhookStore
 	assets    *web.Assets
 	// Sign-in failures are counted per client address, and per account
 	// for untrusted clients or per device cookie for a browser that holds
@@ -174,6 +188,7 @@ func NewHandler(cfg Config) http.Handler {
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait)}
 	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
 	s.usage = cfg.Store
+	s.webhooks = cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
 	mux := s.newMux(s.routes())

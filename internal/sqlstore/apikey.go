@@ -307,7 +307,11 @@ func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *ke
 		if err := s.insertAuditEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return s.recordKeyChange(ctx, tx, keywarden.ChangeOf(keywarden.KeyChangeDeleted, k))
+		kind := keywarden.KeyChangeDeleted
+		if e != nil && e.Action == keywarden.AuditAPIKeyLeaked {
+			kind = keywarden.KeyChangeLeaked
+		}
+		return s.recordKeyChange(ctx, tx, keywarden.ChangeOf(kind, k))
 	})
 	if err != nil {
 		return nil, s.storeError(op, err, apiKeyMessages)

@@ -49,13 +49,13 @@ func (s *Store) recordKeyChanges(ctx context.Context, tx *sql.Tx, changes []keyw
 	at := s.d.Time(now)
 	var last int64
 	for batch := range slices.Chunk(changes, keyChangeBatch) {
-		args := make([]any, 0, 7*len(batch))
+		args := make([]any, 0, 8*len(batch))
 		for _, c := range batch {
-			args = append(args, c.Kind, c.User, c.ProcessID, c.OrgID, c.KeyID, c.Name, at)
+			args = append(args, c.Kind, c.User, c.ProcessID, c.OrgID, c.KeyID, c.Name, c.Detail, at)
 		}
 		rows, err := s.query(ctx, tx, `
-		INSERT INTO key_changes (kind, "user", process_id, org_id, key_id, key_name, at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
-			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(batch)-1)+` RETURNING seq`, args...)
+		INSERT INTO key_changes (kind, "user", process_id, org_id, key_id, key_name, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+
+			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, len(batch)-1)+` RETURNING seq`, args...)
 		if err != nil {
 			return err
 		}
@@ -77,18 +77,22 @@ func (s *Store) recordKeyChanges(ctx context.Context, tx *sql.Tx, changes []keyw
 	return err
 }
 
+const keyChangeColumns = `seq, kind, "user", process_id, org_id, key_id, key_name, detail`
+
+func scanKeyChange(r scanner) (keywarden.KeyChange, error) {
+	var c keywarden.KeyChange
+	err := r.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID, &c.OrgID, &c.KeyID, &c.Name, &c.Detail)
+	return c, err
+}
+
 // KeyChangesSince implements keywarden.KeyChangeFeed.
 func (s *Store) KeyChangesSince(ctx context.Context, after int64, limit int) (_ []keywarden.KeyChange, err error) {
 	const op = "KeyChangesSince"
 	ctx, done := s.begin(ctx, op, &err)
 	defer done()
 	changes, err := findAll(ctx, s, `
-		SELECT seq, kind, "user", process_id, org_id, key_id, key_name FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`,
-		[]any{after, limit}, func(r scanner) (keywarden.KeyChange, error) {
-			var c keywarden.KeyChange
-			err := r.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID, &c.OrgID, &c.KeyID, &c.Name)
-			return c, err
-		})
+		SELECT `+keyChangeColumns+` FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`,
+		[]any{after, limit}, scanKeyChange)
 	if err != nil {
 		return nil, s.storeError(op, err, messages{})
 	}

@@ -127,7 +127,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, orgID, id string, e *keywarde
 // transactions exclude each other), so that two nodes never queue the same
 // entries; the deliveries' UNIQUE (webhook_id, event_id) would refuse a
 // second copy anyway.
-func (s *Store) EnqueueWebhookEvents(ctx context.Context, limit int, payload func(keywarden.KeyChange) (string, []byte, bool)) (_ int, err error) {
+func (s *Store) EnqueueWebhookEvents(ctx context.Context, now time.Time, limit int, payload func(keywarden.KeyChange) (string, []byte, bool)) (_ int, err error) {
 	const op = "EnqueueWebhookEvents"
 	ctx, done := s.begin(ctx, op, &err)
 	defer done()
@@ -138,19 +138,15 @@ func (s *Store) EnqueueWebhookEvents(ctx context.Context, limit int, payload fun
 			return err
 		}
 		rows, err := s.query(ctx, tx, `
-			SELECT seq, kind, "user", process_id, org_id, key_id, key_name FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`, cursor, limit)
+			SELECT `+keyChangeColumns+` FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?`, cursor, limit)
 		if err != nil {
 			return err
 		}
-		changes, err := scanAll(rows, func(r scanner) (keywarden.KeyChange, error) {
-			var c keywarden.KeyChange
-			return c, r.Scan(&c.Seq, &c.Kind, &c.User, &c.ProcessID, &c.OrgID, &c.KeyID, &c.Name)
-		})
+		changes, err := scanAll(rows, scanKeyChange)
 		if err != nil || len(changes) == 0 {
 			return err
 		}
 		hooks := map[string][]*keywarden.Webhook{} // by organization, read once per transaction
-		now := s.clock()
 		for _, c := range changes {
 			if c.OrgID == "" {
 				continue
@@ -161,8 +157,11 @@ func (s *Store) EnqueueWebhookEvents(ctx context.Context, limit int, payload fun
 			}
 			ws, seen := hooks[c.OrgID]
 			if !seen {
-				if ws, err = findAll(ctx, s, `SELECT `+webhookColumns+` FROM webhooks WHERE org_id = ? AND enabled = ? ORDER BY id`,
-					[]any{c.OrgID, true}, s.scanWebhook); err != nil {
+				rows, err := s.query(ctx, tx, `SELECT `+webhookColumns+` FROM webhooks WHERE org_id = ? AND enabled = ? ORDER BY id`, c.OrgID, true)
+				if err != nil {
+					return err
+				}
+				if ws, err = scanAll(rows, s.scanWebhook); err != nil {
 					return err
 				}
 				hooks[c.OrgID] = ws
@@ -176,7 +175,7 @@ func (s *Store) EnqueueWebhookEvents(ctx context.Context, limit int, payload fun
 					return err
 				}
 				if err := s.insertDelivery(ctx, tx, &keywarden.WebhookDelivery{ID: id, WebhookID: w.ID, OrgID: w.OrgID,
-					EventID: eventID(c.Seq), EventType: typ, Payload: body, CreatedAt: now, NextAttempt: now}); err != nil {
+					EventID: keywarden.EventID(c.Seq), EventType: typ, Payload: body, CreatedAt: now, NextAttempt: now}); err != nil {
 					return err
 				}
 			}
@@ -190,10 +189,6 @@ func (s *Store) EnqueueWebhookEvents(ctx context.Context, limit int, payload fun
 	}
 	return read, nil
 }
-
-// eventID is the event ID of the log entry seq: the same on every node
-// and for every webhook, so that a receiver can recognise a repeat.
-func eventID(seq int64) string { return fmt.Sprintf("evt_%016x", seq) }
 
 // lockForUpdate locks the one row a SELECT reads until the transaction
 // ends, where writers are not serialized anyway.

@@ -37,7 +37,9 @@ func keyChangingMethods() map[string]bool {
 		// Webhooks follow the log; they change no key.
 		"CreateWebhook": false, "FindWebhook": false, "FindWebhooks": false, "UpdateWebhook": false, "DeleteWebhook": false,
 		"EnqueueWebhookEvents": false, "EnqueueWebhookDelivery": false, "ClaimWebhookDeliveries": false,
-		"CompleteWebhookAttempt": false, "FindWebhookDeliveries": false, "FindWebhookDelivery": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
+		"CompleteWebhookAttempt": false, "FindWebhookDeliveries": false, "FindWebhookDelivery": false, "RedeliverWebhookDelivery": false,
+		// Reminders in the log, for webhooks; the key verifies as before.
+		"RecordExpiryReminders": false, "FindAuditEvents": false, "FindAuditEventsAfter": false,
 		"FindInvite": false, "FindMembers": false, "FindMembership": false, "FindOrganizationByID": false,
 		"FindOrganizationByName": false, "FindOrganizations": false, "FindProcess": false,
 		"FindProcessGrants": false, "FindProcesses": false, "FindSession": false, "FindUserByEmail": false,

@@ -31,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 	t.Run("UpdateAPIKey", func(t *testing.T) { testUpdateAPIKey(t, newStore) })
 	t.Run("FindAPIKeysExpiring", func(t *testing.T) { testFindAPIKeysExpiring(t, newStore) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, newStore) })
+	t.Run("RedeliverWebhookDelivery", func(t *testing.T) { testRedeliverWebhookDelivery(t, newStore) })
+	t.Run("ExpiryReminders", func(t *testing.T) { testExpiryReminders(t, newStore) })
 	t.Run("KeyUsage", func(t *testing.T) { testKeyUsage(t, newStore) })
 	t.Run("Members", func(t *testing.T) { testMembers(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })

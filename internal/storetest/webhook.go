@@ -112,7 +112,7 @@ func testWebhooks(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 			go func() {
 				defer wg.Done()
 				for {
-					n, err := s.EnqueueWebhookEvents(ctx, 3, eventPayload)
+					n, err := s.EnqueueWebhookEvents(ctx, time.Now(), 3, eventPayload)
 					if err != nil {
 						t.Error(err)
 						return
@@ -168,7 +168,7 @@ func testWebhooks(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		for i := range 10 {
 			MustCreateAPIKey(t, s, org.ID, "", At(i))
 		}
-		if _, err := s.EnqueueWebhookEvents(ctx, 100, eventPayload); err != nil {
+		if _, err := s.EnqueueWebhookEvents(ctx, time.Now(), 100, eventPayload); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond).Add(time.Hour) // every delivery is due

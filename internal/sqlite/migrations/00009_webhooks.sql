@@ -67,7 +67,21 @@ CREATE TABLE webhook_cursor (
 ) STRICT;
 INSERT INTO webhook_cursor (id, seq) SELECT 1, coalesce(max(seq), 0) FROM key_changes;
 
+-- Expiry reminders already given: one per key and threshold ('14d',
+-- '7d', '1d', 'expired'), so that however many nodes look, each is given
+-- once (the primary key refuses a second).
+CREATE TABLE key_expiry_notices (
+    key_id    TEXT NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+    threshold TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (key_id, threshold)
+) STRICT;
+
+CREATE INDEX api_keys_expires_at ON api_keys (expires_at);
+
 -- +goose Down
+DROP INDEX api_keys_expires_at;
+DROP TABLE key_expiry_notices;
 DROP TABLE webhook_cursor;
 DROP TABLE webhook_attempts;
 DROP TABLE webhook_deliveries;
