@@ -513,8 +513,15 @@ func (b *browser) layoutProblems(wide bool) []string {
 func TestBrowserLayoutAtEveryWidth(t *testing.T) {
 	clock, dir := newFakeClock(), t.TempDir()
 	_, root := setupOrg(t, clock, dir, "Acme Holdings International")
-	srv := startServer(t, clock, dir)
+	srv := startServer(t, clock, dir, "--webhook-secret-key-file", webhookKeyFile(t), "--webhook-allow-private")
 	proc := srv.createProcess(t, root, "Supplier invoices and receipts for the northern region subsidiaries")
+	// A webhook with a long URL and description, and a delivery in its
+	// log (to a port nobody answers at: its error is shown).
+	hook := want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/webhooks", map[string]any{
+		"url":         "http://127.0.0.1:9/integrations/keywarden/webhooks/receive?token=0123456789abcdef0123456789abcdef0123456789abcdef",
+		"events":      []string{"api_key.created", "api_key.deleted", "api_key.rotated", "api_key.leaked"},
+		"description": "Security operations centre alerting for the finance subsidiaries"}), http.StatusCreated).JSON(t)["id"].(string)
+	want(t, srv.do(t, basic(root), "POST", "/api/v1/admin/webhooks/"+hook+"/test", nil), http.StatusAccepted)
 	exp := func(days int) string {
 		return clock.Now().Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)
 	}
@@ -547,7 +554,8 @@ func TestBrowserLayoutAtEveryWidth(t *testing.T) {
 	pages := []string{"/", "/settings", "/settings/members", "/settings/api-keys", "/settings/api-keys?offset=25", "/settings/audit", "/settings/audit?offset=50",
 		"/processes/" + proc + "/settings", "/processes/" + proc + "/settings/access", "/processes/" + proc + "/settings/api-keys",
 		"/processes/0123456789abcdef0123456789abcdef/settings",
-		"/settings/api-keys/" + orgKey, "/processes/" + proc + "/settings/api-keys/" + procKey}
+		"/settings/api-keys/" + orgKey, "/processes/" + proc + "/settings/api-keys/" + procKey,
+		"/settings/webhooks", "/settings/webhooks/" + hook}
 	for _, width := range []int{360, 390, 768, 1024, 1280, 1920} {
 		b.do(chromedp.EmulateViewport(int64(width), 844, chromedp.EmulateScale(1)))
 		for _, path := range pages {

@@ -179,6 +179,8 @@ func (s *server) routes() []route {
 		{"GET /settings/api-keys", adminPage(), s.handleOrgKeysPage},
 		{"GET /settings/api-keys/{id}", adminPage(), s.handleOrgKeyPage},
 		{"GET /settings/audit", adminPage(), s.handleAudit},
+		{"GET /settings/webhooks", adminPage(), s.handleWebhooksPage},
+		{"GET /settings/webhooks/{id}", adminPage(), s.handleWebhookPage},
 	}
 	// Prometheus scrapes without credentials. The page holds counts and
 	// latencies by route pattern, status and outcome, never a key, a tenant

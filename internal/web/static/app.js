@@ -50,8 +50,9 @@
   // After a rejected form post, focus goes to the first field in error.
   document.querySelector('main form [aria-invalid="true"]')?.focus();
 
-  // The "save your key" dialog holds the only copy of the key: closing it
-  // by Escape, its close button or a click outside asks first.
+  // The "save your key" and "save the signing secret" dialogs hold the
+  // only copy of a secret: closing one by Escape, its close button or a
+  // click outside asks first.
   function askClose(dialog) {
     const panel = dialog.querySelector("[data-confirm-panel]");
     if (!panel) { dialog.close(); return; }
@@ -81,10 +82,10 @@
   // their place.
   document.addEventListener("close", (e) => {
     if (!(e.target instanceof HTMLDialogElement)) return;
-    if (e.target.id === "save-key") {
-      // However it was closed, forget the key and show the updated table:
-      // at its first page after a creation, where the new key is (newest
-      // first); on the same page after a rotation, which moves no key.
+    if (e.target.hasAttribute("data-confirm-close")) {
+      // However it was closed, forget the secret and show the updated
+      // table: at its first page after a creation, where the new key is
+      // (newest first); on the same page after a rotation, which moves none.
       hideAsk(e.target);
       e.target.querySelectorAll("input, textarea").forEach((f) => { f.value = ""; });
       window.location.assign(window.location.pathname + (e.target.dataset.stay ? window.location.search : ""));
@@ -326,8 +327,19 @@
         return { confirm: form.elements.confirm.value };
       case "rename-process":
         return { name: form.elements.name.value };
+      case "create-webhook":
+        return { url: form.elements.url.value, events: checked(form, "events"), description: form.elements.description.value };
+      case "edit-webhook":
+        return { url: form.elements.url.value, events: checked(form, "events"), description: form.elements.description.value,
+          enabled: form.elements.enabled.checked };
+      case "roll-webhook-secret":
+        return { rollSecret: { overlapSeconds: Number(form.querySelector('input[name="overlap"]:checked')?.value ?? -1) } };
     }
     return null;
+  }
+
+  function checked(form, name) {
+    return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
   }
 
   // expiry turns the chosen preset or date into an RFC 3339 time. A date
@@ -429,6 +441,10 @@
         showKey(form, await res.json());
         return;
       }
+      if (form.dataset.kind === "create-webhook" || form.dataset.kind === "roll-webhook-secret") {
+        showSecret(form, await res.json());
+        return;
+      }
       if (form.dataset.flash) {
         try { sessionStorage.setItem(flashKey, form.dataset.flash); } catch { /* no confirmation */ }
       }
@@ -443,30 +459,54 @@
     }
   });
 
-  // showKey replaces the create dialog with the one-time "save your key"
-  // dialog. The key lives only in this page's memory and its fields.
-  function showKey(form, key) {
-    form.closest("dialog").close();
+  // showOnce replaces the form's dialog by a dialog that shows a secret
+  // this once (data-confirm-close: closing it asks first, then reloads the
+  // page, on its same page of the table if stay). The secret lives only in
+  // this page's memory and the dialog's fields, which fill sets.
+  function showOnce(form, id, stay, title, note, fill) {
+    form.closest("dialog")?.close();
     form.reset();
-    const dialog = document.getElementById("save-key");
-    // After a rotation, say so, and until when the old secret works.
-    const rotated = form.dataset.kind === "rotate-key";
-    if (rotated) dialog.dataset.stay = "1"; else delete dialog.dataset.stay;
-    dialog.querySelector("[data-save-title]").textContent = rotated ? "Save your new key" : "Save your key";
-    const note = dialog.querySelector("[data-rotation-note]");
-    note.hidden = !rotated;
-    note.textContent = !rotated ? "" : key.previousSecretExpiresAt
-      ? `The old secret keeps working until ${key.previousSecretExpiresAt.replace("T", " ").replace("Z", " UTC")}; then only this key does.`
-      : "The old secret no longer works.";
-    const [user, pass] = [key.key.slice(0, key.key.indexOf(":")), key.key.slice(key.key.indexOf(":") + 1)];
-    dialog.querySelector("#saved-key").value = key.key;
-    dialog.querySelector("#saved-user").value = user;
-    dialog.querySelector("#saved-pass").value = pass;
-    const base = dialog.dataset.baseUrl;
-    dialog.querySelector("#saved-curl").value = `curl -u "${key.key}" ${base}/api/v1/me`;
-    opener = document.querySelector('[data-open="create-key"]');
+    const dialog = document.getElementById(id);
+    if (stay) dialog.dataset.stay = "1"; else delete dialog.dataset.stay;
+    dialog.querySelector("[data-save-title]").textContent = title;
+    const slot = dialog.querySelector("[data-rotation-note]");
+    slot.hidden = !note;
+    slot.textContent = note;
+    const field = fill(dialog);
+    opener = document.querySelector(`[data-open="${form.closest("dialog")?.id}"]`) || opener;
     dialog.showModal();
-    dialog.querySelector("#saved-key").focus();
-    dialog.querySelector("#saved-key").select();
+    field.focus();
+    field.select();
+  }
+
+  // untilNote says until when the secret a rotation replaced still works.
+  function untilNote(until, what) {
+    return until ? `The old secret keeps working until ${until.replace("T", " ").replace("Z", " UTC")}; then only this ${what} does.`
+      : "The old secret no longer works.";
+  }
+
+  // showKey shows a new or rotated API key in the "save your key" dialog.
+  function showKey(form, key) {
+    const rotated = form.dataset.kind === "rotate-key";
+    showOnce(form, "save-key", rotated, rotated ? "Save your new key" : "Save your key",
+      rotated ? untilNote(key.previousSecretExpiresAt, "key") : "", (dialog) => {
+        const [user, pass] = [key.key.slice(0, key.key.indexOf(":")), key.key.slice(key.key.indexOf(":") + 1)];
+        dialog.querySelector("#saved-key").value = key.key;
+        dialog.querySelector("#saved-user").value = user;
+        dialog.querySelector("#saved-pass").value = pass;
+        dialog.querySelector("#saved-curl").value = `curl -u "${key.key}" ${dialog.dataset.baseUrl}/api/v1/me`;
+        return dialog.querySelector("#saved-key");
+      });
+  }
+
+  // showSecret shows a webhook's new signing secret in the "save the
+  // signing secret" dialog.
+  function showSecret(form, hook) {
+    const rolled = form.dataset.kind === "roll-webhook-secret";
+    showOnce(form, "save-secret", rolled, rolled ? "Save the new signing secret" : "Save the signing secret",
+      rolled ? untilNote(hook.previousSecretExpiresAt, "secret") : "", (dialog) => {
+        dialog.querySelector("#saved-secret").value = hook.secret;
+        return dialog.querySelector("#saved-secret");
+      });
   }
 })();
