@@ -1048,28 +1048,35 @@ func TestOpenAPIDocumentIsStrict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(tt.method, tt.path, nil)
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := json.Marshal(tt.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-				Status:                 tt.status, Header: tt.header,
-				Options: &openapi3filter.Options{IncludeResponseStatus: true},
-			}
-			in.SetBodyBytes(body)
-			err = openapi3filter.ValidateResponse(context.Background(), in)
-			if tt.valid && err != nil {
-				t.Errorf("a conforming response was rejected: %v", err)
-			}
-			if !tt.valid && err == nil {
-				t.Errorf("the document accepts it")
-			}
+			checkAgainstDocument(t, router, tt.method, tt.path, tt.status, tt.header, tt.body, tt.valid)
 		})
+	}
+}
+
+// checkAgainstDocument validates a made-up response to method path against
+// the OpenAPI document: valid says whether the document must accept it.
+func checkAgainstDocument(t *testing.T, router routers.Router, method, path string, status int, header http.Header, v any, valid bool) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status, Header: header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(body)
+	err = openapi3filter.ValidateResponse(context.Background(), in)
+	if valid && err != nil {
+		t.Errorf("a conforming response was rejected: %v", err)
+	}
+	if !valid && err == nil {
+		t.Errorf("the document accepts it")
 	}
 }

@@ -203,7 +203,7 @@ func testKeyUsage(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 		s := newStore(t)
 		imp, ok := s.(Importer)
 		if !ok {
-			t.Skip("the store cannot import keys in bulk")
+			t.Fatal("the store cannot import keys in bulk (storetest.Importer): both stores must")
 		}
 		org, _ := MustCreateOrganization(t, s)
 		// More than one statement's worth of rows (usageChunk) of each kind.
