@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/server"
 )
 
@@ -83,6 +85,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err := store.CreateAPIKey(ctx, k, e); err != nil {
 		return err
 	}
+	awaitPropagation(store)
 	if *asJSON {
 		res := server.NewAPIKeyResource(k, now)
 		res.Key = km.Value()
@@ -208,4 +211,16 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(a.stderr, "Deleted API key %q (%s).\n", k.Name, k.User)
 	return nil
+}
+
+// awaitPropagation waits, after a change that makes a key work where it
+// did not, until every serving node on a PostgreSQL database knows of it
+// (cache.DefaultPropagationWindow, README "A new key works everywhere at
+// its first use"), so that the key printed next is not refused at its
+// first use. On SQLite it returns at once: the one server picks the key up
+// within its --cache-poll.
+func awaitPropagation(store any) {
+	if _, ok := store.(*postgres.DB); ok {
+		time.Sleep(cache.DefaultPropagationWindow)
+	}
 }

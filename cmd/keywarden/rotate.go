@@ -56,6 +56,7 @@ func (a *app) keysRotate(ctx context.Context, args []string) error {
 	if k, err = store.RotateAPIKey(ctx, keywarden.APIKeyRef{OrgID: org.ID, ID: k.ID}, rot, e); err != nil {
 		return err
 	}
+	awaitPropagation(store)
 	if *asJSON {
 		res := server.NewAPIKeyResource(k, now)
 		res.Key = km.Value()

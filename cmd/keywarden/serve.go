@@ -55,6 +55,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds")
 	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here; must be under --cache-max-staleness")
 	maxStaleness := fs.Duration("cache-max-staleness", cache.DefaultMaxStaleness, "how far behind the key change feed the verification cache may be and still answer from memory: past it (a stalled or unreachable database), keys are checked against the database or refused with 503, and /readyz answers 503")
+	propagation := fs.Duration("cache-propagation-window", cache.DefaultPropagationWindow, "how far behind the key change feed the verification cache may be and still refuse an unknown key from memory (further behind, it reads the feed first); on PostgreSQL, creating, rotating or editing a key waits this long before answering, so that every node knows the key at its first use. Over --cache-poll, at most --cache-max-staleness, and the same on every node")
 	routesFile := fs.String("routes", "", "forward-auth route table (YAML `file`): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP")
 	authFailures := fs.Int("auth-failures-per-minute", server.DefaultAuthFailuresPerIP, "failed authentications a client address may make per minute before it is refused with 429 for the rest of the minute")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
@@ -77,6 +78,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if *cachePoll <= 0 || *cachePoll >= *maxStaleness {
 		return fmt.Errorf("%w: %s (%v) must be positive and under %s (%v): every read of the feed keeps the cache fresh for the latter",
 			errUsage, a.setting("cache-poll"), *cachePoll, a.setting("cache-max-staleness"), *maxStaleness)
+	}
+	if *propagation <= *cachePoll || *propagation > *maxStaleness {
+		return fmt.Errorf("%w: %s (%v) must be over %s (%v) and at most %s (%v)",
+			errUsage, a.setting("cache-propagation-window"), *propagation, a.setting("cache-poll"), *cachePoll, a.setting("cache-max-staleness"), *maxStaleness)
 	}
 	if *usageFlush <= 0 || *usageFlush > time.Hour {
 		return fmt.Errorf("%w: %s (%v) must be positive and at most an hour", errUsage, a.setting("usage-flush-interval"), *usageFlush)
@@ -138,7 +143,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// Every node follows the key change feed; on PostgreSQL a LISTEN wakes
 	// it as soon as another node commits a deletion.
 	var wake chan struct{}
+	// On SQLite this node is the only server: its own changes reach its
+	// cache before it answers (server.Config.KeyPropagation).
+	var keyPropagation time.Duration
 	if pg, ok := store.(*postgres.DB); ok {
+		keyPropagation = *propagation
 		logger.Info("database ready", "driver", "postgres", "database", pg.Redacted())
 		wake = make(chan struct{}, 1)
 		listenCtx, stopListening := context.WithCancel(ctx)
@@ -164,7 +173,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// its metrics.
 	m := metrics.New()
 	store.ObserveWith(m)
-	keys := cache.New(store, cache.Config{Size: *cacheSize, MaxStaleness: *maxStaleness, Catalogue: catalogue, Now: a.now, Metrics: m})
+	keys := cache.New(store, cache.Config{Size: *cacheSize, MaxStaleness: *maxStaleness, PropagationWindow: *propagation, Catalogue: catalogue, Now: a.now, Metrics: m})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -191,6 +200,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	handler := server.NewHandler(server.Config{
 		Store:             store,
 		Keys:              keys,
+		KeyPropagation:    keyPropagation,
 		Usage:             recorder,
 		Verifier:          &keywarden.Verifier{Keys: keys, Processes: keys, Now: a.now},
 		Metrics:           m,

@@ -76,6 +76,7 @@ func (a *app) keysUpdate(ctx context.Context, args []string) error {
 	case err != nil:
 		return flagError(err, withRestrictionFlags(map[string]string{"body: name": "--name", "body: scopes": "--scopes", "body: exp": "--expires"}))
 	}
+	awaitPropagation(store)
 	if *asJSON {
 		return printJSON(a.stdout, server.NewAPIKeyResource(k, now))
 	}

@@ -52,6 +52,15 @@ const (
 	// working here within it, whatever happens to the database or the
 	// network (docs/security.md, "Bounded staleness").
 	DefaultMaxStaleness = time.Second
+	// DefaultPropagationWindow is how far behind the change log the cache
+	// may be and still refuse an unknown key ID from memory. A node that
+	// creates or rotates a key waits this long before handing it out
+	// (server.Config.KeyPropagation), so every node that refuses from
+	// memory has read the log since the key was committed: a key created
+	// on one node works on every other at its first use. It must exceed
+	// the poll interval (--cache-poll, 250 ms by default) with room for a
+	// slow read.
+	DefaultPropagationWindow = 500 * time.Millisecond
 )
 
 // Metrics receives what the cache does; internal/metrics implements it.
@@ -68,9 +77,13 @@ type Config struct {
 	NegativeSize int
 	NegativeTTL  time.Duration
 	MaxStaleness time.Duration
-	Catalogue    *keywarden.Catalogue
-	Now          func() time.Time
-	Metrics      Metrics
+	// PropagationWindow bounds how far behind the log a refusal of an
+	// unknown ID from memory may be (DefaultPropagationWindow). At most
+	// MaxStaleness.
+	PropagationWindow time.Duration
+	Catalogue         *keywarden.Catalogue
+	Now               func() time.Time
+	Metrics           Metrics
 }
 
 // Source is what the cache reads from the store: keys by public ID, every
@@ -189,6 +202,9 @@ func New(source Source, cfg Config) *Store {
 	if cfg.MaxStaleness <= 0 {
 		cfg.MaxStaleness = DefaultMaxStaleness
 	}
+	if cfg.PropagationWindow <= 0 {
+		cfg.PropagationWindow = min(DefaultPropagationWindow, cfg.MaxStaleness)
+	}
 	if cfg.Catalogue == nil {
 		cfg.Catalogue = keywarden.MustDefaultCatalogue()
 	}
@@ -212,9 +228,13 @@ func New(source Source, cfg Config) *Store {
 
 // Fresh reports whether the cache has applied every change to keys made up
 // to MaxStaleness ago, and so answers from memory. /readyz reports it.
-func (s *Store) Fresh() bool {
+func (s *Store) Fresh() bool { return s.readWithin(s.cfg.MaxStaleness) }
+
+// readWithin reports whether the last successful read of the change log
+// started at most d ago.
+func (s *Store) readWithin(d time.Duration) bool {
 	at := s.synced.Load()
-	return at != 0 && time.Since(s.base)-time.Duration(at) <= s.cfg.MaxStaleness
+	return at != 0 && time.Since(s.base)-time.Duration(at) <= d
 }
 
 // LookupKey implements keywarden.KeySource. A hit copies the entry out
@@ -222,6 +242,14 @@ func (s *Store) Fresh() bool {
 // hashes and compares. A miss in a complete cache is an unknown ID; in an
 // incomplete one it asks the store and remembers the answer, found or not.
 // A cache that is not fresh asks the store every time.
+//
+// An unknown ID is refused from memory only while the cache has read the
+// change log within PropagationWindow: a key created on another node is
+// handed out only after that window (server.Config.KeyPropagation), so it
+// is then in memory here. A cache further behind (a slow read, a node
+// that was busy) first reads the log once more — one read, shared by
+// every miss waiting for it — rather than refuse a key that may have been
+// created a moment ago.
 func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
 	if !s.Fresh() {
 		s.cfg.Metrics.CacheMiss("stale")
@@ -238,8 +266,11 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	}
 	if s.complete {
 		s.mu.RUnlock()
-		s.cfg.Metrics.CacheHit("negative")
-		return keywarden.KeyRecord{}, false, nil
+		if s.readWithin(s.cfg.PropagationWindow) {
+			s.cfg.Metrics.CacheHit("negative")
+			return keywarden.KeyRecord{}, false, nil
+		}
+		return s.catchUp(ctx, user)
 	}
 	until, known := s.negative[string(user)]
 	gen := s.gen
@@ -261,6 +292,32 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	}
 	s.add(k, gen)
 	return k.Record(s.cfg.Catalogue), true, nil
+}
+
+// catchUp answers a miss of a complete cache that is behind the change log
+// by more than PropagationWindow: it has the log read by a read that
+// started after the miss, then looks again. When the log cannot be read,
+// the one bounded query of an uncached lookup answers instead.
+func (s *Store) catchUp(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
+	s.cfg.Metrics.CacheMiss("behind")
+	if err := s.syncSince(ctx, time.Since(s.base)); err != nil {
+		return s.fetch(ctx, string(user))
+	}
+	s.mu.RLock()
+	if i, ok := s.index[string(user)]; ok {
+		e := s.at(i)
+		e.ref.Store(1)
+		rec := e.record()
+		s.mu.RUnlock()
+		return rec, true, nil
+	}
+	complete := s.complete
+	s.mu.RUnlock()
+	if !complete {
+		// Evicted while reading: only the store can tell.
+		return s.fetch(ctx, string(user))
+	}
+	return keywarden.KeyRecord{}, false, nil
 }
 
 // fetch looks user up in the store, caching nothing: the answer of a cache
@@ -541,6 +598,23 @@ func (s *Store) load(ctx context.Context) error {
 func (s *Store) Sync(ctx context.Context) error {
 	s.followMu.Lock()
 	defer s.followMu.Unlock()
+	return s.syncLocked(ctx)
+}
+
+// syncSince makes sure the log has been read by a read that started at or
+// after t (on the cache's monotonic clock): misses that wait together on
+// followMu share one read.
+func (s *Store) syncSince(ctx context.Context, t time.Duration) error {
+	s.followMu.Lock()
+	defer s.followMu.Unlock()
+	if at := s.synced.Load(); at != 0 && time.Duration(at) >= t {
+		return nil
+	}
+	return s.syncLocked(ctx)
+}
+
+// syncLocked is Sync with followMu held.
+func (s *Store) syncLocked(ctx context.Context) error {
 	started := time.Since(s.base)
 	next, err := s.follow(ctx, s.seq)
 	s.seq = next

@@ -626,3 +626,97 @@ func TestProcessOwnersAreRemembered(t *testing.T) {
 		}
 	})
 }
+
+// feedReads counts the reads of the key change log.
+type feedReads struct {
+	*counting
+	reads atomic.Int64
+}
+
+func (r *feedReads) KeyChangesSince(ctx context.Context, seq int64, limit int) ([]keywarden.KeyChange, error) {
+	r.reads.Add(1)
+	return r.counting.KeyChangesSince(ctx, seq, limit)
+}
+
+// TestAKeyHandedOutAfterTheWindowWorksOnEveryNode: two caches over one
+// store stand for two nodes. A key is created through B, which waits out
+// the propagation window before handing it out, as the server does
+// (server.Config.KeyPropagation); A, which polls less often than that and
+// has no notification, accepts it at its first use, every time. Without
+// the wait, A refuses it until its next poll.
+func TestAKeyHandedOutAfterTheWindowWorksOnEveryNode(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	const poll, window = 40 * time.Millisecond, 60 * time.Millisecond
+	now := func() time.Time { return f.now }
+	a := cache.New(f.store, cache.Config{MaxStaleness: time.Second, PropagationWindow: window, Now: now})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.Watch(ctx, poll, nil, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	onA := &keywarden.Verifier{Keys: a, Processes: a, Now: now}
+	refusedWithoutWait := 0
+	for i := range 30 {
+		_, h := f.key(t, "", time.Hour) // created through "B" (f.cache), past A
+		if v, _ := onA.VerifyAuthorization(ctx, h, keywarden.Requirement{}); v.Code != keywarden.VerifyValid {
+			refusedWithoutWait++
+		}
+		_, h = f.key(t, "", time.Hour)
+		time.Sleep(window)
+		if v, err := onA.VerifyAuthorization(ctx, h, keywarden.Requirement{}); v.Code != keywarden.VerifyValid {
+			t.Fatalf("repetition %d: a key handed out after the window was refused on the other node: %+v, %v", i, v, err)
+		}
+	}
+	if refusedWithoutWait == 0 {
+		t.Error("no key was refused when used at once on the other node: the test does not exercise the window")
+	}
+	t.Logf("used at once, without the wait: %d of 30 refused on the other node", refusedWithoutWait)
+}
+
+// TestAMissBehindTheWindowReadsTheLogFirst: a cache that has not read the
+// log within its propagation window does not refuse an unknown ID from
+// memory: it reads the log once — one read for every miss waiting with it —
+// and then answers, finding a key created meanwhile.
+func TestAMissBehindTheWindowReadsTheLogFirst(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	src := &feedReads{counting: f.store}
+	const window = 30 * time.Millisecond
+	c := cache.New(src, cache.Config{MaxStaleness: time.Second, PropagationWindow: window, Now: func() time.Time { return f.now }})
+	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err != nil { // no poll within the test
+		t.Fatal(err)
+	}
+	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	unknown := basic(mustGenerate(t).Value())
+
+	reads := src.reads.Load()
+	if v, _ := verifier.VerifyAuthorization(context.Background(), unknown, keywarden.Requirement{}); v.Reason != keywarden.ReasonUnknownKey || src.reads.Load() != reads {
+		t.Fatalf("within the window: %+v after %d log reads; want unknown, from memory", v, src.reads.Load()-reads)
+	}
+
+	_, h := f.key(t, "", time.Hour) // created past c
+	time.Sleep(window + 10*time.Millisecond)
+	if v, err := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}); v.Code != keywarden.VerifyValid {
+		t.Fatalf("behind the window, a key created meanwhile: %+v, %v", v, err)
+	}
+
+	time.Sleep(window + 10*time.Millisecond)
+	reads, lookups := src.reads.Load(), f.store.Lookups()
+	var wg sync.WaitGroup
+	for range 64 {
+		h := basic(mustGenerate(t).Value())
+		wg.Go(func() {
+			if v, err := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}); v.Reason != keywarden.ReasonUnknownKey || err != nil {
+				t.Errorf("behind the window, an unknown ID: %+v, %v", v, err)
+			}
+		})
+	}
+	wg.Wait()
+	// One read for the misses that arrived before it started, at most one
+	// more for those that arrived during it.
+	if n := src.reads.Load() - reads; n < 1 || n > 2 {
+		t.Errorf("64 concurrent misses behind the window made %d log reads, want 1 or 2", n)
+	}
+	if n := f.store.Lookups() - lookups; n != 0 {
+		t.Errorf("%d key lookups for unknown IDs, want 0: the log answers for them", n)
+	}
+}

@@ -95,7 +95,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, processID str
 		return err
 	}
 	e.TargetAPIKey(k)
-	if err := s.changeKeys(ctx, func() error { return s.apiKeys.CreateAPIKey(ctx, k, e) }); err != nil {
+	if err := s.grantKeys(ctx, func() error { return s.apiKeys.CreateAPIKey(ctx, k, e) }); err != nil {
 		return err
 	}
 	s.Logger.InfoContext(ctx, "api key created", "key_id", k.ID, "key_user", k.User, "org_id", k.OrgID, "process_id", k.ProcessID, "by", p.Actor.ID)

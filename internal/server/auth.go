@@ -177,3 +177,24 @@ func (s *server) changeKeys(ctx context.Context, op func() error) error {
 	}
 	return nil
 }
+
+// grantKeys is changeKeys for a change that makes a key work where it did
+// not (a creation, a new secret, a wider allowlist or limit): the answer
+// that hands the key out waits until KeyPropagation has passed since the
+// commit, so that no other node refuses it at its first use
+// (docs/security.md, "Keys created on another node").
+func (s *server) grantKeys(ctx context.Context, op func() error) error {
+	if err := s.changeKeys(ctx, op); err != nil {
+		return err
+	}
+	if s.KeyPropagation > 0 {
+		t := time.NewTimer(s.KeyPropagation)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

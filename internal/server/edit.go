@@ -46,7 +46,7 @@ func (s *server) updateKey(w http.ResponseWriter, r *http.Request, processID str
 	}
 	now := s.Now()
 	var k *keywarden.APIKey
-	err = s.changeKeys(ctx, func() (err error) {
+	err = s.grantKeys(ctx, func() (err error) {
 		k, err = s.apiKeys.UpdateAPIKey(ctx, ref, func(cur *keywarden.APIKey) (*keywarden.APIKey, error) {
 			return keywarden.EditAPIKey(cur, req, keywarden.EditParams{Org: org, Catalogue: s.Catalogue, Now: now, Grantor: p})
 		}, e)

@@ -43,7 +43,7 @@ func (s *server) rotateKey(w http.ResponseWriter, r *http.Request, processID str
 	if err != nil {
 		return err
 	}
-	err = s.changeKeys(ctx, func() (err error) {
+	err = s.grantKeys(ctx, func() (err error) {
 		k, err = s.apiKeys.RotateAPIKey(ctx, ref, rot, e)
 		return err
 	})

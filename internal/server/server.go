@@ -38,6 +38,13 @@ type Config struct {
 	// Keys is the verification cache behind Verifier, told of every
 	// change to keys this node makes; nil when there is none.
 	Keys KeyCache
+	// KeyPropagation is how long a creation, a rotation or an edit waits
+	// after its commit before it is answered, when other nodes verify
+	// keys from the same database: every node's propagation window
+	// (cache.Config.PropagationWindow), so that by the time anyone holds
+	// the new key or secret, every node that refuses unknown keys from
+	// memory has read it. Zero when this node is the only one.
+	KeyPropagation time.Duration
 	// Usage records key uses off the request path; a usage.Recorder over
 	// Store when nil.
 	Usage     UsageRecorder
