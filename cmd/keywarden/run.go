@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/logwriter"
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/sqlite"
 	"github.com/keywarden/keywarden/internal/sqlstore"
@@ -398,20 +399,31 @@ func describeMigrations(applied []int64, version int64) string {
 }
 
 // newLogger returns the structured logger of the server, writing to stderr.
-func (a *app) newLogger(format, level string) (*slog.Logger, error) {
-	w := a.stderr
+//
+// Written to a file or pipe (the process's stderr), lines go through a
+// logwriter, which batches the lines of busy moments into one write;
+// close writes what is still waiting and must run before the process
+// exits. In tests (a buffer) lines are written as they come.
+func (a *app) newLogger(format, level string) (*slog.Logger, func(), error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: %s=%q: want debug, info, warn or error", errUsage, a.setting("log-level"), level)
+		return nil, nil, fmt.Errorf("%w: %s=%q: want debug, info, warn or error", errUsage, a.setting("log-level"), level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var handler func(io.Writer, *slog.HandlerOptions) slog.Handler
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		handler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		handler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+	default:
+		return nil, nil, fmt.Errorf("%w: %s=%q: want text or json", errUsage, a.setting("log-format"), format)
 	}
-	return nil, fmt.Errorf("%w: %s=%q: want text or json", errUsage, a.setting("log-format"), format)
+	if f, ok := a.stderr.(*os.File); ok {
+		lw := logwriter.New(f)
+		return slog.New(handler(lw, opts)), func() { _ = lw.Close() }, nil
+	}
+	return slog.New(handler(a.stderr, opts)), func() {}, nil
 }
 
 // auditEvent returns the audit event of a change made from the command line.

@@ -90,10 +90,11 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errUsage, a.setting("trusted-proxies"), err)
 	}
-	logger, err := a.newLogger(*logFormat, *logLevel)
+	logger, closeLog, err := a.newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
+	defer closeLog()
 	limiter, err := a.rateLimiter(*redisURL, *redisURLFile, redisFailure, *redisTimeout, logger)
 	if err != nil {
 		return err
