@@ -251,18 +251,25 @@ func (d dialect) ImportAPIKeys(ctx context.Context, keys []*keywarden.APIKey) er
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"api_keys"},
 			[]string{"id", "org_id", "process_id", "name", "user", "secret_hash", "scopes",
-				"created_at", "created_by_type", "created_by_id", "created_by_name", "expires_at", "last_used_at"},
+				"created_at", "created_by_type", "created_by_id", "created_by_name", "expires_at", "last_used_at",
+				"last_used_from", "previous_secret_hash", "previous_secret_expires_at", "allowed_ips",
+				"rate_limit", "rate_limit_window_seconds"},
 			pgx.CopyFromSlice(len(keys), func(i int) ([]any, error) {
 				k := keys[i]
-				var processID, lastUsedAt any
+				var processID, lastUsedAt, prevHash, prevUntil any
 				if k.ProcessID != "" {
 					processID = k.ProcessID
 				}
 				if !k.LastUsedAt.IsZero() {
 					lastUsedAt = k.LastUsedAt
 				}
+				if !k.PreviousSecretExpiresAt.IsZero() {
+					prevHash, prevUntil = k.PreviousSecretHash[:], k.PreviousSecretExpiresAt
+				}
 				return []any{k.ID, k.OrgID, processID, k.Name, k.User, k.SecretHash[:], sqlstore.ScopeNames(k.Scopes),
-					k.CreatedAt, k.CreatedBy.Type, k.CreatedBy.ID, k.CreatedBy.Name, k.ExpiresAt, lastUsedAt}, nil
+					k.CreatedAt, k.CreatedBy.Type, k.CreatedBy.ID, k.CreatedBy.Name, k.ExpiresAt, lastUsedAt,
+					k.LastUsedFrom, prevHash, prevUntil, keywarden.NetworkStrings(k.AllowedIPs),
+					k.RateLimit.Limit, int64(k.RateLimit.Window / time.Second)}, nil
 			}))
 		return err
 	})

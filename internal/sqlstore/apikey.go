@@ -331,10 +331,9 @@ func (s *Store) DeleteAPIKey(ctx context.Context, ref keywarden.APIKeyRef, e *ke
 // organization, a 32-byte hash — so the caller vouches for everything else
 // (names, scopes, expiry, prefixes). It writes no audit events, so the
 // caller records the import where it needs to; and no key changes, which
-// would be one row per key: a verification cache in front of the store
-// learns of the new keys on their first lookup, as it does of any key it has
-// not seen (an ID presented before its import is refused until the cache's
-// negative entry for it expires).
+// would be one row per key. So import before starting the nodes: a running
+// node's cache holds every key it loaded and learns of new ones only from
+// the change log, and refuses imported keys until it restarts.
 func (s *Store) ImportAPIKeys(ctx context.Context, keys []*keywarden.APIKey) (err error) {
 	const op = "ImportAPIKeys"
 	ctx, done := s.begin(ctx, op, &err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -234,6 +236,33 @@ func testKeyUsage(t *testing.T, newStore func(t *testing.T) keywarden.Store) {
 				want = []keywarden.KeyUsageCount{{User: keys[i].User, Hour: hourAt(i % 3), Succeeded: int64(i)}}
 			}
 			wantUsage(t, fmt.Sprintf("key %d", i), got, err, want)
+		}
+	})
+
+	t.Run("ImportKeepsEveryField", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		imp := s.(Importer)
+		org, _ := MustCreateOrganization(t, s)
+		k := NewAPIKey(t, org.ID, "", At(1))
+		k.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+		k.RateLimit = keywarden.RateLimit{Limit: 100, Window: time.Minute}
+		k.PreviousSecretHash = keywarden.HashSecret("previous")
+		k.PreviousSecretExpiresAt = At(5)
+		k.LastUsedAt, k.LastUsedFrom = At(2), "192.0.2.7"
+		if err := imp.ImportAPIKeys(ctx, []*keywarden.APIKey{k}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.FindAPIKeyByUser(ctx, k.User)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An allowlist or a limit lost in the import would leave the key
+		// working from anywhere, as often as anyone likes.
+		if !slices.Equal(got.AllowedIPs, k.AllowedIPs) || got.RateLimit != k.RateLimit ||
+			got.PreviousSecretHash != k.PreviousSecretHash || !got.PreviousSecretExpiresAt.Equal(k.PreviousSecretExpiresAt) ||
+			!got.LastUsedAt.Equal(k.LastUsedAt) || got.LastUsedFrom != k.LastUsedFrom {
+			t.Errorf("imported %+v, read back %+v", k, got)
 		}
 	})
 
