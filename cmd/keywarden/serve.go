@@ -55,7 +55,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds")
 	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here; must be under --cache-max-staleness")
 	maxStaleness := fs.Duration("cache-max-staleness", cache.DefaultMaxStaleness, "how far behind the key change feed the verification cache may be and still answer from memory: past it (a stalled or unreachable database), keys are checked against the database or refused with 503, and /readyz answers 503")
-	propagation := fs.Duration("cache-propagation-window", cache.DefaultPropagationWindow, "how far behind the key change feed the verification cache may be and still refuse an unknown key from memory (further behind, it reads the feed first); on PostgreSQL, creating, rotating or editing a key waits this long before answering, so that every node knows the key at its first use. Over --cache-poll, at most --cache-max-staleness, and the same on every node")
+	propagation := fs.Duration("cache-propagation-window", cache.DefaultPropagationWindow, "how far behind the key change feed the verification cache may be and still refuse an unknown key from memory (further behind, it reads the feed first); on PostgreSQL, creating, rotating or editing a key waits this long before answering, so that every node knows the key at its first use. At most --cache-max-staleness, the same on every node, and best over --cache-poll (else misses read the feed between polls)")
 	routesFile := fs.String("routes", "", "forward-auth route table (YAML `file`): which requests to the services behind a gateway need which scopes; reloaded on SIGHUP")
 	authFailures := fs.Int("auth-failures-per-minute", server.DefaultAuthFailuresPerIP, "failed authentications a client address may make per minute before it is refused with 429 for the rest of the minute")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` instead of the main one, e.g. 127.0.0.1:9090")
@@ -79,9 +79,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: %s (%v) must be positive and under %s (%v): every read of the feed keeps the cache fresh for the latter",
 			errUsage, a.setting("cache-poll"), *cachePoll, a.setting("cache-max-staleness"), *maxStaleness)
 	}
-	if *propagation <= *cachePoll || *propagation > *maxStaleness {
-		return fmt.Errorf("%w: %s (%v) must be over %s (%v) and at most %s (%v)",
-			errUsage, a.setting("cache-propagation-window"), *propagation, a.setting("cache-poll"), *cachePoll, a.setting("cache-max-staleness"), *maxStaleness)
+	if *propagation <= 0 || *propagation > *maxStaleness {
+		return fmt.Errorf("%w: %s (%v) must be positive and at most %s (%v)",
+			errUsage, a.setting("cache-propagation-window"), *propagation, a.setting("cache-max-staleness"), *maxStaleness)
 	}
 	if *usageFlush <= 0 || *usageFlush > time.Hour {
 		return fmt.Errorf("%w: %s (%v) must be positive and at most an hour", errUsage, a.setting("usage-flush-interval"), *usageFlush)

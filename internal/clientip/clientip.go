@@ -66,6 +66,9 @@ func (r *Resolver) trusts(a netip.Addr) bool {
 // TrustsPeer reports whether the request's TCP peer is a trusted proxy,
 // whose X-Forwarded-* headers may be believed.
 func (r *Resolver) TrustsPeer(req *http.Request) bool {
+	if len(r.trusted) == 0 {
+		return false // without parsing the peer's address
+	}
 	peer, ok := peerAddr(req)
 	return ok && r.trusts(peer)
 }

@@ -190,3 +190,46 @@ func BenchmarkObserveRequest(b *testing.B) {
 		m.ObserveRequest("POST /api/v1/verify", "POST", 200, 40*time.Microsecond)
 	}
 }
+
+// TestRouteMatchesObserveRequest: a Route records exactly the series that
+// ObserveRequest records, created only when first observed.
+func TestRouteMatchesObserveRequest(t *testing.T) {
+	byRoute, byCall := metrics.New(), metrics.New()
+	rt := byRoute.Route("GET /api/v1/me")
+	for _, o := range []struct {
+		method string
+		status int
+	}{{"GET", 200}, {"GET", 200}, {"GET", 401}, {"BREW", 418}, {"POST", 599}, {"DELETE", 204}} {
+		rt.Observe(o.method, o.status, 3*time.Millisecond)
+		byCall.ObserveRequest("GET /api/v1/me", o.method, o.status, 3*time.Millisecond)
+	}
+	_ = byRoute.Route("GET /never") // creates nothing
+	a, b := scrapeRequests(t, byRoute), scrapeRequests(t, byCall)
+	if a != b {
+		t.Errorf("Route recorded\n%s\nObserveRequest recorded\n%s", a, b)
+	}
+	if !strings.Contains(a, `status="418"`) || strings.Contains(a, "/never") {
+		t.Errorf("unexpected series:\n%s", a)
+	}
+}
+
+func TestRouteObserveAllocatesNothing(t *testing.T) {
+	rt := metrics.New().Route("GET /api/v1/me")
+	rt.Observe("GET", 200, time.Millisecond)
+	if n := testing.AllocsPerRun(100, func() { rt.Observe("GET", 200, time.Millisecond) }); n != 0 {
+		t.Errorf("Route.Observe allocates %v times, want 0", n)
+	}
+}
+
+func scrapeRequests(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	var out []string
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasPrefix(line, "keywarden_http_request") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -35,9 +35,10 @@ var (
 // authenticate returns the principal of a request or the one 401 error. Why
 // it failed is logged with the key's public ID (when the key was well-formed)
 // and never sent to the caller. A store failure is a 500: fail closed, but do
-// not tell a valid caller its key is wrong.
-func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
-	ctx := r.Context()
+// not tell a valid caller its key is wrong. A key's principal is held in
+// info when inInfo (the handler reads it there, for this request only), and
+// allocated otherwise (it goes into the request's context).
+func (s *server) authenticate(r *http.Request, info *requestInfo, inInfo bool) (*keywarden.Principal, error) {
 	values := r.Header.Values("Authorization")
 	// The console calls the API with its session cookie instead of a key;
 	// a state-changing call must then carry the session's CSRF token.
@@ -53,42 +54,62 @@ func (s *server) authenticate(r *http.Request) (*keywarden.Principal, error) {
 						return nil, err
 					}
 				}
-				infoFrom(ctx).userID = p.UserID
+				info.userID = p.UserID
 				return p, nil
 			}
 		}
 	}
-	v, err := s.verifyHeader(r, keywarden.Requirement{})
+	v, err := s.verifyHeader(r, info, keywarden.Requirement{})
 	if err != nil {
 		return nil, err
 	}
 	if v.Code != keywarden.VerifyValid {
 		return nil, errUnauthorized
 	}
-	return keywarden.PrincipalForKey(v.Key, s.Catalogue), nil
+	if !inInfo {
+		return keywarden.PrincipalForKey(v.Key, s.Catalogue), nil
+	}
+	info.keyPrincipal = s.principalForKey(v.Key)
+	return &info.keyPrincipal, nil
+}
+
+// principalForKey is keywarden.PrincipalForKey, with the scope names the
+// server remembers for the key's set (shared: never modify them).
+// TestPrincipalForKey holds the two the same.
+func (s *server) principalForKey(k keywarden.KeyIdentity) keywarden.Principal {
+	return keywarden.Principal{
+		OrgID:     k.OrgID,
+		ProcessID: k.ProcessID,
+		Scopes:    s.scopesOf(k.Scopes).names,
+		Set:       k.Scopes,
+		Actor:     keywarden.Actor{Type: keywarden.ActorAPIKey, ID: k.ID, Name: k.Name},
+		KeyID:     k.ID,
+		KeyUser:   k.User,
+		ExpiresAt: k.ExpiresAt,
+	}
 }
 
 // verifyHeader runs the one key check on the request's Authorization
 // header against req. A request with no such header, or several, is
 // malformed. The error is non-nil only when a lookup failed.
-func (s *server) verifyHeader(r *http.Request, req keywarden.Requirement) (keywarden.Verification, error) {
-	if err := s.admit(r); err != nil {
+func (s *server) verifyHeader(r *http.Request, info *requestInfo, req keywarden.Requirement) (keywarden.Verification, error) {
+	if err := s.admit(r, info); err != nil {
 		return keywarden.Verification{}, err
 	}
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 {
 		v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
-		s.recordVerification(r, v)
+		s.recordVerification(r, info, v)
 		return v, nil
 	}
-	req.ClientAddr = s.ClientIPs.ClientIP(r)
+	req.ClientAddr = s.clientAddrOf(r, info)
 	v, err := s.Verifier.VerifyAuthorization(r.Context(), values[0], req)
 	if err != nil {
 		return v, err
 	}
-	s.recordVerification(r, v)
+	s.recordVerification(r, info, v)
 	if v.Code == keywarden.VerifyValid {
-		if err := s.limitKey(r, v.Key); err != nil {
+		if err := s.limitKey(r, info, v.Key); err != nil {
 			return v, err
 		}
 	}
@@ -98,9 +119,8 @@ func (s *server) verifyHeader(r *http.Request, req keywarden.Requirement) (keywa
 // recordVerification is where the outcome of every key check ends,
 // whichever entry point ran it (REST API, verify API, forward-auth): the
 // metrics, the key's usage, and authFailed for a key that did not
-// authenticate.
-func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
-	ctx := r.Context()
+// authenticate. The usage is dated when the request arrived.
+func (s *server) recordVerification(r *http.Request, info *requestInfo, v keywarden.Verification) {
 	if s.Metrics != nil {
 		s.Metrics.ObserveVerification(string(v.Code))
 	}
@@ -110,18 +130,22 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 	// should see. An ID that names no key has no usage to count, but costs
 	// the same (Ignore): a wrong secret must not take longer to refuse
 	// than an unknown ID.
+	now := info.start
+	if now.IsZero() {
+		now = s.Now()
+	}
 	if !v.Authenticated() {
-		if now, ip := s.Now(), s.clientIP(r); v.OrgID != "" {
+		if ip := s.clientIPOf(r, info); v.OrgID != "" {
 			s.Usage.Record(v.User, now, ip, false)
 		} else {
 			s.Usage.Ignore(v.User, now, ip)
 		}
-		s.authFailed(r, v)
+		s.authFailed(r, info, v)
 		return
 	}
 	k := v.Key
-	infoFrom(ctx).keyUser = k.User
-	s.Usage.Record(k.User, s.Now(), s.clientIP(r), true)
+	info.keyUser = k.User
+	s.Usage.Record(k.User, now, s.clientIPOf(r, info), true)
 }
 
 // authFailed is called once for every failed authentication, from every
@@ -130,8 +154,8 @@ func (s *server) recordVerification(r *http.Request, v keywarden.Verification) {
 // hooks in, so that no entry point (the verify API above all, where the
 // key in the body is the only credential) can be used to guess keys
 // unthrottled.
-func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
-	ip := s.clientIP(r)
+func (s *server) authFailed(r *http.Request, info *requestInfo, v keywarden.Verification) {
+	ip := s.clientIPOf(r, info)
 	s.authByIP.Fail(ip)
 	s.noteAuthFailure(ip, v)
 	if v.Reason == keywarden.ReasonAddressNotAllowed {
@@ -143,13 +167,13 @@ func (s *server) authFailed(r *http.Request, v keywarden.Verification) {
 
 // admit refuses, before any key work, a client address that has failed
 // authentication too often lately (ERATELIMITED, with Retry-After).
-func (s *server) admit(r *http.Request) error {
-	ip := s.clientIP(r)
+func (s *server) admit(r *http.Request, info *requestInfo) error {
+	ip := s.clientIPOf(r, info)
 	ok, wait := s.authByIP.Allow(ip)
 	if ok {
 		return nil
 	}
-	infoFrom(r.Context()).retryAfter = wait
+	info.retryAfter = wait
 	s.auditThrottled(r, ip)
 	s.Logger.WarnContext(r.Context(), "authentication throttled", "client_ip", ip, "path", safePath(r.URL.Path), "retry_after", wait)
 	return errThrottled

@@ -72,7 +72,10 @@ func setPageHeaders(w http.ResponseWriter) {
 // are not signed in to the sign-in page, enforces the route's access and
 // CSRF on posts, and renders errors as pages.
 func (s *server) page(rt route) http.Handler {
+	series := s.routeSeries(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := infoOf(w)
+		info.route, info.series = rt.pattern, series
 		setPageHeaders(w)
 		err := s.servePage(w, r, rt)
 		if err != nil {
@@ -82,7 +85,6 @@ func (s *server) page(rt route) http.Handler {
 }
 
 func (s *server) servePage(w http.ResponseWriter, r *http.Request, rt route) error {
-	infoFrom(r.Context()).route = rt.pattern
 	sess, p, err := s.session(r)
 	if err != nil {
 		return err
@@ -90,7 +92,7 @@ func (s *server) servePage(w http.ResponseWriter, r *http.Request, rt route) err
 	st := &consoleState{session: sess, principal: p}
 	if sess != nil {
 		st.csrf = sess.CSRFToken
-		infoFrom(r.Context()).userID = p.UserID
+		infoOf(w).userID = p.UserID
 	} else if rt.access.anonymous {
 		if st.csrf, err = s.anonymousCSRF(w, r); err != nil {
 			return err

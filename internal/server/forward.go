@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/keywarden/keywarden"
@@ -33,7 +34,8 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 	// Refusals name the original path (never its query string, where a
 	// careless client may have put a key).
 	path, query, _ := strings.Cut(uri, "?")
-	infoFrom(r.Context()).instance = safePath(path)
+	info := infoOf(w)
+	info.instance = safePath(path)
 	if method == "" || uri == "" {
 		s.Logger.WarnContext(r.Context(), "forward-auth request without the original method and URI: check the gateway's configuration")
 		return errNoOriginal
@@ -61,12 +63,12 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	v, err := s.verifyHeader(r, keywarden.Requirement{Scopes: m.Route.Set, ProcessID: m.ProcessID})
+	v, err := s.verifyHeader(r, info, keywarden.Requirement{Scopes: m.Route.Set, ProcessID: m.ProcessID})
 	if err == errKeyRateLimited {
 		// As below: a 403 that nginx passes on, with Retry-After and the
 		// RateLimit headers.
 		return errForwardKeyRateLimited
-	} else if keywarden.ErrorCode(err) == keywarden.ERATELIMITED {
+	} else if err != nil && keywarden.ErrorCode(err) == keywarden.ERATELIMITED {
 		// nginx's auth_request turns a 429 into a 500: refuse with a 403,
 		// which it passes on, Retry-After included.
 		return errForwardThrottled
@@ -83,15 +85,16 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 		return errUnauthorized
 	}
 	k := v.Key
+	id := s.identityOf(&k)
 	h := w.Header()
-	h.Set(api.HeaderKeyID, k.ID)
-	h.Set(api.HeaderKeyUser, k.User)
-	h.Set(api.HeaderOrgID, k.OrgID)
+	h[api.HeaderKeyID] = id.values[0:1:1]
+	h[api.HeaderKeyUser] = id.values[1:2:2]
+	h[api.HeaderOrgID] = id.values[2:3:3]
 	if k.ProcessID != "" {
-		h.Set(api.HeaderProcessID, k.ProcessID)
+		h[api.HeaderProcessID] = id.values[3:4:4]
 	}
-	h.Set(api.HeaderScopes, joinScopes(s.Catalogue.ScopesOf(k.Scopes), " "))
-	h.Set("Cache-Control", "no-store")
+	h[api.HeaderScopes] = id.values[4:5:5]
+	h["Cache-Control"] = headerNoStore
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -100,11 +103,28 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 // asks about: nginx sends what its configuration sets, X-Original-*; Caddy
 // and Traefik send X-Forwarded-*.
 func originalRequest(r *http.Request) (method, uri string) {
-	method, uri = r.Header.Get(api.HeaderOriginalMethod), r.Header.Get(api.HeaderOriginalURI)
+	method, uri = headerValue(r.Header, hdrOriginalMethod), headerValue(r.Header, hdrOriginalURI)
 	if method == "" && uri == "" {
-		method, uri = r.Header.Get(api.HeaderForwardedMethod), r.Header.Get(api.HeaderForwardedURI)
+		method, uri = headerValue(r.Header, hdrForwardedMethod), headerValue(r.Header, hdrForwardedURI)
 	}
 	return method, uri
+}
+
+// The original request's headers, canonical: Header.Get would canonicalize
+// X-Original-URI into a new string on every request.
+var (
+	hdrOriginalMethod  = textproto.CanonicalMIMEHeaderKey(api.HeaderOriginalMethod)
+	hdrOriginalURI     = textproto.CanonicalMIMEHeaderKey(api.HeaderOriginalURI)
+	hdrForwardedMethod = textproto.CanonicalMIMEHeaderKey(api.HeaderForwardedMethod)
+	hdrForwardedURI    = textproto.CanonicalMIMEHeaderKey(api.HeaderForwardedURI)
+)
+
+// headerValue is h.Get(key) for a canonical key.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func joinScopes(scopes []keywarden.Scope, sep string) string {

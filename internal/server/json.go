@@ -21,10 +21,7 @@ func encode(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return keywarden.Errorf(keywarden.EINTERNAL, "encode response: %v", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	writeJSON(w, status, body)
 	return nil
 }
 
@@ -40,6 +37,9 @@ func requireJSON(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" && r.ContentLength == 0 {
 		return nil
+	}
+	if ct == "application/json" || ct == "application/json; charset=utf-8" {
+		return nil // what the parse below would decide, without its map
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
@@ -68,15 +68,26 @@ func decode[T any](r *http.Request) (T, error) {
 	// bytes the value was decoded from.
 	data, err := readBody(r)
 	if err != nil {
-		var maxByteErr *http.MaxBytesError
-		if errors.As(err, &maxByteErr) {
-			return v, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", maxByteErr.Limit)
-		}
-		return v, bodyError("body", "unreadable", "The body could not be read.")
+		return v, bodyReadError(err)
 	}
+	return decodeBytes[T](data)
+}
+
+// bodyReadError is the error of a body that could not be read.
+func bodyReadError(err error) error {
+	var maxByteErr *http.MaxBytesError
+	if errors.As(err, &maxByteErr) {
+		return keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", maxByteErr.Limit)
+	}
+	return bodyError("body", "unreadable", "The body could not be read.")
+}
+
+// decodeBytes is decode's work on the body's bytes.
+func decodeBytes[T any](data []byte) (T, error) {
+	var v T
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	err = dec.Decode(&v)
+	err := dec.Decode(&v)
 	if err == nil {
 		// Anything after the object is an error.
 		if err = dec.Decode(&struct{}{}); err != io.EOF {
@@ -121,7 +132,11 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > 0 && r.ContentLength < 16<<10 {
 		size = int(r.ContentLength) + 1 // room to read the EOF
 	}
-	data := make([]byte, 0, size)
+	return readBodyInto(r, make([]byte, 0, size))
+}
+
+// readBodyInto reads the whole body, appending it to data.
+func readBodyInto(r *http.Request, data []byte) ([]byte, error) {
 	for {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]

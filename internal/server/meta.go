@@ -36,9 +36,39 @@ func (s *server) handleListScopes(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
-	p := keywarden.PrincipalFromContext(r.Context())
-	return encode(w, http.StatusOK, api.Me{
-		KeyID: p.KeyID, User: p.KeyUser, Name: p.Actor.Name, OrgID: p.OrgID, ProcessID: p.ProcessID,
-		Level: p.Level(), Scopes: p.Scopes, Exp: timestamp(p.ExpiresAt),
-	})
+	info := infoOf(w)
+	p := info.principal // GET /api/v1/me has access.principalInInfo
+	if p == nil {
+		p = keywarden.PrincipalFromContext(r.Context())
+	}
+	// api.Me, as encode would write it.
+	bp := buffers.Get().(*[]byte)
+	b := append((*bp)[:0], `{"keyId":`...)
+	b = appendJSONString(b, p.KeyID)
+	b = append(b, `,"user":`...)
+	b = appendJSONString(b, p.KeyUser)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, p.Actor.Name)
+	b = append(b, `,"orgId":`...)
+	b = appendJSONString(b, p.OrgID)
+	if p.ProcessID != "" {
+		b = append(b, `,"processId":`...)
+		b = appendJSONString(b, p.ProcessID)
+	}
+	b = append(b, `,"level":`...)
+	b = appendJSONString(b, string(p.Level()))
+	b = append(b, `,"scopes":`...)
+	if p == &info.keyPrincipal && p.Scopes != nil {
+		// A key's: its scopes are its set's, as the server renders it.
+		b = append(b, s.scopesOf(p.Set).json...)
+	} else {
+		b = appendScopes(b, p.Scopes, true)
+	}
+	b = append(b, `,"exp":`...)
+	b = appendJSONTime(b, p.ExpiresAt)
+	b = append(b, '}')
+	writeJSON(w, http.StatusOK, b)
+	*bp = b
+	putBuffer(bp)
+	return nil
 }

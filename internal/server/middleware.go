@@ -1,10 +1,11 @@
 package server
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -12,34 +13,76 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/api"
+	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/ratelimit"
 )
 
 // requestInfo is filled in as a request passes the middleware, for its log line.
 type requestInfo struct {
-	route   string // the pattern of the route that served the request
+	route string // the pattern of the route that served the request
+	// series is the route's request metrics, resolved when it was registered.
+	series  *metrics.Route
 	keyUser string
 	userID  string
 	// retryAfter, when set, is sent as Retry-After with the error.
 	retryAfter time.Duration
-	// rate, when set, is the decision of the key's rate limit, sent in
+	// rate, when hasRate, is the decision of the key's rate limit, sent in
 	// the RateLimit headers of the response whatever it is.
-	rate *ratelimit.Decision
+	rate    ratelimit.Decision
+	hasRate bool
 	// instance is the problem documents' instance when it is not the
 	// request's own path: forward-auth's refusals concern the original
 	// request, and Caddy shows them to its client as they are.
 	instance string
+	// start is when the request reached logRequests.
+	start time.Time
+	// The client address (s.clientIPOf), decided once.
+	ipDone bool
+	ip     netip.Addr
+	ipText string
+	// principal is the caller, for a route that reads it here rather than
+	// from the request's context (access.principalInInfo); keyPrincipal
+	// holds it when a key authenticated the request.
+	principal    *keywarden.Principal
+	keyPrincipal keywarden.Principal
+	// body bounds the request's body (limitBody).
+	body limitedBody
 }
 
-type requestInfoKey struct{}
+// limitedBody is what http.MaxBytesReader returns, reading exactly as it
+// does, for limitBody to hold in the request's pooled state. (Its writer is
+// the statusRecorder, which http.MaxBytesReader could not tell to close the
+// connection either.)
+type limitedBody struct {
+	r   io.ReadCloser
+	i   int64 // the limit, for the error
+	n   int64 // bytes left
+	err error // sticky
+}
 
-func infoFrom(ctx context.Context) *requestInfo {
-	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
-	if info == nil {
-		return &requestInfo{}
+func (l *limitedBody) Read(p []byte) (n int, err error) {
+	if l.err != nil {
+		return 0, l.err
 	}
-	return info
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p))-1 > l.n {
+		p = p[:l.n+1]
+	}
+	n, err = l.r.Read(p)
+	if int64(n) <= l.n {
+		l.n -= int64(n)
+		l.err = err
+		return n, err
+	}
+	n = int(l.n)
+	l.n = 0
+	l.err = &http.MaxBytesError{Limit: l.i}
+	return n, l.err
 }
+
+func (l *limitedBody) Close() error { return l.r.Close() }
 
 // statusRecorder remembers the status and size of a response for the log,
 // and adds the headers that the request's info holds for any response.
@@ -53,8 +96,8 @@ type statusRecorder struct {
 func (w *statusRecorder) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
-		if w.info != nil && w.info.rate != nil {
-			setRateLimitHeaders(w.Header(), w.info.rate)
+		if w.info != nil && w.info.hasRate {
+			setRateLimitHeaders(w.Header(), &w.info.rate)
 		}
 	}
 	w.ResponseWriter.WriteHeader(status)
@@ -76,33 +119,27 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // the URL by mistake must not reach the log either. The key's public ID is
 // logged once authentication has established it.
 func (s *server) logRequests(next http.Handler) http.Handler {
+	unmatched := s.routeSeries("unmatched")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.Now()
-		info := &requestInfo{}
-		rec := &statusRecorder{ResponseWriter: w, info: info}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		st := requestStates.Get().(*requestState)
+		st.info = requestInfo{start: s.Now()}
+		st.rec = statusRecorder{ResponseWriter: w, info: &st.info}
+		next.ServeHTTP(&st.rec, r)
+		info, rec := &st.info, &st.rec
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		d := s.Now().Sub(start)
+		d := s.Now().Sub(info.start)
 		if s.Metrics != nil {
-			route := info.route
-			if route == "" {
-				route = "unmatched"
+			if info.series != nil {
+				info.series.Observe(r.Method, rec.status, d)
+			} else {
+				unmatched.Observe(r.Method, rec.status, d)
 			}
-			s.Metrics.ObserveRequest(route, r.Method, rec.status, d)
 		}
-		s.Logger.LogAttrs(r.Context(), levelFor(rec.status), "request",
-			slog.String("method", r.Method),
-			slog.String("path", safePath(r.URL.Path)),
-			slog.Int("status", rec.status),
-			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", d),
-			slog.String("remote_addr", r.RemoteAddr),
-			slog.String("client_ip", s.clientIP(r)),
-			slog.String("key_user", info.keyUser),
-			slog.String("user_id", info.userID),
-		)
+		s.logRequest(st, r, d)
+		st.info, st.rec = requestInfo{}, statusRecorder{} // hold nothing of the request
+		requestStates.Put(st)
 	})
 }
 
@@ -199,7 +236,16 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 			s.writeError(w, r, keywarden.Errorf(keywarden.ETOOLARGE, "The request body is larger than %d bytes.", s.MaxBodyBytes))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		switch rec, _ := w.(*statusRecorder); {
+		case r.Body == nil || r.Body == http.NoBody:
+			// Nothing to bound.
+		case rec != nil:
+			// http.MaxBytesReader, in the request's pooled state.
+			rec.info.body = limitedBody{r: r.Body, i: s.MaxBodyBytes, n: s.MaxBodyBytes}
+			r.Body = &rec.info.body
+		default:
+			r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -228,19 +274,37 @@ func (s *server) refuseKeysInURL(next http.Handler) http.Handler {
 }
 
 // credentialInQuery returns the first query parameter that looks like it
-// carries a credential: by its name, or by a value shaped like a key.
+// carries a credential: by its name, or by a value shaped like a key. It
+// reads the query as url.ParseQuery does (pairs it cannot unescape, or
+// holding a semicolon, are left out) without building its map, and
+// whatever the number of parameters (url.ParseQuery reads nothing of a
+// query past its limit, 10,000 by default).
 func credentialInQuery(rawQuery string) (name string, found bool) {
-	q, _ := url.ParseQuery(rawQuery)
-	for name, values := range q {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if strings.Contains(pair, ";") {
+			continue
+		}
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			continue
+		}
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			continue
+		}
 		for _, p := range credentialParams {
-			if strings.EqualFold(name, p) {
-				return name, true
+			if strings.EqualFold(k, p) {
+				return k, true
 			}
 		}
-		for _, v := range values {
-			if _, err := keywarden.ParseKey(v); err != keywarden.ErrMalformedKey {
-				return name, true
-			}
+		if _, err := keywarden.ParseKey(v); err != keywarden.ErrMalformedKey {
+			return k, true
 		}
 	}
 	return "", false
@@ -251,12 +315,14 @@ func credentialInQuery(rawQuery string) (name string, found bool) {
 // another process gets 404 before any scope check, so it learns nothing about
 // that process; an organization-only route refuses process keys with 403.
 func (s *server) authorize(rt route) http.Handler {
+	series := s.routeSeries(rt.pattern)
 	return s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		infoFrom(r.Context()).route = rt.pattern
+		info := infoOf(w)
+		info.route, info.series = rt.pattern, series
 		if rt.access.public || rt.access.checksKey {
 			return rt.handle(w, r)
 		}
-		p, err := s.authenticate(r)
+		p, err := s.authenticate(r, info, rt.access.principalInInfo)
 		if err != nil {
 			return err
 		}
@@ -277,6 +343,12 @@ func (s *server) authorize(rt route) http.Handler {
 		}
 		if rt.access.scope != "" && !held {
 			return keywarden.Errorf(keywarden.EFORBIDDEN, "This endpoint requires the scope %s.", rt.access.scope)
+		}
+		if rt.access.principalInInfo {
+			// The handler reads the principal from info: no copy of the
+			// request for a context holding it.
+			info.principal = p
+			return rt.handle(w, r)
 		}
 		return rt.handle(w, r.WithContext(keywarden.NewContextWithPrincipal(r.Context(), p)))
 	})

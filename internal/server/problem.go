@@ -31,6 +31,7 @@ var statusOf = map[string]int{
 // responses are written. Internal errors are logged and shown as a generic
 // message.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	info := infoOf(w)
 	code := keywarden.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -44,7 +45,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// database's deadline or the cache's staleness bound is about a
 		// second.
 		s.Logger.WarnContext(r.Context(), "unavailable", "method", r.Method, "path", safePath(r.URL.Path), "error", err)
-		if infoFrom(r.Context()).retryAfter == 0 {
+		if info.retryAfter == 0 {
 			w.Header().Set("Retry-After", "1")
 		}
 	}
@@ -53,14 +54,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    keywarden.ErrorMessage(err),
-		Instance:  instanceOf(r),
+		Instance:  instanceOf(r, info),
 		Timestamp: s.Now().UTC().Format(time.RFC3339),
 		Errors:    keywarden.ErrorFields(err),
 	}
 	if p.Errors == nil {
 		p.Errors = []keywarden.FieldError{}
 	}
-	if wait := infoFrom(r.Context()).retryAfter; wait > 0 {
+	if wait := info.retryAfter; wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 	}
 	if status == http.StatusUnauthorized {
@@ -83,8 +84,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // instanceOf is the path a problem document is about.
-func instanceOf(r *http.Request) string {
-	if i := infoFrom(r.Context()).instance; i != "" {
+func instanceOf(r *http.Request, info *requestInfo) string {
+	if i := info.instance; i != "" {
 		return i
 	}
 	return r.URL.Path

@@ -26,13 +26,12 @@ var errKeyRateLimited = keywarden.Errorf(keywarden.ERATELIMITED, "This API key's
 // errKeyRateLimited past it. A limiter that cannot decide (Redis down, with
 // --rate-limit-redis-failure deny) is EUNAVAILABLE: the limit was not the
 // key's doing.
-func (s *server) limitKey(r *http.Request, k keywarden.KeyIdentity) error {
+func (s *server) limitKey(r *http.Request, info *requestInfo, k keywarden.KeyIdentity) error {
 	if k.RateLimit.IsZero() {
 		return nil
 	}
 	d, err := s.RateLimiter.Allow(r.Context(), k.User, ratelimit.Limit{Limit: k.RateLimit.Limit, Window: k.RateLimit.Window})
-	info := infoFrom(r.Context())
-	info.rate = &d
+	info.rate, info.hasRate = d, true
 	if err != nil {
 		s.Logger.WarnContext(r.Context(), "rate limiter failed", "key_user", k.User, "allowed", d.Allowed, "error", err)
 		if s.Metrics != nil {
@@ -57,7 +56,18 @@ func (s *server) limitKey(r *http.Request, k keywarden.KeyIdentity) error {
 // (draft-ietf-httpapi-ratelimit-headers): the limit, what is left, and the
 // seconds until the bucket is full again.
 func setRateLimitHeaders(h http.Header, d *ratelimit.Decision) {
-	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(int((d.Reset+time.Second-1)/time.Second)))
+	// One allocation for the three values: their digits in one string,
+	// their slices in one array.
+	var digits [3 * 20]byte
+	b := strconv.AppendInt(digits[:0], int64(d.Limit), 10)
+	n1 := len(b)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	n2 := len(b)
+	b = strconv.AppendInt(b, int64((d.Reset+time.Second-1)/time.Second), 10)
+	str := string(b)
+	vals := new([3]string)
+	vals[0], vals[1], vals[2] = str[:n1], str[n1:n2], str[n2:]
+	h["Ratelimit-Limit"] = vals[0:1:1]
+	h["Ratelimit-Remaining"] = vals[1:2:2]
+	h["Ratelimit-Reset"] = vals[2:3:3]
 }

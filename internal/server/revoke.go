@@ -58,7 +58,8 @@ func (s *server) handleRevokeLeaked(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.admit(r); err != nil {
+	info := infoOf(w)
+	if err := s.admit(r, info); err != nil {
 		return err
 	}
 	verdicts := make([]api.LeakVerdict, len(reports))
@@ -68,7 +69,7 @@ func (s *server) handleRevokeLeaked(w http.ResponseWriter, r *http.Request) erro
 	for i, rep := range reports {
 		label, ok := seen[rep.Token]
 		if !ok {
-			live, err := s.revokeIfLive(r, rep)
+			live, err := s.revokeIfLive(r, info, rep)
 			if err != nil {
 				// Fail closed. The revocations made so far are durable; a
 				// retry reports them as false positives, which they now are.
@@ -91,12 +92,12 @@ func (s *server) handleRevokeLeaked(w http.ResponseWriter, r *http.Request) erro
 // revokeIfLive deletes the key rep reports if rep's token is the full value
 // of a stored key, and reports whether it was. The error is non-nil only
 // when the store failed.
-func (s *server) revokeIfLive(r *http.Request, rep api.LeakReport) (bool, error) {
+func (s *server) revokeIfLive(r *http.Request, info *requestInfo, rep api.LeakReport) (bool, error) {
 	ctx := r.Context()
 	km, err := keywarden.ParseKey(rep.Token)
 	if err != nil {
 		// Shape and checksum are checked without I/O, as for any key.
-		s.authFailed(r, keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: reasonLeakNotLive, User: km.User})
+		s.authFailed(r, info, keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: reasonLeakNotLive, User: km.User})
 		return false, nil
 	}
 	k, err := s.apiKeys.FindAPIKeyByUser(ctx, km.User)
@@ -116,7 +117,7 @@ func (s *server) revokeIfLive(r *http.Request, rep api.LeakReport) (bool, error)
 		if k != nil { // a wrong secret for a real key: its organization hears of a burst
 			v.OrgID = k.OrgID
 		}
-		s.authFailed(r, v)
+		s.authFailed(r, info, v)
 		return false, nil
 	}
 

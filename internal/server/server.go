@@ -151,6 +151,10 @@ type server struct {
 	dummyPasswordHash string
 	// mux holds the routes, for the Allow header of the fallback's 405.
 	mux *http.ServeMux
+	// Renderings remembered for the request path (hotpath.go).
+	ipTexts    *ipTexts
+	scopeTexts *scopeRenderings
+	identities *identityMemo
 }
 
 // NewHandler returns the HTTP handler serving the API and health endpoints.
@@ -192,7 +196,8 @@ func NewHandler(cfg Config) http.Handler {
 		signInByDevice: throttle.New(signInFailuresPerDevice, signInWindow, cfg.Now),
 		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(maxAddressLockout),
 		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
-		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait)}
+		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait),
+		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}}
 	s.orgs, s.members, s.processes, s.apiKeys, s.sessions, s.audit = cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store, cfg.Store
 	s.usage = cfg.Store
 	s.webhooks = cfg.Store

@@ -16,43 +16,64 @@ import (
 // is no oracle for which key IDs exist. Each failure is counted like any
 // failed authentication (authFailed).
 func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
-	body, err := decode[api.VerifyRequest](r)
+	key, req, err := s.readVerifyRequest(r)
 	if err != nil {
 		return err
 	}
-	req, err := s.verifyRequirement(body)
-	if err != nil {
-		return err
-	}
-	if err := s.admit(r); err != nil {
+	info := infoOf(w)
+	if err := s.admit(r, info); err != nil {
 		return err
 	}
 	// The original client's address (the trusted-proxy rule: a service
 	// listed in --trusted-proxies passes it in X-Forwarded-For), for keys
 	// with an allowlist.
-	req.ClientAddr = s.ClientIPs.ClientIP(r)
-	v, err := s.Verifier.VerifyKey(r.Context(), body.Key, req)
+	req.ClientAddr = s.clientAddrOf(r, info)
+	v, err := s.Verifier.VerifyKey(r.Context(), key, req)
 	if err != nil {
 		return err
 	}
-	s.recordVerification(r, v)
+	s.recordVerification(r, info, v)
 	if v.Code == keywarden.VerifyValid {
-		switch err := s.limitKey(r, v.Key); {
+		switch err := s.limitKey(r, info, v.Key); {
 		case err == errKeyRateLimited:
 			v = keywarden.Verification{Code: keywarden.VerifyRateLimited, User: v.User}
 		case err != nil:
 			return err
 		}
 	}
-	res := api.VerifyResponse{Valid: v.Code == keywarden.VerifyValid, Code: v.Code}
-	if res.Valid {
-		k := v.Key
-		res.Key = &api.VerifiedKey{ID: k.ID, User: k.User, OrgID: k.OrgID, ProcessID: k.ProcessID,
-			Scopes: s.scopeNames(k.Scopes), Exp: timestamp(k.ExpiresAt)}
-	}
 	// The request carried a secret; no cache may keep the exchange.
-	w.Header().Set("Cache-Control", "no-store")
-	return encode(w, http.StatusOK, res)
+	w.Header()["Cache-Control"] = headerNoStore
+	// api.VerifyResponse, as encode would write it.
+	bp := buffers.Get().(*[]byte)
+	b := append((*bp)[:0], `{"valid":`...)
+	if v.Code == keywarden.VerifyValid {
+		k := v.Key
+		b = append(b, `true,"code":`...)
+		b = appendJSONString(b, string(v.Code))
+		b = append(b, `,"key":{"id":`...)
+		b = appendJSONString(b, k.ID)
+		b = append(b, `,"user":`...)
+		b = appendJSONString(b, k.User)
+		b = append(b, `,"orgId":`...)
+		b = appendJSONString(b, k.OrgID)
+		if k.ProcessID != "" {
+			b = append(b, `,"processId":`...)
+			b = appendJSONString(b, k.ProcessID)
+		}
+		b = append(b, `,"scopes":`...)
+		b = append(b, s.scopesOf(k.Scopes).json...)
+		b = append(b, `,"exp":`...)
+		b = appendJSONTime(b, k.ExpiresAt)
+		b = append(b, "}}"...)
+	} else {
+		b = append(b, `false,"code":`...)
+		b = appendJSONString(b, string(v.Code))
+		b = append(b, '}')
+	}
+	writeJSON(w, http.StatusOK, b)
+	*bp = b
+	putBuffer(bp)
+	return nil
 }
 
 // verifyRequirement validates a verify request, every field at once: a

@@ -1,0 +1,370 @@
+package server
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/metrics"
+)
+
+// The request path allocates nothing of its own on a cached valid request
+// to the hot paths (GET /api/v1/me, the verify API, forward-auth): the
+// per-request state is pooled (requestState) and reaches the handlers
+// through the ResponseWriter rather than a context value (which would copy
+// the request), the metrics' series are resolved when the routes are
+// registered, client addresses and scope lists are rendered once and
+// remembered, fixed-shape answers are appended to pooled buffers, and the
+// request log line is built once per pooled state (requestLog).
+// TestHotPathAllocations holds this.
+
+// requestState is what one request needs beyond the request itself,
+// pooled: its info and the recorder of its response.
+type requestState struct {
+	info requestInfo
+	rec  statusRecorder
+	log  requestLog
+}
+
+var requestStates = sync.Pool{New: func() any {
+	st := &requestState{}
+	st.rec.info = &st.info
+	st.log.init()
+	return st
+}}
+
+// infoOf returns the info of the request whose response w writes: the
+// recorder logRequests put in front of every handler holds it. A writer
+// that does not lead to one (a handler called on its own, in tests) gets
+// an info of its own, which nothing reads.
+func infoOf(w http.ResponseWriter) *requestInfo {
+	for {
+		switch t := w.(type) {
+		case *statusRecorder:
+			return t.info
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return &requestInfo{}
+		}
+	}
+}
+
+// clientIP is s.clientIP(r), computed once per request.
+func (s *server) clientIPOf(r *http.Request, info *requestInfo) string {
+	if !info.ipDone {
+		info.ipDone = true
+		if a := s.ClientIPs.ClientIP(r); a.IsValid() {
+			info.ip = a
+			info.ipText = s.ipTexts.text(a)
+		} else {
+			info.ipText = r.RemoteAddr
+		}
+	}
+	return info.ipText
+}
+
+// clientAddr is s.ClientIPs.ClientIP(r), computed once per request.
+func (s *server) clientAddrOf(r *http.Request, info *requestInfo) netip.Addr {
+	s.clientIPOf(r, info)
+	return info.ip
+}
+
+// memoSlots is the size of the direct-mapped memos below: a miss costs one
+// rendering and one allocation, a hit neither, and nothing ever locks.
+const memoSlots = 1 << 10
+
+// ipTexts remembers the text of recent client addresses.
+type ipTexts struct {
+	slots [memoSlots]atomic.Pointer[ipText]
+}
+
+type ipText struct {
+	addr netip.Addr
+	text string
+}
+
+func (m *ipTexts) text(a netip.Addr) string {
+	b := a.As16()
+	h := uint64(0xcbf29ce484222325)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	slot := &m.slots[h%memoSlots]
+	if e := slot.Load(); e != nil && e.addr == a {
+		return e.text
+	}
+	e := &ipText{addr: a, text: a.String()}
+	slot.Store(e)
+	return e.text
+}
+
+// scopeRendering is a scope set as the answers spell it.
+type scopeRendering struct {
+	set    keywarden.ScopeSet
+	names  []keywarden.Scope // catalogue order, nil when empty; shared, never modified
+	json   []byte            // names as a JSON array, [] when empty
+	spaced string            // names separated by spaces
+}
+
+type scopeRenderings struct {
+	slots [memoSlots]atomic.Pointer[scopeRendering]
+}
+
+// scopesOf returns the rendering of set in s's catalogue.
+func (s *server) scopesOf(set keywarden.ScopeSet) *scopeRendering {
+	h := uint64(0xcbf29ce484222325)
+	for _, w := range set {
+		h = (h ^ w) * 0x100000001b3
+		h ^= h >> 29
+	}
+	slot := &s.scopeTexts.slots[h%memoSlots]
+	if e := slot.Load(); e != nil && e.set == set {
+		return e
+	}
+	names := s.Catalogue.ScopesOf(set)
+	e := &scopeRendering{set: set, names: names[:len(names):len(names)], spaced: joinScopes(names, " ")}
+	if names == nil {
+		e.names = nil
+	}
+	e.json = appendScopes(nil, names, false)
+	slot.Store(e)
+	return e
+}
+
+// appendScopes appends names as a JSON array: null when nil and
+// nullWhenNil, as encoding/json writes a nil slice.
+func appendScopes(b []byte, names []keywarden.Scope, nullWhenNil bool) []byte {
+	if names == nil && nullWhenNil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(n))
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string, byte for byte as
+// encoding/json.Marshal writes it (HTML-safe, U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced): the common case here, plain printable ASCII,
+// is copied; anything else is left to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			q, err := json.Marshal(s)
+			if err != nil { // cannot happen for a string
+				panic(err)
+			}
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// jsonPlain tells the bytes encoding/json copies into a string as they
+// are: printable ASCII but for the quote, the backslash and <, >, &.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONTime appends timestamp(t) as a JSON string: RFC 3339 needs no
+// escaping.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339)
+	return append(b, '"')
+}
+
+// buffers holds the buffers fixed-shape answers are appended to, and
+// the verify API reads its bodies into.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// putBuffer returns a buffer to buffers, unless a large body grew it: the
+// pool is not to hold on to megabytes.
+func putBuffer(bp *[]byte) {
+	if cap(*bp) <= 64<<10 {
+		buffers.Put(bp)
+	}
+}
+
+// Header values that never change, shared by every response: http.Header
+// holds a slice per name, and Set would allocate one each time. Each has
+// its capacity at its length, so that an Add elsewhere copies it.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNosniff = []string{"nosniff"}
+	headerNoStore = []string{"no-store"}
+)
+
+// writeJSON writes body, a JSON value without its final newline, as
+// encode does: same headers, same bytes.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = headerJSON
+	h["X-Content-Type-Options"] = headerNosniff
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// requestLog is the request log line of one pooled requestState. With the
+// standard library's text or JSON handler (serve's), which format a record
+// at once and keep nothing of it, the record is built once, with values
+// that read the current request's fields when the handler resolves them:
+// the line is the same, and building it allocates nothing. Any other
+// handler gets the record of Logger.LogAttrs.
+type requestLog struct {
+	fields [9]logField
+	record slog.Record
+}
+
+// The request log line's attributes, in order.
+const (
+	logMethod = iota
+	logPath
+	logStatus
+	logBytes
+	logDuration
+	logRemoteAddr
+	logClientIP
+	logKeyUser
+	logUserID
+)
+
+var logKeys = [...]string{"method", "path", "status", "bytes", "duration", "remote_addr", "client_ip", "key_user", "user_id"}
+
+// logField is one attribute's value for the request being logged.
+type logField struct{ v slog.Value }
+
+func (f *logField) LogValue() slog.Value { return f.v }
+
+func (l *requestLog) init() {
+	l.record = slog.NewRecord(time.Time{}, slog.LevelInfo, "request", requestLogPC())
+	for i, k := range logKeys {
+		l.record.AddAttrs(slog.Any(k, &l.fields[i]))
+	}
+}
+
+var (
+	logPCOnce sync.Once
+	logPC     uintptr
+)
+
+// requestLogPC is the program counter a record of the request line
+// carries, for a handler with AddSource: logRequests'.
+func requestLogPC() uintptr {
+	logPCOnce.Do(func() {
+		var pcs [1]uintptr
+		runtime.Callers(1, pcs[:])
+		logPC = pcs[0]
+	})
+	return logPC
+}
+
+// logRequest writes the request log line of info.
+func (s *server) logRequest(st *requestState, r *http.Request, d time.Duration) {
+	info, rec := &st.info, st.rec
+	ctx := r.Context()
+	level := levelFor(rec.status)
+	h := s.Logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	switch h.(type) {
+	case *slog.TextHandler, *slog.JSONHandler:
+	default:
+		s.Logger.LogAttrs(ctx, level, "request",
+			slog.String("method", r.Method),
+			slog.String("path", safePath(r.URL.Path)),
+			slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes),
+			slog.Duration("duration", d),
+			slog.String("remote_addr", r.RemoteAddr),
+			slog.String("client_ip", s.clientIPOf(r, info)),
+			slog.String("key_user", info.keyUser),
+			slog.String("user_id", info.userID),
+		)
+		return
+	}
+	f := &st.log.fields
+	f[logMethod].v = slog.StringValue(r.Method)
+	f[logPath].v = slog.StringValue(safePath(r.URL.Path))
+	f[logStatus].v = slog.IntValue(rec.status)
+	f[logBytes].v = slog.IntValue(rec.bytes)
+	f[logDuration].v = slog.DurationValue(d)
+	f[logRemoteAddr].v = slog.StringValue(r.RemoteAddr)
+	f[logClientIP].v = slog.StringValue(s.clientIPOf(r, info))
+	f[logKeyUser].v = slog.StringValue(info.keyUser)
+	f[logUserID].v = slog.StringValue(info.userID)
+	record := st.log.record
+	record.Time = time.Now()
+	record.Level = level
+	_ = h.Handle(ctx, record)
+	for i := range f {
+		f[i].v = slog.Value{} // hold no request's strings
+	}
+}
+
+// routeSeries returns the request series of a route pattern, nil without metrics.
+func (s *server) routeSeries(pattern string) *metrics.Route {
+	if s.Metrics == nil {
+		return nil
+	}
+	return s.Metrics.Route(pattern)
+}
+
+// unsafeString views b as a string, for as long as b is neither modified
+// nor reused: only for values that do not outlive the request.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// identityHeaders are the values of forward-auth's identity headers for
+// one key: key ID, user, organization, process and scopes. The slices of
+// them that a response holds have their capacity at their length, so that
+// an Add elsewhere copies rather than writes into them.
+type identityHeaders struct {
+	id, user, orgID, processID string
+	set                        keywarden.ScopeSet
+	values                     [5]string
+}
+
+type identityMemo struct {
+	slots [memoSlots]atomic.Pointer[identityHeaders]
+}
+
+// identityOf returns the identity header values of k, remembered per key
+// (a key's ID is public; nothing secret is compared here).
+func (s *server) identityOf(k *keywarden.KeyIdentity) *identityHeaders {
+	h := uint64(0xcbf29ce484222325)
+	for i := 0; i < len(k.ID); i++ {
+		h = (h ^ uint64(k.ID[i])) * 0x100000001b3
+	}
+	slot := &s.identities.slots[h%memoSlots]
+	if e := slot.Load(); e != nil && e.id == k.ID && e.user == k.User && e.orgID == k.OrgID && e.processID == k.ProcessID && e.set == k.Scopes {
+		return e
+	}
+	e := &identityHeaders{id: k.ID, user: k.User, orgID: k.OrgID, processID: k.ProcessID, set: k.Scopes}
+	e.values = [5]string{k.ID, k.User, k.OrgID, k.ProcessID, s.scopesOf(k.Scopes).spaced}
+	slot.Store(e)
+	return e
+}
