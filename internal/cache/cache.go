@@ -256,10 +256,7 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 		return s.fetch(ctx, string(user))
 	}
 	s.mu.RLock()
-	if i, ok := s.index[string(user)]; ok {
-		e := s.at(i)
-		e.ref.Store(1)
-		rec := e.record()
+	if rec, ok := s.cached(user); ok {
 		s.mu.RUnlock()
 		s.cfg.Metrics.CacheHit("positive")
 		return rec, true, nil
@@ -294,6 +291,18 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	return k.Record(s.cfg.Catalogue), true, nil
 }
 
+// cached returns the record of a cached key, marking it used. Called with
+// mu held (read).
+func (s *Store) cached(user []byte) (keywarden.KeyRecord, bool) {
+	i, ok := s.index[string(user)]
+	if !ok {
+		return keywarden.KeyRecord{}, false
+	}
+	e := s.at(i)
+	e.ref.Store(1)
+	return e.record(), true
+}
+
 // catchUp answers a miss of a complete cache that is behind the change log
 // by more than PropagationWindow: it has the log read by a read that
 // started after the miss, then looks again. When the log cannot be read,
@@ -304,10 +313,7 @@ func (s *Store) catchUp(ctx context.Context, user []byte) (keywarden.KeyRecord, 
 		return s.fetch(ctx, string(user))
 	}
 	s.mu.RLock()
-	if i, ok := s.index[string(user)]; ok {
-		e := s.at(i)
-		e.ref.Store(1)
-		rec := e.record()
+	if rec, ok := s.cached(user); ok {
 		s.mu.RUnlock()
 		return rec, true, nil
 	}
