@@ -99,6 +99,9 @@ type Recorder struct {
 type shard struct {
 	mu      sync.Mutex
 	pending map[string]*keyUsage // by public key ID
+	// scratch takes Ignore's counts, which nothing reads: an unknown ID
+	// does the counting a known key's failure does.
+	scratch keyUsage
 }
 
 // keyUsage is what one key did since the last flush.
@@ -140,8 +143,8 @@ func (r *Recorder) Record(user string, at time.Time, from string, ok bool) {
 	r.record(user, at, from, ok, true)
 }
 
-// Ignore does the work of Record — the hash, the lock, the look-up — and
-// records nothing: for a failed authentication whose key ID names no key,
+// Ignore does the work of Record — the hash, the lock, the look-up, the
+// count (into a scratch entry) — and records nothing: for a failed authentication whose key ID names no key,
 // so that the time a failure takes does not tell whether its ID exists
 // (docs/security.md, "No existence oracle"). Unknown IDs take no memory
 // here, however many an attacker sends.
@@ -162,6 +165,10 @@ func (r *Recorder) record(user string, at time.Time, from string, ok, keep bool)
 	sh.mu.Lock()
 	u := sh.pending[user]
 	if !keep {
+		if len(sh.scratch.hours) >= maxHoursPerKey {
+			sh.scratch.hours = sh.scratch.hours[:0]
+		}
+		sh.scratch.count(hour, ok)
 		sh.mu.Unlock()
 		return
 	}
