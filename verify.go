@@ -74,6 +74,10 @@ type KeyRecord struct {
 	// strictly before PreviousUntil; zero when there is none.
 	PreviousHash  SecretHash
 	PreviousUntil time.Time
+	// Partial says that Key holds only OrgID: the source keeps no more in
+	// memory about a key it has not seen used. Once the secret matches,
+	// the Verifier reads the whole record with KeySource.CompleteKey.
+	Partial bool
 }
 
 // Record returns what verification reads about k.
@@ -88,6 +92,10 @@ type KeySource interface {
 	// found false when there is none. It only reads user and does not keep
 	// it. The error is non-nil only when the lookup itself failed.
 	LookupKey(ctx context.Context, user []byte) (rec KeyRecord, found bool, err error)
+	// CompleteKey returns the whole record of a key that LookupKey
+	// returned Partial, as LookupKey does. Only a presented secret that
+	// matched the partial record causes it.
+	CompleteKey(ctx context.Context, user []byte) (rec KeyRecord, found bool, err error)
 }
 
 // APIKeyFinder is the part of a store that StoreKeys needs.
@@ -112,6 +120,11 @@ func (s StoreKeys) LookupKey(ctx context.Context, user []byte) (KeyRecord, bool,
 		return KeyRecord{}, false, err
 	}
 	return k.Record(s.Catalogue), true, nil
+}
+
+// CompleteKey implements KeySource. LookupKey's records are never Partial.
+func (s StoreKeys) CompleteKey(ctx context.Context, user []byte) (KeyRecord, bool, error) {
+	return s.LookupKey(ctx, user)
 }
 
 // ProcessOwners answers whether an organization owns a process, for
@@ -284,11 +297,19 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 		return Verification{}, err
 	}
 	now := v.Now()
-	current := presented.Equal(rec.Hash)
-	previous := presented.Equal(rec.PreviousHash) && now.Before(rec.PreviousUntil)
-	matches := current || previous
+	matches := rec.matches(presented, now)
 	if !found {
 		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: string(user)}, nil
+	}
+	if matches && rec.Partial {
+		// The secret is right: only now is the rest of the key read. The
+		// store's record decides, should the key have changed meanwhile.
+		if rec, found, err = v.Keys.CompleteKey(ctx, user); err != nil {
+			return Verification{}, err
+		} else if !found {
+			return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: string(user)}, nil
+		}
+		matches = rec.matches(presented, now)
 	}
 	id := rec.Key
 	if !matches {
@@ -305,6 +326,15 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 		return Verification{Code: VerifyInvalid, Reason: ReasonAddressNotAllowed, User: id.User, OrgID: id.OrgID, Key: id}, nil
 	}
 	return v.authorize(ctx, id, req)
+}
+
+// matches reports whether presented is the hash of the record's secret, or
+// of its previous one while that still works. Both compares always run:
+// the same work whether the first matches or not.
+func (rec *KeyRecord) matches(presented SecretHash, now time.Time) bool {
+	current := presented.Equal(rec.Hash)
+	previous := presented.Equal(rec.PreviousHash) && now.Before(rec.PreviousUntil)
+	return current || previous
 }
 
 // authorize decides an authenticated key against req. The process comes

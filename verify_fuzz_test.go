@@ -23,6 +23,10 @@ func (s oneKeySource) LookupKey(_ context.Context, user []byte) (keywarden.KeyRe
 	return s.rec, true, nil
 }
 
+func (s oneKeySource) CompleteKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
+	return s.LookupKey(ctx, user)
+}
+
 // fuzzKey is the one key FuzzVerifyAuthorization's source knows. It is
 // drawn from a fixed reader, so that the seeds in testdata stay valid.
 func fuzzKey(tb testing.TB) keywarden.KeyMaterial {

@@ -52,7 +52,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	kf := addKeyPrefixFlags(fs)
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated `CIDRs` of the reverse proxies in front of keywarden, whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1/32,10.0.0.0/8")
-	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds")
+	cacheSize := fs.Int("cache-size", cache.DefaultSize, "how many keys the verification cache holds (about 60 bytes each); with more keys in the database, a miss asks the database")
+	hotSize := fs.Int("cache-hot-size", cache.DefaultHotSize, "how many keys in use the verification cache holds whole (about 270 bytes each); any other key is read from the database at its first successful use")
 	cachePoll := fs.Duration("cache-poll", 250*time.Millisecond, "how often to read the key change feed, so that keys deleted by other processes on the database (the command line) stop working here; must be under --cache-max-staleness")
 	maxStaleness := fs.Duration("cache-max-staleness", cache.DefaultMaxStaleness, "how far behind the key change feed the verification cache may be and still answer from memory: past it (a stalled or unreachable database), keys are checked against the database or refused with 503, and /readyz answers 503")
 	propagation := fs.Duration("cache-propagation-window", cache.DefaultPropagationWindow, "how far behind the key change feed the verification cache may be and still refuse an unknown key from memory (further behind, it reads the feed first); on PostgreSQL, creating, rotating or editing a key waits this long before answering, so that every node knows the key at its first use. At most --cache-max-staleness, the same on every node, and best over --cache-poll (else misses read the feed between polls)")
@@ -82,6 +83,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if *propagation <= 0 || *propagation > *maxStaleness {
 		return fmt.Errorf("%w: %s (%v) must be positive and at most %s (%v)",
 			errUsage, a.setting("cache-propagation-window"), *propagation, a.setting("cache-max-staleness"), *maxStaleness)
+	}
+	if *cacheSize <= 0 || *cacheSize > cache.MaxSize {
+		return fmt.Errorf("%w: %s (%d) must be between 1 and %d", errUsage, a.setting("cache-size"), *cacheSize, cache.MaxSize)
+	}
+	if *hotSize <= 0 {
+		return fmt.Errorf("%w: %s (%d) must be positive", errUsage, a.setting("cache-hot-size"), *hotSize)
 	}
 	if *usageFlush <= 0 || *usageFlush > time.Hour {
 		return fmt.Errorf("%w: %s (%v) must be positive and at most an hour", errUsage, a.setting("usage-flush-interval"), *usageFlush)
@@ -174,7 +181,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	// its metrics.
 	m := metrics.New()
 	store.ObserveWith(m)
-	keys := cache.New(store, cache.Config{Size: *cacheSize, MaxStaleness: *maxStaleness, PropagationWindow: *propagation, Catalogue: catalogue, Now: a.now, Metrics: m})
+	keys := cache.New(store, cache.Config{Size: *cacheSize, HotSize: *hotSize, MaxStaleness: *maxStaleness, PropagationWindow: *propagation, Catalogue: catalogue, Now: a.now, Metrics: m})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()

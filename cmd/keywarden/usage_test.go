@@ -166,3 +166,18 @@ func TestUsageFlushIntervalIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheSizesAreChecked: --cache-size must be between 1 and
+// cache.MaxSize, --cache-hot-size positive.
+func TestCacheSizesAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"--cache-size", "0"}, {"--cache-size", "-1"}, {"--cache-size", "33554431"},
+		{"--cache-hot-size", "0"}, {"--cache-hot-size", "-5"},
+	} {
+		a := &app{getenv: noEnv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, now: newFakeClock().Now}
+		err := a.run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...))
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), strings.TrimPrefix(args[0], "--")) {
+			t.Errorf("%v: %v, want a usage error naming the flag", args, err)
+		}
+	}
+}

@@ -26,6 +26,7 @@ package cache
 
 import (
 	"context"
+	"math"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -36,9 +37,12 @@ import (
 
 // Defaults.
 const (
-	// DefaultSize holds a million keys in about 250 MB at most (see
+	// DefaultSize holds 4 million keys in about 250 MB (see
 	// docs/performance.md for the measured bytes per key).
-	DefaultSize = 1 << 20
+	DefaultSize = 1 << 22
+	// DefaultHotSize is how many keys in use are held whole: about 256
+	// bytes each.
+	DefaultHotSize = 1 << 16
 	// DefaultNegativeSize bounds the memory of unknown key IDs.
 	DefaultNegativeSize = 1 << 16
 	// DefaultNegativeTTL is how long an unknown key ID is answered from
@@ -63,6 +67,9 @@ const (
 	DefaultPropagationWindow = 500 * time.Millisecond
 )
 
+// MaxSize is the most keys a Store holds.
+const MaxSize = maxRows
+
 // Metrics receives what the cache does; internal/metrics implements it.
 type Metrics interface {
 	CacheHit(kind string)
@@ -73,7 +80,13 @@ type Metrics interface {
 
 // Config tunes a Store. Zero values take the defaults.
 type Config struct {
-	Size         int
+	// Size bounds the keys held (at most MaxSize): past it, misses ask
+	// the store.
+	Size int
+	// HotSize bounds the keys held whole, with everything a successful
+	// verification answers (DefaultHotSize); the others are read from the
+	// store on their first successful use.
+	HotSize      int
 	NegativeSize int
 	NegativeTTL  time.Duration
 	MaxStaleness time.Duration
@@ -96,22 +109,29 @@ type Source interface {
 	keywarden.KeyChangeFeed
 }
 
-// Store caches the keys of a Source for verification.
+// Store caches the keys of a Source for verification, in two tiers: every
+// key in keys, as little as refusing or recognizing a secret needs (about
+// 60 bytes, docs/performance.md), and the keys in use whole in the hot
+// tier, up to HotSize, evicted with the CLOCK algorithm.
 type Store struct {
 	source Source
 	cfg    Config
 
-	mu       sync.RWMutex
-	index    map[string]int32 // public key ID → slot
-	chunks   [][]entry        // the slots, in chunks of chunkSize: growing never copies or over-allocates
+	mu   sync.RWMutex
+	keys keyTable
+	// The hot tier: index maps a row of keys to its slot.
+	index    map[uint32]int32
+	chunks   [][]entry // the slots, in chunks of chunkSize: growing never copies or over-allocates
 	nslots   int
 	free     []int32
-	hand     int               // the CLOCK eviction hand
-	negative map[string]int64  // unknown public key ID → until (Unix ns)
-	scopes   map[scope]*scope  // shared by the keys of one process (or organization) with the same scopes
-	owners   map[string]string // process ID → its organization, for requirements naming a process
-	// complete says that index holds every key of the store: a miss is
-	// an unknown ID, answered without asking the store. Loading sets it;
+	hand     int                       // the hot tier's CLOCK hand
+	rowHand  int                       // keys' CLOCK hand, past Size
+	previous map[uint32]previousSecret // rows whose key has a previous secret
+	negative map[string]int64          // unknown public key ID → until (Unix ns)
+	scopes   map[scope]*scope          // shared by the hot keys of one process (or organization) with the same scopes
+	owners   map[string]string         // process ID → its organization, for requirements naming a process
+	// complete says that keys holds every key of the store: a miss is an
+	// unknown ID, answered without asking the store. Loading sets it;
 	// evicting a key clears it.
 	complete bool
 	// gen counts invalidations. A lookup that missed notes it before asking
@@ -135,20 +155,21 @@ var (
 	_ keywarden.ProcessOwners = (*Store)(nil)
 )
 
-// chunkSize is how many slots are allocated at a time.
+// chunkSize is how many hot slots are allocated at a time.
 const chunkSize = 1024
 
-// at returns slot i. Called with mu held.
+// at returns hot slot i. Called with mu held.
 func (s *Store) at(i int32) *entry { return &s.chunks[i/chunkSize][i%chunkSize] }
 
-// entry is one cached key: what verification and authorization need, and no
-// more, so that a million keys fit in a few hundred megabytes.
+// entry is one key of the hot tier: what a successful verification and
+// authorization need.
 type entry struct {
 	user, id, name string
 	hash           keywarden.SecretHash
 	scope          *scope
 	extra          *extra // nil for a key with no previous secret, allowlist or rate limit: most keys
 	expires        int64  // Unix ns
+	row            uint32 // in keys
 	ref            atomic.Uint32
 	used           bool
 }
@@ -160,6 +181,13 @@ type extra struct {
 	previousUntil time.Time
 	allowedIPs    []netip.Prefix
 	rateLimit     keywarden.RateLimit
+}
+
+// previousSecret is the secret a rotation replaced, while it still works:
+// a row's, for keys outside the hot tier.
+type previousSecret struct {
+	hash  keywarden.SecretHash
+	until time.Time
 }
 
 // extraOf returns k's extra, or nil when it has none.
@@ -193,6 +221,10 @@ func New(source Source, cfg Config) *Store {
 	if cfg.Size <= 0 {
 		cfg.Size = DefaultSize
 	}
+	cfg.Size = min(cfg.Size, MaxSize)
+	if cfg.HotSize <= 0 {
+		cfg.HotSize = DefaultHotSize
+	}
 	if cfg.NegativeSize <= 0 {
 		cfg.NegativeSize = DefaultNegativeSize
 	}
@@ -217,7 +249,9 @@ func New(source Source, cfg Config) *Store {
 	s := &Store{
 		source:   source,
 		cfg:      cfg,
-		index:    make(map[string]int32),
+		keys:     newKeyTable(),
+		index:    make(map[uint32]int32),
+		previous: make(map[uint32]previousSecret),
 		negative: make(map[string]int64),
 		scopes:   make(map[scope]*scope),
 		owners:   make(map[string]string),
@@ -232,14 +266,23 @@ func (s *Store) Fresh() bool { return s.readWithin(s.cfg.MaxStaleness) }
 
 // readWithin reports whether the last successful read of the change log
 // started at most d ago.
-func (s *Store) readWithin(d time.Duration) bool {
+func (s *Store) readWithin(d time.Duration) bool { return s.behind() <= d }
+
+// behind returns how long ago the last successful read of the change log
+// started; more than any bound when there was none.
+func (s *Store) behind() time.Duration {
 	at := s.synced.Load()
-	return at != 0 && time.Since(s.base)-time.Duration(at) <= d
+	if at == 0 {
+		return math.MaxInt64
+	}
+	return time.Since(s.base) - time.Duration(at)
 }
 
-// LookupKey implements keywarden.KeySource. A hit copies the entry out
-// under a read lock: no allocation, and no lock held while the caller
-// hashes and compares. A miss in a complete cache is an unknown ID; in an
+// LookupKey implements keywarden.KeySource. A hit copies what the cache
+// holds out under a read lock: no allocation, and no lock held while the
+// caller hashes and compares. A key outside the hot tier is a Partial
+// record: its organization and secrets, completed by CompleteKey once the
+// secret matched. A miss in a complete cache is an unknown ID; in an
 // incomplete one it asks the store and remembers the answer, found or not.
 // A cache that is not fresh asks the store every time.
 //
@@ -251,7 +294,10 @@ func (s *Store) readWithin(d time.Duration) bool {
 // every miss waiting for it — rather than refuse a key that may have been
 // created a moment ago.
 func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
-	if !s.Fresh() {
+	// One reading of the clock for both bounds: a known ID and an unknown
+	// one then cost the same (docs/security.md, "No existence oracle").
+	behind := s.behind()
+	if behind > s.cfg.MaxStaleness {
 		s.cfg.Metrics.CacheMiss("stale")
 		return s.fetch(ctx, string(user))
 	}
@@ -263,7 +309,7 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	}
 	if s.complete {
 		s.mu.RUnlock()
-		if s.readWithin(s.cfg.PropagationWindow) {
+		if behind <= s.cfg.PropagationWindow {
 			s.cfg.Metrics.CacheHit("negative")
 			return keywarden.KeyRecord{}, false, nil
 		}
@@ -287,20 +333,53 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 	} else if err != nil {
 		return keywarden.KeyRecord{}, false, err
 	}
-	s.add(k, gen)
+	s.add(k, gen, true)
 	return k.Record(s.cfg.Catalogue), true, nil
 }
 
-// cached returns the record of a cached key, marking it used. Called with
-// mu held (read).
+// CompleteKey implements keywarden.KeySource: the whole record of a key
+// whose secret matched its Partial one, read from the store (one bounded
+// query, which only a holder of the secret can cause) and kept in the hot
+// tier.
+func (s *Store) CompleteKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
+	s.mu.RLock()
+	gen := s.gen
+	s.mu.RUnlock()
+	s.cfg.Metrics.CacheMiss("hot")
+	k, err := s.source.FindAPIKeyByUser(ctx, string(user))
+	if keywarden.ErrorCode(err) == keywarden.ENOTFOUND || err == nil && k == nil {
+		return keywarden.KeyRecord{}, false, nil
+	} else if err != nil {
+		return keywarden.KeyRecord{}, false, err
+	}
+	s.add(k, gen, true)
+	return k.Record(s.cfg.Catalogue), true, nil
+}
+
+// cached returns what the cache holds of user, marking it used. Called
+// with mu held (read). A known ID and an unknown one cost the same steps:
+// the index's probe, and lookups in the hot tier and of previous secrets
+// (of noRow, which no key has, for an unknown one).
 func (s *Store) cached(user []byte) (keywarden.KeyRecord, bool) {
-	i, ok := s.index[string(user)]
-	if !ok {
+	id, _ := s.keys.pack(user)
+	r, found := s.keys.find(id)
+	i, hot := s.index[r]
+	previous, rotated := s.previous[r]
+	if !found {
 		return keywarden.KeyRecord{}, false
 	}
-	e := s.at(i)
-	e.ref.Store(1)
-	return e.record(), true
+	s.keys.markUsed(r)
+	if hot {
+		e := s.at(i)
+		e.ref.Store(1)
+		return e.record(), true
+	}
+	e := s.keys.at(r)
+	rec := keywarden.KeyRecord{Key: keywarden.KeyIdentity{OrgID: s.keys.groups[e.group].org}, Hash: e.hash, Partial: true}
+	if rotated {
+		rec.PreviousHash, rec.PreviousUntil = previous.hash, previous.until
+	}
+	return rec, true
 }
 
 // catchUp answers a miss of a complete cache that is behind the change log
@@ -380,41 +459,88 @@ func (e *entry) identity() keywarden.KeyIdentity {
 	return id
 }
 
-// add caches k unless an invalidation happened since gen was read.
-func (s *Store) add(k *keywarden.APIKey, gen uint64) {
+// add caches k unless an invalidation happened since gen was read: in
+// keys, and whole in the hot tier when hot (a key just used, or read from
+// the store anyway).
+func (s *Store) add(k *keywarden.APIKey, gen uint64, hot bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if gen != s.gen {
 		return
 	}
-	i, ok := s.index[k.User]
+	id, ok := s.keys.packAdding(k.User)
 	if !ok {
-		i = s.slot()
-		s.index[k.User] = i
+		// No key ID (it could never verify), or one prefix too many
+		// to pack: only the store can tell of such keys.
+		s.complete = s.complete && len(s.keys.prefixes) < maxPrefixes
+		return
 	}
-	e := s.at(i)
-	e.user, e.id, e.name = k.User, k.ID, k.Name
-	e.scope = s.shared(scope{org: k.OrgID, process: k.ProcessID, scopes: s.cfg.Catalogue.SetOf(k.Scopes)})
-	e.hash = k.SecretHash
-	e.extra = extraOf(k)
-	e.expires = k.ExpiresAt.UnixNano()
-	e.ref.Store(1)
-	e.used = true
-	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
+	g := group{org: k.OrgID, process: k.ProcessID}
+	r, found := s.keys.find(id)
+	if found {
+		s.keys.update(r, k.SecretHash, g)
+	} else if r, ok = s.newRow(id, k.SecretHash, g); !ok {
+		return
+	}
+	if k.PreviousSecretExpiresAt.IsZero() {
+		delete(s.previous, r)
+	} else {
+		s.previous[r] = previousSecret{hash: k.PreviousSecretHash, until: k.PreviousSecretExpiresAt}
+	}
+	i, isHot := s.index[r]
+	switch {
+	case hot && !isHot:
+		i = s.slot()
+		s.index[r] = i
+	case !hot && isHot:
+		s.dropHot(i)
+	}
+	if hot {
+		e := s.at(i)
+		e.user, e.id, e.name, e.row = k.User, k.ID, k.Name, r
+		e.scope = s.shared(scope{org: k.OrgID, process: k.ProcessID, scopes: s.cfg.Catalogue.SetOf(k.Scopes)})
+		e.hash = k.SecretHash
+		e.extra = extraOf(k)
+		e.expires = k.ExpiresAt.UnixNano()
+		e.ref.Store(1)
+		e.used = true
+		s.cfg.Metrics.SetCacheSize("hot", len(s.index))
+	}
+	s.cfg.Metrics.SetCacheSize("positive", s.keys.count)
 }
 
-// slot returns a free slot, growing up to Size and then evicting with the
-// CLOCK algorithm: the hand clears recently used entries and takes the first
-// that was not used since it last passed. Called with mu held.
+// newRow adds a key to keys, evicting with the CLOCK algorithm past Size:
+// the hand clears the used bits of the rows it passes and takes the first
+// that was not looked up since it last passed. Called with mu held.
+func (s *Store) newRow(id packedID, hash keywarden.SecretHash, g group) (uint32, bool) {
+	if s.keys.count >= s.cfg.Size {
+		for {
+			s.rowHand = (s.rowHand + 1) % s.keys.nrows
+			r := uint32(s.rowHand)
+			if s.keys.inUse(r) && !s.keys.takeUsed(r) {
+				// There are more keys than Size: misses must ask the store.
+				s.complete = false
+				s.cfg.Metrics.CacheEviction("positive")
+				s.dropRow(r)
+				break
+			}
+		}
+	}
+	return s.keys.insert(id, hash, g)
+}
+
+// slot returns a free hot slot, growing up to HotSize and then evicting
+// with the CLOCK algorithm. Evicting from the hot tier keeps the key in
+// keys. Called with mu held.
 func (s *Store) slot() int32 {
 	if n := len(s.free); n > 0 {
 		i := s.free[n-1]
 		s.free = s.free[:n-1]
 		return i
 	}
-	if s.nslots < s.cfg.Size {
+	if s.nslots < s.cfg.HotSize {
 		if s.nslots%chunkSize == 0 {
-			s.chunks = append(s.chunks, make([]entry, min(chunkSize, s.cfg.Size-s.nslots)))
+			s.chunks = append(s.chunks, make([]entry, min(chunkSize, s.cfg.HotSize-s.nslots)))
 		}
 		s.nslots++
 		return int32(s.nslots - 1)
@@ -423,10 +549,8 @@ func (s *Store) slot() int32 {
 		s.hand = (s.hand + 1) % s.nslots
 		e := s.at(int32(s.hand))
 		if e.ref.Swap(0) == 0 {
-			// There are more keys than Size: misses must ask the store.
-			s.complete = false
-			delete(s.index, e.user)
-			s.cfg.Metrics.CacheEviction("positive")
+			s.cfg.Metrics.CacheEviction("hot")
+			delete(s.index, e.row)
 			*e = entry{}
 			return int32(s.hand)
 		}
@@ -434,12 +558,12 @@ func (s *Store) slot() int32 {
 }
 
 // shared returns the one shared copy of sc. The table is bounded: when it
-// outgrows the cache it starts over (entries keep what they point to).
+// outgrows the hot tier it starts over (entries keep what they point to).
 func (s *Store) shared(sc scope) *scope {
 	if p, ok := s.scopes[sc]; ok {
 		return p
 	}
-	if len(s.scopes) >= s.cfg.Size {
+	if len(s.scopes) >= s.cfg.HotSize {
 		clear(s.scopes)
 	}
 	p := &sc
@@ -478,8 +602,9 @@ func (s *Store) Invalidate(user string) {
 	defer s.mu.Unlock()
 	s.gen++
 	delete(s.negative, user)
-	if i, ok := s.index[user]; ok {
-		s.drop(i)
+	id, _ := s.keys.pack([]byte(user))
+	if r, ok := s.keys.find(id); ok {
+		s.dropRow(r)
 	}
 }
 
@@ -489,26 +614,39 @@ func (s *Store) InvalidateProcess(processID string) {
 	defer s.mu.Unlock()
 	s.gen++
 	delete(s.owners, processID)
-	for i := 0; i < s.nslots; i++ {
-		if e := s.at(int32(i)); e.used && e.scope.process == processID {
-			s.drop(int32(i))
+	if processID == "" {
+		return
+	}
+	for r := uint32(0); int(r) < s.keys.nrows; r++ {
+		if s.keys.inUse(r) && s.keys.groups[s.keys.at(r).group].process == processID {
+			s.dropRow(r)
 		}
 	}
 }
 
-// drop frees slot i. Called with mu held.
-func (s *Store) drop(i int32) {
-	delete(s.index, s.at(i).user)
+// dropRow forgets the key in row r. Called with mu held.
+func (s *Store) dropRow(r uint32) {
+	if i, ok := s.index[r]; ok {
+		s.dropHot(i)
+	}
+	delete(s.previous, r)
+	s.keys.remove(r)
+	s.cfg.Metrics.SetCacheSize("positive", s.keys.count)
+}
+
+// dropHot frees hot slot i. Called with mu held.
+func (s *Store) dropHot(i int32) {
+	delete(s.index, s.at(i).row)
 	*s.at(i) = entry{}
 	s.free = append(s.free, i)
-	s.cfg.Metrics.SetCacheSize("positive", len(s.index))
+	s.cfg.Metrics.SetCacheSize("hot", len(s.index))
 }
 
 // Len returns the number of cached keys.
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.index)
+	return s.keys.count
 }
 
 type noMetrics struct{}
@@ -580,7 +718,7 @@ func (s *Store) load(ctx context.Context) error {
 			s.mu.RLock()
 			gen := s.gen
 			s.mu.RUnlock()
-			s.add(k, gen)
+			s.add(k, gen, false) // not yet used: the rest is read at its first use
 			n++
 		}
 		if len(keys) < loadBatch {
@@ -681,7 +819,7 @@ func (s *Store) fill(ctx context.Context, user string) error {
 	case err != nil:
 		return err
 	}
-	s.add(k, gen)
+	s.add(k, gen, true) // read whole anyway, and likely to be used soon
 	return nil
 }
 

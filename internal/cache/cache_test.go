@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,6 +148,15 @@ func mustGenerate(t *testing.T) keywarden.KeyMaterial {
 		t.Fatal(err)
 	}
 	return km
+}
+
+// wrongSecret returns the Basic header of the key of h with another secret.
+func wrongSecret(t *testing.T, h string) string {
+	k, err := keywarden.ParseKey(mustDecode(t, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return basic(keywarden.KeyMaterial{User: k.User, Secret: mustGenerate(t).Secret}.Value())
 }
 
 func TestMalformedKeysNeverReachTheCacheOrTheStore(t *testing.T) {
@@ -296,21 +306,34 @@ func TestCachedVerificationAllocatesNothing(t *testing.T) {
 }
 
 // TestMemoryPerKey measures the heap the cache holds per key, for keys as
-// the store returns them (fresh strings), with typical names.
+// the store returns them (fresh strings), with typical names: what it
+// keeps of every key, loaded and not yet used (issue 14's goal: at most 64
+// bytes), and of a key in use, held whole in the hot tier.
 func TestMemoryPerKey(t *testing.T) {
 	const n = 100_000
-	before := heapInUse()
-	c := cache.New(nil, cache.Config{Size: n})
-	for i := 0; i < n; i++ {
-		cache.Fill(c, syntheticKey(i)) // what the cache does not keep is garbage
+	for _, tt := range []struct {
+		name string
+		add  func(*cache.Store, *keywarden.APIKey)
+		max  float64
+	}{
+		{"every key", cache.Load, 64},
+		{"a key in use", cache.Fill, 320},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := heapInUse()
+			c := cache.New(nil, cache.Config{Size: n, HotSize: n})
+			for i := 0; i < n; i++ {
+				tt.add(c, syntheticKey(i)) // what the cache does not keep is garbage
+			}
+			after := heapInUse()
+			perKey := float64(after-before) / n
+			t.Logf("cache memory, %s: %.1f bytes per key", tt.name, perKey)
+			if perKey > tt.max {
+				t.Errorf("the cache holds %.1f bytes per key, want at most %.0f", perKey, tt.max)
+			}
+			runtime.KeepAlive(c)
+		})
 	}
-	after := heapInUse()
-	perKey := float64(after-before) / n
-	t.Logf("cache memory: %.0f bytes per key", perKey)
-	if perKey > 256 {
-		t.Errorf("the cache holds %.0f bytes per key, want at most 256", perKey)
-	}
-	runtime.KeepAlive(c)
 }
 
 // syntheticKey is a key as a store would return it: every string separately
@@ -457,6 +480,7 @@ func TestFreshnessLastsMaxStaleness(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}) // its first use reads it whole
 	before := f.store.Lookups()
 	if v, _ := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{}); v.Code != keywarden.VerifyValid || f.store.Lookups() != before {
 		t.Fatalf("fresh: %+v with %d lookups; want valid from memory", v, f.store.Lookups()-before)
@@ -473,32 +497,47 @@ func TestFreshnessLastsMaxStaleness(t *testing.T) {
 	}
 }
 
-// TestLoadedCacheAnswersUnknownIDsFromMemory: Watch loads every key, so a
-// known key and an unknown ID both cost no store lookup, and a key created
-// elsewhere is cached when the feed tells of it.
+// TestLoadedCacheAnswersUnknownIDsFromMemory: Watch loads every key, so an
+// unknown ID and a wrong secret cost no store lookup, and a known key one,
+// at its first successful use (the rest of it is read then, and kept). A
+// key created elsewhere is cached when the feed tells of it.
 func TestLoadedCacheAnswersUnknownIDsFromMemory(t *testing.T) {
 	f := newFixture(t, cache.Config{})
-	var headers []string
+	var headers, wrong []string
 	for range 3 {
 		_, h := f.key(t, "", time.Hour)
 		headers = append(headers, h)
+		wrong = append(wrong, wrongSecret(t, h))
 	}
 	c := cache.New(f.store, cache.Config{Now: func() time.Time { return f.now }})
 	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err != nil {
 		t.Fatal(err)
 	}
 	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	verify := func(h string, want ...string) {
+		t.Helper()
+		v, err := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
+		if err != nil || !slices.Contains(want, v.Reason) {
+			t.Fatalf("%+v, %v; want reason in %q", v, err, want)
+		}
+	}
 	before := f.store.Lookups()
 	for range 10 {
-		for _, h := range append(headers, basic(mustGenerate(t).Value())) {
-			v, err := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
-			if err != nil || v.Code != keywarden.VerifyValid && v.Reason != keywarden.ReasonUnknownKey {
-				t.Fatalf("%+v, %v", v, err)
-			}
+		verify(basic(mustGenerate(t).Value()), keywarden.ReasonUnknownKey)
+		for _, h := range wrong {
+			verify(h, keywarden.ReasonWrongSecret)
 		}
 	}
 	if n := f.store.Lookups() - before; n != 0 {
-		t.Fatalf("%d store lookups by a loaded cache, want 0", n)
+		t.Fatalf("%d store lookups for unknown IDs and wrong secrets, want 0", n)
+	}
+	for range 10 {
+		for _, h := range headers {
+			verify(h, "")
+		}
+	}
+	if n := f.store.Lookups() - before; n != len(headers) {
+		t.Fatalf("%d store lookups for %d keys used 10 times each, want one each", n, len(headers))
 	}
 	_, h := f.key(t, "", time.Hour) // created past c: c learns of it from the feed
 	if err := c.Sync(context.Background()); err != nil {
@@ -718,5 +757,72 @@ func TestAMissBehindTheWindowReadsTheLogFirst(t *testing.T) {
 	}
 	if n := f.store.Lookups() - lookups; n != 0 {
 		t.Errorf("%d key lookups for unknown IDs, want 0: the log answers for them", n)
+	}
+}
+
+// TestHotTierIsBoundedAndEveryKeyStaysKnown: with more keys in use than
+// HotSize, keys leave the hot tier but not the cache: each still verifies
+// (read whole again at its next use), and unknown IDs and wrong secrets
+// still cost no lookup.
+func TestHotTierIsBoundedAndEveryKeyStaysKnown(t *testing.T) {
+	f := newFixture(t, cache.Config{})
+	var headers []string
+	for range 5 {
+		_, h := f.key(t, "", time.Hour)
+		headers = append(headers, h)
+	}
+	c := cache.New(f.store, cache.Config{HotSize: 2, Now: func() time.Time { return f.now }})
+	if err := c.Watch(context.Background(), time.Hour, nil, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &keywarden.Verifier{Keys: c, Processes: c, Now: func() time.Time { return f.now }}
+	verify := func(h string) keywarden.Verification {
+		v, err := verifier.VerifyAuthorization(context.Background(), h, keywarden.Requirement{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := f.store.Lookups()
+	for round := range 3 {
+		for _, h := range headers {
+			if v := verify(h); v.Code != keywarden.VerifyValid {
+				t.Fatalf("round %d: %+v", round, v)
+			}
+		}
+	}
+	if n := f.store.Lookups() - before; n < len(headers) || n > 3*len(headers) {
+		t.Fatalf("%d lookups for 3 rounds of %d keys", n, len(headers))
+	}
+	if c.Len() != len(headers) {
+		t.Fatalf("%d keys cached, want %d", c.Len(), len(headers))
+	}
+	before = f.store.Lookups()
+	for _, h := range headers {
+		if v := verify(wrongSecret(t, h)); v.Reason != keywarden.ReasonWrongSecret {
+			t.Fatalf("wrong secret: %+v", v)
+		}
+		if v := verify(basic(mustGenerate(t).Value())); v.Reason != keywarden.ReasonUnknownKey {
+			t.Fatalf("unknown ID: %+v", v)
+		}
+	}
+	if n := f.store.Lookups() - before; n != 0 {
+		t.Fatalf("%d lookups for wrong secrets and unknown IDs, want 0", n)
+	}
+}
+
+// TestAKeyNotYetUsedKeepsItsPreviousSecret: a key loaded but not yet used
+// answers with both hashes of a rotation's overlap, so that its previous
+// secret is recognized before the rest of the key is read.
+func TestAKeyNotYetUsedKeepsItsPreviousSecret(t *testing.T) {
+	c := cache.New(nil, cache.Config{MaxStaleness: time.Hour, PropagationWindow: time.Hour})
+	k := syntheticKey(1)
+	k.PreviousSecretHash, k.PreviousSecretExpiresAt = keywarden.HashSecret("before"), time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)
+	cache.Load(c, k)
+	cache.MarkSynced(c)
+	rec, found, err := c.LookupKey(context.Background(), []byte(k.User))
+	if err != nil || !found || !rec.Partial || rec.Hash != k.SecretHash || rec.Key.OrgID != k.OrgID ||
+		rec.PreviousHash != k.PreviousSecretHash || !rec.PreviousUntil.Equal(k.PreviousSecretExpiresAt) {
+		t.Fatalf("%+v %v %v", rec, found, err)
 	}
 }
