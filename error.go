@@ -51,10 +51,9 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrorCode returns the code of err, or EINTERNAL when err is not an *Error
 // (anything unexpected is treated as internal and never shown).
 func ErrorCode(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if e, ok := asError(err); ok {
 		return e.Code
 	}
 	return EINTERNAL
@@ -62,14 +61,15 @@ func ErrorCode(err error) string {
 
 // ErrorMessage returns the caller-safe message of err.
 func ErrorMessage(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) && e.Code == EUNAVAILABLE {
+	}
+	e, ok := asError(err)
+	if ok && e.Code == EUNAVAILABLE {
 		// Its message names the operation and the driver's error, for the
 		// log.
 		return UnavailableMessage
-	} else if errors.As(err, &e) && e.Code != EINTERNAL {
+	} else if ok && e.Code != EINTERNAL {
 		return e.Message
 	}
 	return "Internal error."
@@ -80,11 +80,22 @@ const UnavailableMessage = "The key store cannot be reached right now. Try again
 
 // ErrorFields returns the per-field errors of err, if any.
 func ErrorFields(err error) []FieldError {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := asError(err); ok {
 		return e.Fields
 	}
 	return nil
+}
+
+// asError is errors.As(err, &e) for an *Error, without the allocation of
+// errors.As's target when err is an *Error itself, as the errors of
+// refused requests are.
+func asError(err error) (*Error, bool) {
+	if e, ok := err.(*Error); ok {
+		return e, true
+	}
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
 }
 
 // Validation collects field errors so a request can report them all at once.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/logline"
 	"github.com/keywarden/keywarden/internal/logwriter"
 	"github.com/keywarden/keywarden/internal/postgres"
 	"github.com/keywarden/keywarden/internal/sqlite"
@@ -398,32 +399,33 @@ func describeMigrations(applied []int64, version int64) string {
 	return fmt.Sprintf("Applied migrations %s; the database schema is at version %d.", strings.Join(names, ", "), version)
 }
 
-// newLogger returns the structured logger of the server, writing to stderr.
+// newLogger returns the log output of the server, writing to stderr: its
+// Handler is the structured logger's, and the server writes its request
+// lines to it directly (server.Config.LogOutput).
 //
 // Written to a file or pipe (the process's stderr), lines go through a
-// logwriter, which batches the lines of busy moments into one write;
+// logwriter, which batches the lines of up to 2 ms into one write;
 // close writes what is still waiting and must run before the process
 // exits. In tests (a buffer) lines are written as they come.
-func (a *app) newLogger(format, level string) (*slog.Logger, func(), error) {
+func (a *app) newLogger(format, level string) (*logline.Output, func(), error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s=%q: want debug, info, warn or error", errUsage, a.setting("log-level"), level)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	var handler func(io.Writer, *slog.HandlerOptions) slog.Handler
+	var output func(io.Writer, slog.Leveler) *logline.Output
 	switch strings.ToLower(format) {
 	case "text":
-		handler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }
+		output = logline.NewText
 	case "json":
-		handler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+		output = logline.NewJSON
 	default:
 		return nil, nil, fmt.Errorf("%w: %s=%q: want text or json", errUsage, a.setting("log-format"), format)
 	}
 	if f, ok := a.stderr.(*os.File); ok {
 		lw := logwriter.New(f)
-		return slog.New(handler(lw, opts)), func() { _ = lw.Close() }, nil
+		return output(lw, lvl), func() { _ = lw.Close() }, nil
 	}
-	return slog.New(handler(a.stderr, opts)), func() {}, nil
+	return output(a.stderr, lvl), func() {}, nil
 }
 
 // auditEvent returns the audit event of a change made from the command line.

@@ -97,11 +97,12 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errUsage, a.setting("trusted-proxies"), err)
 	}
-	logger, closeLog, err := a.newLogger(*logFormat, *logLevel)
+	logOutput, closeLog, err := a.newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
+	logger := slog.New(logOutput.Handler())
 	limiter, err := a.rateLimiter(*redisURL, *redisURLFile, redisFailure, *redisTimeout, logger)
 	if err != nil {
 		return err
@@ -215,6 +216,7 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		ServeMetrics:      *metricsAddr == "",
 		Catalogue:         catalogue,
 		Logger:            logger,
+		LogOutput:         logOutput,
 		Now:               a.now,
 		OrgKeyPrefix:      kf.org,
 		ProcessKeyPrefix:  kf.process,

@@ -1,63 +1,93 @@
 // Package logwriter batches log lines into few writes. At one request log
 // line per request, a write(2) per line costs more than everything else
-// the log does (docs/performance.md); Writer gathers the lines that arrive
-// while the previous batch is being written and writes them together.
+// the log does (docs/performance.md); Writer gathers the lines of up to
+// maxDelay, or until batchBytes of them wait, and writes them together, so
+// that a busy server writes a few hundred times a second, not once a line.
 //
-// It adds no delay: an idle Writer hands a line to its writer at once
-// (from its own goroutine), and lines wait only while an earlier batch is
-// being written. What is buffered when the process is killed (one batch,
-// microseconds of lines) is lost; Close writes the rest on a clean exit.
+// A line therefore reaches the underlying writer at most maxDelay (2 ms)
+// after it is logged, plus the time of a write already under way; an idle
+// server's line waits that long too. What is buffered when the process is
+// killed (kill -9: the lines of the last 2 ms or so, never much more than
+// maxBuffered) is lost; Close writes the rest on a clean exit.
 package logwriter
 
 import (
 	"io"
 	"sync"
+	"time"
 )
 
-// maxBuffered bounds the memory of lines waiting: past it, Write writes
-// them itself, so a writer that cannot keep up slows the loggers instead
-// of growing without bound.
-const maxBuffered = 256 << 10
+const (
+	// maxDelay bounds how long a line waits for others to share its
+	// write: short enough that a person tailing the log sees no lag, long
+	// enough to gather tens of lines under load.
+	maxDelay = 2 * time.Millisecond
+	// batchBytes is written without waiting out maxDelay: bigger writes
+	// save nothing more.
+	batchBytes = 64 << 10
+	// maxBuffered bounds the memory of lines waiting: past it, Write
+	// writes them itself, so a writer that cannot keep up slows the
+	// loggers instead of growing without bound.
+	maxBuffered = 256 << 10
+)
 
 // Writer is an io.Writer that batches writes to an underlying writer.
 type Writer struct {
-	out io.Writer
+	out   io.Writer
+	after func(time.Duration) <-chan time.Time // starts a wait; tests control it
 
 	mu      sync.Mutex
 	buf     []byte // lines waiting
 	spare   []byte // the other buffer, reused
-	pending bool   // the flusher has been told of buf
+	pending bool   // the flusher has been told of buf (wake)
+	big     bool   // the flusher has been told buf holds batchBytes (full)
 	closed  bool
-	wake    chan struct{}
-	done    chan struct{}
+	wake    chan struct{} // capacity 1: lines wait
+	full    chan struct{} // capacity 1: batchBytes wait
+	stop    chan struct{} // closed by Close
+	done    chan struct{} // closed when the flusher returns
 
 	writeMu sync.Mutex // one write to out at a time, in order
 }
 
 // New returns a Writer over out and starts its flusher; Close stops it.
 func New(out io.Writer) *Writer {
-	w := &Writer{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	// One timer, reset for each batch: Reset drops a value of a wait that
+	// ended otherwise (Go 1.23 timers).
+	t := time.NewTimer(maxDelay)
+	t.Stop()
+	return newWriter(out, func(d time.Duration) <-chan time.Time {
+		t.Reset(d)
+		return t.C
+	})
+}
+
+func newWriter(out io.Writer, after func(time.Duration) <-chan time.Time) *Writer {
+	w := &Writer{out: out, after: after, wake: make(chan struct{}, 1), full: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go w.flusher()
 	return w
 }
 
 // Write implements io.Writer. It copies p (slog reuses its buffers) and
 // returns at once; the write's own error, if any, is lost, as a log line's
-// is anyway.
+// is anyway. After Close it writes p, and anything still waiting, itself.
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return w.out.Write(p)
-	}
 	w.buf = append(w.buf, p...)
-	if len(w.buf) >= maxBuffered {
+	if w.closed || len(w.buf) >= maxBuffered {
 		w.writeLocked()
 		return len(p), nil
 	}
+	// Each channel is sent on only while its flag is false, and its flag
+	// is reset only under mu: the sends never block.
+	if len(w.buf) >= batchBytes && !w.big {
+		w.big = true
+		w.full <- struct{}{}
+	}
 	if !w.pending {
 		w.pending = true
-		w.wake <- struct{}{} // capacity 1, and only sent while !pending: never blocks
+		w.wake <- struct{}{}
 	}
 	w.mu.Unlock()
 	return len(p), nil
@@ -82,9 +112,27 @@ func (w *Writer) writeLocked() {
 
 func (w *Writer) flusher() {
 	defer close(w.done)
-	for range w.wake {
+	for {
+		select {
+		case <-w.wake:
+		case <-w.stop:
+			return
+		}
+		select {
+		case <-w.after(maxDelay):
+		case <-w.full:
+		case <-w.stop:
+			return // Close writes what waits
+		}
 		w.mu.Lock()
 		w.pending = false
+		if w.big {
+			w.big = false
+			select {
+			case <-w.full: // sent while the timer fired
+			default:
+			}
+		}
 		w.writeLocked()
 	}
 }
@@ -98,7 +146,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	close(w.wake)
+	close(w.stop)
 	w.mu.Unlock()
 	<-w.done
 	w.mu.Lock()

@@ -3,8 +3,11 @@ package logwriter
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -33,8 +36,9 @@ func (r *recorder) String() string {
 	return r.data.String()
 }
 
-// TestAnIdleWriterWritesALineAtOnce: no line waits for a timer.
-func TestAnIdleWriterWritesALineAtOnce(t *testing.T) {
+// TestAnIdleWriterWritesALineSoon: a line alone is written within
+// maxDelay (checked against a generous bound, never a speed target).
+func TestAnIdleWriterWritesALineSoon(t *testing.T) {
 	r := &recorder{}
 	w := New(r)
 	defer w.Close()
@@ -45,6 +49,116 @@ func TestAnIdleWriterWritesALineAtOnce(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after 1 s the line is not written: %q", r.String())
 		}
+	}
+}
+
+// fakeTimer is the flusher's clock in tests: each wait it starts is
+// reported on asked, and ends when the test sends on fire.
+type fakeTimer struct {
+	asked chan time.Duration
+	fire  chan time.Time
+}
+
+func newFakeTimer() *fakeTimer {
+	return &fakeTimer{asked: make(chan time.Duration, 16), fire: make(chan time.Time)}
+}
+
+func (f *fakeTimer) after(d time.Duration) <-chan time.Time {
+	f.asked <- d
+	return f.fire
+}
+
+// waiting returns once the flusher waits on f, and checks how long it
+// would.
+func (f *fakeTimer) waiting(t *testing.T) {
+	t.Helper()
+	select {
+	case d := <-f.asked:
+		if d != maxDelay {
+			t.Fatalf("the flusher waits %v, want maxDelay (%v)", d, maxDelay)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the flusher never waits for more lines")
+	}
+}
+
+// TestLinesWaitOutTheDelayTogether: the lines of one delay, however few,
+// are written in one write when it ends, and not before.
+func TestLinesWaitOutTheDelayTogether(t *testing.T) {
+	r := &recorder{}
+	ft := newFakeTimer()
+	w := newWriter(r, ft.after)
+	_, _ = w.Write([]byte("one\n"))
+	ft.waiting(t)
+	_, _ = w.Write([]byte("two\n"))
+	_, _ = w.Write([]byte("three\n"))
+	time.Sleep(10 * time.Millisecond) // time for a wrong flusher to write
+	if got := r.String(); got != "" {
+		t.Fatalf("written before the delay ended: %q", got)
+	}
+	ft.fire <- time.Time{}
+	for deadline := time.Now().Add(5 * time.Second); r.String() == ""; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing written after the delay")
+		}
+	}
+	_ = w.Close()
+	if got := r.String(); got != "one\ntwo\nthree\n" || r.writes != 1 {
+		t.Fatalf("%d writes of %q, want one of three lines", r.writes, got)
+	}
+}
+
+// TestABigBatchDoesNotWait: once batchBytes wait, they are written
+// without the rest of the delay.
+func TestABigBatchDoesNotWait(t *testing.T) {
+	r := &recorder{}
+	ft := newFakeTimer()
+	w := newWriter(r, ft.after)
+	defer w.Close()
+	line := append(bytes.Repeat([]byte("z"), 99), '\n')
+	_, _ = w.Write(line)
+	ft.waiting(t)
+	for range batchBytes / len(line) {
+		_, _ = w.Write(line)
+	}
+	want := (batchBytes/len(line) + 1) * len(line)
+	for deadline := time.Now().Add(5 * time.Second); len(r.String()) != want; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d bytes written while the delay runs", len(r.String()), want)
+		}
+	}
+	// The next line waits again: the early write left no stale signal.
+	_, _ = w.Write([]byte("next\n"))
+	ft.waiting(t)
+	time.Sleep(10 * time.Millisecond)
+	if n := len(r.String()); n != want {
+		t.Fatalf("the next line was written before its delay ended (%d bytes)", n)
+	}
+}
+
+// TestCloseWritesWhatWaitsAndStops: Close does not wait out the delay,
+// writes every line, and its flusher returns.
+func TestCloseWritesWhatWaitsAndStops(t *testing.T) {
+	r := &recorder{}
+	ft := newFakeTimer()
+	w := newWriter(r, ft.after)
+	_, _ = w.Write([]byte("one\n"))
+	ft.waiting(t)
+	_, _ = w.Write([]byte("two\n"))
+	closed := make(chan struct{})
+	go func() { _ = w.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for the delay, which never ends here")
+	}
+	select {
+	case <-w.done:
+	default:
+		t.Fatal("the flusher still runs after Close")
+	}
+	if got := r.String(); got != "one\ntwo\n" {
+		t.Fatalf("%q", got)
 	}
 }
 
@@ -153,4 +267,41 @@ func TestWritesAfterCloseGoStraightThrough(t *testing.T) {
 	if r.String() != "late\n" {
 		t.Fatalf("%q", r.String())
 	}
+}
+
+// BenchmarkWriter logs lines of a request's size to /dev/null, each after
+// some work, as a server's request line follows its request, and reports
+// how many write(2) calls a line costs (writes/line). The flusher runs on
+// another CPU: ns/op is the work plus the cost of Write alone.
+func BenchmarkWriter(b *testing.B) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	out := &counter{w: f}
+	w := New(out)
+	line := append(bytes.Repeat([]byte("x"), 199), '\n')
+	h := uint64(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range 20000 { // some µs: a request's work
+			h = h*0x100000001b3 ^ uint64(i)
+		}
+		line[0] = byte(h) | 1
+		_, _ = w.Write(line)
+	}
+	_ = w.Close()
+	b.ReportMetric(float64(out.writes.Load())/float64(b.N), "writes/line")
+}
+
+// counter counts the writes to w.
+type counter struct {
+	w      io.Writer
+	writes atomic.Int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.w.Write(p)
 }

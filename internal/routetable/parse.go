@@ -241,7 +241,8 @@ func (p *parser) table(top *yaml.Node) *Table {
 			t.routes = append(t.routes, r)
 		}
 	}
-	t.mux = p.register(t.routes)
+	p.register(t.routes)
+	t.tree = newTree(t.routes)
 	return t
 }
 
@@ -410,11 +411,12 @@ func listWildcards(names []string) string {
 	return "it has {" + strings.Join(names, "}, {") + "}"
 }
 
-// register adds every route to one ServeMux. ServeMux panics on a pattern
-// that conflicts with one already registered, naming neither line of ours;
-// the panic is recovered, and the earlier route it conflicts with is found
-// by registering the two alone.
-func (p *parser) register(routes []Route) *http.ServeMux {
+// register adds every route to one ServeMux, which refuses conflicting
+// patterns: Match's tree relies on there being none. ServeMux panics on a
+// pattern that conflicts with one already registered, naming neither line
+// of ours; the panic is recovered, and the earlier route it conflicts with
+// is found by registering the two alone.
+func (p *parser) register(routes []Route) {
 	mux := http.NewServeMux()
 	firstAt := make(map[string]int, len(routes)) // pattern → line
 	var registered []*Route
@@ -425,7 +427,7 @@ func (p *parser) register(routes []Route) *http.ServeMux {
 			continue
 		}
 		firstAt[r.Pattern] = r.Line
-		if err := tryRegisterHandler(mux, r.Pattern, routeHandler{r}); err == nil {
+		if err := tryRegister(mux, r.Pattern); err == nil {
 			registered = append(registered, r)
 			continue
 		}
@@ -438,7 +440,6 @@ func (p *parser) register(routes []Route) *http.ServeMux {
 			}
 		}
 	}
-	return mux
 }
 
 // conflictReason returns the first line of ServeMux's explanation
@@ -453,15 +454,10 @@ func conflictReason(err error) string {
 	return reason
 }
 
-// tryRegister registers pattern with a handler that does nothing.
-func tryRegister(mux *http.ServeMux, pattern string) error {
-	return tryRegisterHandler(mux, pattern, http.NotFoundHandler())
-}
-
-// tryRegisterHandler turns ServeMux's panic on a bad or conflicting pattern
-// into an error. A refused pattern leaves mux as it was: ServeMux checks
-// before it adds.
-func tryRegisterHandler(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+// tryRegister registers pattern with a handler that does nothing, turning
+// ServeMux's panic on a bad or conflicting pattern into an error. A refused
+// pattern leaves mux as it was: ServeMux checks before it adds.
+func tryRegister(mux *http.ServeMux, pattern string) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if e, ok := v.(error); ok {
@@ -471,6 +467,6 @@ func tryRegisterHandler(mux *http.ServeMux, pattern string, h http.Handler) (err
 			}
 		}
 	}()
-	mux.Handle(pattern, h)
+	mux.Handle(pattern, http.NotFoundHandler())
 	return nil
 }

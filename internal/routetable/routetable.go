@@ -6,16 +6,18 @@
 //
 // The table is validated completely when it is loaded, and every problem is
 // reported with its line, so that a typo in a scope name fails the boot
-// instead of silently denying (or allowing) requests. Matching is done by
-// http.ServeMux itself, so pattern syntax and precedence are exactly Go's
-// and cannot drift from a Go service behind the gateway.
+// instead of silently denying (or allowing) requests. Patterns are
+// http.ServeMux's, which parses them and refuses conflicting ones when the
+// table loads, and Match answers as ServeMux routes, walking the same
+// decision tree without building a request per match; a differential test
+// (match_test.go) holds the two to the same answers, so that syntax and
+// precedence do not drift from a Go service behind the gateway.
 //
 // The package neither verifies keys nor serves HTTP.
 package routetable
 
 import (
 	"errors"
-	"net/http"
 	"os"
 	"slices"
 
@@ -40,7 +42,7 @@ type Table struct {
 	// unmatched is what a request no route matches gets: nil to deny it, or
 	// an AnyKey route with an empty Pattern for "unmatched: authenticate".
 	unmatched *Route
-	mux       *http.ServeMux
+	tree      tree
 }
 
 // Match is the outcome of Table.Match. Route points into the table, so a

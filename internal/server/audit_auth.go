@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/keywarden/keywarden"
 )
@@ -50,9 +49,8 @@ func (s *server) auditSignInFailed(r *http.Request, email string, u *keywarden.U
 	if u == nil {
 		return
 	}
-	note := u.ID + " " + u.Email
-	s.signInByIP.Note(s.clientIP(r), note)
-	s.signInByAccount.Note(email, note)
+	s.signInByIP.Note(s.clientIP(r), u.ID, u.Email)
+	s.signInByAccount.Note(email, u.ID, u.Email)
 	s.auditAccount(r, keywarden.AuditSignInFailed, u.ID, u.Email)
 }
 
@@ -65,11 +63,10 @@ func (s *server) auditSignInThrottled(r *http.Request, email string, byAccount b
 	if byAccount {
 		lim, key = s.signInByAccount, email
 	}
-	first, note := lim.Refused(key)
+	first, userID, userEmail := lim.Refused(key)
 	if !first {
 		return
 	}
-	userID, userEmail, _ := strings.Cut(note, " ")
 	s.Logger.InfoContext(r.Context(), "sign-in throttling began", "client_ip", s.clientIP(r), "email", email,
 		"by_account", byAccount, "user_id", userID)
 	if userID != "" {
@@ -103,11 +100,7 @@ func (s *server) noteAuthFailure(ip string, v keywarden.Verification) {
 	// The same work whether or not the failure named a real key: this
 	// runs on every failure, and must not tell them apart in time
 	// (docs/security.md, "No existence oracle").
-	note := v.OrgID + " " + v.User
-	if v.OrgID == "" {
-		note = ""
-	}
-	s.authByIP.Note(ip, note)
+	s.authByIP.Note(ip, v.OrgID, v.User)
 }
 
 // auditThrottled records, once per burst, that the client address ip was
@@ -117,11 +110,10 @@ func (s *server) noteAuthFailure(ip string, v keywarden.Verification) {
 // for every refused request, and costs a store read and write only for the
 // first of a burst.
 func (s *server) auditThrottled(r *http.Request, ip string) {
-	first, note := s.authByIP.Refused(ip)
+	first, orgID, user := s.authByIP.Refused(ip)
 	if !first {
 		return
 	}
-	orgID, user, _ := strings.Cut(note, " ")
 	s.Logger.InfoContext(r.Context(), "authentication throttling began", "client_ip", ip, "org_id", orgID, "key_user", user)
 	if orgID == "" {
 		return

@@ -161,8 +161,7 @@ func (s *server) authFailed(r *http.Request, info *requestInfo, v keywarden.Veri
 	if v.Reason == keywarden.ReasonAddressNotAllowed {
 		s.auditAddressDenied(r, v)
 	}
-	s.Logger.InfoContext(r.Context(), "authentication failed", "reason", v.Reason, "key_user", v.User,
-		"path", safePath(r.URL.Path), "client_ip", ip)
+	s.logAuthFailed(r, v.Reason, v.User, ip)
 }
 
 // admit refuses, before any key work, a client address that has failed

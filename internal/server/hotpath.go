@@ -2,10 +2,9 @@ package server
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/netip"
-	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,8 +21,8 @@ import (
 // through the ResponseWriter rather than a context value (which would copy
 // the request), the metrics' series are resolved when the routes are
 // registered, client addresses and scope lists are rendered once and
-// remembered, fixed-shape answers are appended to pooled buffers, and the
-// request log line is built once per pooled state (requestLog).
+// remembered, fixed-shape answers are appended to pooled buffers, and so
+// is the request log line (requestlog.go).
 // TestHotPathAllocations holds this.
 
 // requestState is what one request needs beyond the request itself,
@@ -31,13 +30,11 @@ import (
 type requestState struct {
 	info requestInfo
 	rec  statusRecorder
-	log  requestLog
 }
 
 var requestStates = sync.Pool{New: func() any {
 	st := &requestState{}
 	st.rec.info = &st.info
-	st.log.init()
 	return st
 }}
 
@@ -159,10 +156,16 @@ func appendScopes(b []byte, names []keywarden.Scope, nullWhenNil bool) []byte {
 // appendJSONString appends s as a JSON string, byte for byte as
 // encoding/json.Marshal writes it (HTML-safe, U+2028 and U+2029 escaped,
 // invalid UTF-8 replaced): the common case here, plain printable ASCII,
-// is copied; anything else is left to encoding/json.
+// is copied, with a backslash before a quote or a backslash; anything
+// else is left to encoding/json.
 func appendJSONString(b []byte, s string) []byte {
+	escapes := false
 	for i := 0; i < len(s); i++ {
-		if !jsonPlain[s[i]] {
+		switch c := s[i]; {
+		case jsonPlain[c]:
+		case c == '"' || c == '\\':
+			escapes = true
+		default:
 			q, err := json.Marshal(s)
 			if err != nil { // cannot happen for a string
 				panic(err)
@@ -171,8 +174,27 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	b = append(b, '"')
+	for escapes {
+		i := strings.IndexAny(s, `"\`)
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i]...)
+		b = append(b, '\\', s[i])
+		s = s[i+1:]
+	}
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// isJSONPlain reports whether encoding/json copies s into a string as it is.
+func isJSONPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonPlain tells the bytes encoding/json copies into a string as they
@@ -221,104 +243,6 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h["X-Content-Type-Options"] = headerNosniff
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
-}
-
-// requestLog is the request log line of one pooled requestState. With the
-// standard library's text or JSON handler (serve's), which format a record
-// at once and keep nothing of it, the record is built once, with values
-// that read the current request's fields when the handler resolves them:
-// the line is the same, and building it allocates nothing. Any other
-// handler gets the record of Logger.LogAttrs.
-type requestLog struct {
-	fields [9]logField
-	record slog.Record
-}
-
-// The request log line's attributes, in order.
-const (
-	logMethod = iota
-	logPath
-	logStatus
-	logBytes
-	logDuration
-	logRemoteAddr
-	logClientIP
-	logKeyUser
-	logUserID
-)
-
-var logKeys = [...]string{"method", "path", "status", "bytes", "duration", "remote_addr", "client_ip", "key_user", "user_id"}
-
-// logField is one attribute's value for the request being logged.
-type logField struct{ v slog.Value }
-
-func (f *logField) LogValue() slog.Value { return f.v }
-
-func (l *requestLog) init() {
-	l.record = slog.NewRecord(time.Time{}, slog.LevelInfo, "request", requestLogPC())
-	for i, k := range logKeys {
-		l.record.AddAttrs(slog.Any(k, &l.fields[i]))
-	}
-}
-
-var (
-	logPCOnce sync.Once
-	logPC     uintptr
-)
-
-// requestLogPC is the program counter a record of the request line
-// carries, for a handler with AddSource: logRequests'.
-func requestLogPC() uintptr {
-	logPCOnce.Do(func() {
-		var pcs [1]uintptr
-		runtime.Callers(1, pcs[:])
-		logPC = pcs[0]
-	})
-	return logPC
-}
-
-// logRequest writes the request log line of info.
-func (s *server) logRequest(st *requestState, r *http.Request, d time.Duration) {
-	info, rec := &st.info, st.rec
-	ctx := r.Context()
-	level := levelFor(rec.status)
-	h := s.Logger.Handler()
-	if !h.Enabled(ctx, level) {
-		return
-	}
-	switch h.(type) {
-	case *slog.TextHandler, *slog.JSONHandler:
-	default:
-		s.Logger.LogAttrs(ctx, level, "request",
-			slog.String("method", r.Method),
-			slog.String("path", safePath(r.URL.Path)),
-			slog.Int("status", rec.status),
-			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", d),
-			slog.String("remote_addr", r.RemoteAddr),
-			slog.String("client_ip", s.clientIPOf(r, info)),
-			slog.String("key_user", info.keyUser),
-			slog.String("user_id", info.userID),
-		)
-		return
-	}
-	f := &st.log.fields
-	f[logMethod].v = slog.StringValue(r.Method)
-	f[logPath].v = slog.StringValue(safePath(r.URL.Path))
-	f[logStatus].v = slog.IntValue(rec.status)
-	f[logBytes].v = slog.IntValue(rec.bytes)
-	f[logDuration].v = slog.DurationValue(d)
-	f[logRemoteAddr].v = slog.StringValue(r.RemoteAddr)
-	f[logClientIP].v = slog.StringValue(s.clientIPOf(r, info))
-	f[logKeyUser].v = slog.StringValue(info.keyUser)
-	f[logUserID].v = slog.StringValue(info.userID)
-	record := st.log.record
-	record.Time = time.Now()
-	record.Level = level
-	_ = h.Handle(ctx, record)
-	for i := range f {
-		f[i].v = slog.Value{} // hold no request's strings
-	}
 }
 
 // routeSeries returns the request series of a route pattern, nil without metrics.

@@ -7,12 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/logline"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/routetable"
 	"github.com/keywarden/keywarden/internal/server"
@@ -28,9 +29,21 @@ import (
 // text — with a valid key that the cache holds.
 type hotPath struct {
 	handler http.Handler
-	key     string // "user:pass"
-	auth    string // its Authorization header
+	key     keywarden.KeyMaterial
+	clock   *hotClock // the server's
 }
+
+// hotClock is the server's clock in the harness. It stands still but for
+// refused requests, each of which moves it on a second: the failures of
+// the harness's one client address then leave the window of the throttle
+// of failed authentication as fast as they come, and the address is never
+// refused (429) however long a benchmark runs.
+type hotClock struct {
+	start time.Time
+	ticks atomic.Int64
+}
+
+func (c *hotClock) Now() time.Time { return c.start.Add(time.Duration(c.ticks.Load()) * time.Second) }
 
 const hotPathRoutes = `
 routes:
@@ -46,7 +59,8 @@ func newHotPath(tb testing.TB) *hotPath {
 	store := sqlitetest.MustOpen(tb)
 	org, _ := storetest.MustCreateOrganization(tb, store)
 	catalogue := keywarden.MustDefaultCatalogue()
-	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logOutput := logline.NewText(io.Discard, slog.LevelInfo) // as serve's
+	logger := slog.New(logOutput.Handler())
 	m := metrics.New()
 	store.ObserveWith(m)
 	keys := cache.New(store, cache.Config{Catalogue: catalogue, Now: time.Now, Metrics: m})
@@ -55,6 +69,7 @@ func newHotPath(tb testing.TB) *hotPath {
 	if err := keys.Watch(ctx, 250*time.Millisecond, nil, func(err error) { tb.Error(err) }); err != nil {
 		tb.Fatal(err)
 	}
+	clock := &hotClock{start: time.Now()}
 	recorder := usage.New(store, usage.Config{Now: time.Now, Logger: logger, Observer: m})
 	tb.Cleanup(func() { recorder.Close() })
 	table, err := routetable.Parse("routes.yaml", []byte(hotPathRoutes), catalogue)
@@ -64,7 +79,7 @@ func newHotPath(tb testing.TB) *hotPath {
 	handler := server.NewHandler(server.Config{
 		Store: store, Keys: keys, Usage: recorder,
 		Verifier: &keywarden.Verifier{Keys: keys, Processes: keys, Now: time.Now},
-		Metrics:  m, ServeMetrics: true, Catalogue: catalogue, Logger: logger, Now: time.Now,
+		Metrics:  m, ServeMetrics: true, Catalogue: catalogue, Logger: logger, LogOutput: logOutput, Now: clock.Now,
 		ForwardRoutes: func() *routetable.Table { return table },
 	})
 	now := time.Now()
@@ -82,8 +97,7 @@ func newHotPath(tb testing.TB) *hotPath {
 	if _, found, _ := keys.LookupKey(ctx, []byte(km.User)); !found {
 		tb.Fatal("the key is not cached")
 	}
-	return &hotPath{handler: handler, key: km.Value(),
-		auth: "Basic " + base64.StdEncoding.EncodeToString([]byte(km.Value()))}
+	return &hotPath{handler: handler, key: km, clock: clock}
 }
 
 // discardWriter is a minimal reusable ResponseWriter: a header map cleared
@@ -114,45 +128,88 @@ type rewindBody struct{ bytes.Reader }
 
 func (*rewindBody) Close() error { return nil }
 
-// hotRequest is one of the three hot paths as a reusable request.
+// hotRequest is one of the hot paths as a reusable request, and the
+// status it must get.
 type hotRequest struct {
-	name string
-	req  *http.Request
-	body *rewindBody
-	data []byte
+	name   string
+	req    *http.Request
+	body   *rewindBody
+	data   []byte
+	status int
+	clock  *hotClock // moved on by a refused request
 }
 
+// basicAuth is the Authorization header of key.
+func basicAuth(key string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(key)) }
+
+// requests returns the hot paths with the harness's valid key (me, verify,
+// forward), and then refused: an ID that names no key, the real ID with a
+// wrong secret, a bad checksum, and a header that is no key at all, each
+// as /api/v1/me and forward-auth refuse it (401), and an unknown key as
+// the verify API refuses it (200, valid false).
 func (p *hotPath) requests(tb testing.TB) []*hotRequest {
-	me, _ := http.NewRequest("GET", "http://keywarden.test/api/v1/me", http.NoBody)
-	me.Header.Set("Authorization", p.auth)
+	tb.Helper()
+	valid := p.key.Value()
+	other, err := keywarden.GenerateKey(nil, keywarden.DefaultOrgKeyPrefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	unknown := other.Value()
+	wrongSecret := keywarden.KeyMaterial{User: p.key.User, Secret: other.Secret}.Value()
+	badChecksum := valid[:len(valid)-1] + map[bool]string{true: "A", false: "B"}[valid[len(valid)-1] != 'A']
 
-	data := []byte(`{"key":"` + p.key + `","scopes":["workspace.file:upload"],"processId":"` + "" + `"}`)
-	data = []byte(strings.Replace(string(data), `,"processId":""`, "", 1))
-	verify, _ := http.NewRequest("POST", "http://keywarden.test/api/v1/keys/verify", nil)
-	verify.Header.Set("Content-Type", "application/json")
-	body := &rewindBody{}
-	verify.Body, verify.ContentLength = body, int64(len(data))
-
-	forward, _ := http.NewRequest("GET", "http://keywarden.test/api/v1/auth/forward", http.NoBody)
-	forward.Header.Set("Authorization", p.auth)
-	forward.Header.Set("X-Original-Method", "POST")
-	forward.Header.Set("X-Original-URI", "/v1/things?x=1")
-
-	out := []*hotRequest{{name: "me", req: me}, {name: "verify", req: verify, body: body, data: data}, {name: "forward", req: forward}}
+	me := func(name, key string, status int) *hotRequest {
+		r, _ := http.NewRequest("GET", "http://keywarden.test/api/v1/me", http.NoBody)
+		r.Header.Set("Authorization", key)
+		return &hotRequest{name: name, req: r, status: status}
+	}
+	verify := func(name, key string) *hotRequest {
+		data := []byte(`{"key":"` + key + `","scopes":["workspace.file:upload"]}`)
+		r, _ := http.NewRequest("POST", "http://keywarden.test/api/v1/keys/verify", nil)
+		r.Header.Set("Content-Type", "application/json")
+		body := &rewindBody{}
+		r.Body, r.ContentLength = body, int64(len(data))
+		return &hotRequest{name: name, req: r, body: body, data: data, status: http.StatusOK}
+	}
+	forward := func(name, key string, status int) *hotRequest {
+		r, _ := http.NewRequest("GET", "http://keywarden.test/api/v1/auth/forward", http.NoBody)
+		r.Header.Set("Authorization", key)
+		r.Header.Set("X-Original-Method", "POST")
+		r.Header.Set("X-Original-URI", "/v1/things?x=1")
+		return &hotRequest{name: name, req: r, status: status}
+	}
+	out := []*hotRequest{
+		me("me", basicAuth(valid), http.StatusOK),
+		verify("verify", valid),
+		forward("forward", basicAuth(valid), http.StatusOK),
+		me("me/unknown-key", basicAuth(unknown), http.StatusUnauthorized),
+		me("me/wrong-secret", basicAuth(wrongSecret), http.StatusUnauthorized),
+		me("me/bad-checksum", basicAuth(badChecksum), http.StatusUnauthorized),
+		me("me/malformed", "Bearer not-a-key", http.StatusUnauthorized),
+		verify("verify/unknown-key", unknown),
+		forward("forward/unknown-key", basicAuth(unknown), http.StatusUnauthorized),
+		forward("forward/wrong-secret", basicAuth(wrongSecret), http.StatusUnauthorized),
+	}
 	for _, r := range out {
 		r.req.RemoteAddr = "192.0.2.10:43210"
 		r.req.RequestURI = r.req.URL.RequestURI()
+		if r.name != "me" && r.name != "verify" && r.name != "forward" {
+			r.clock = p.clock
+		}
 	}
 	return out
 }
 
-// serve runs one request through h and checks that it succeeded.
+// serve runs one request through h.
 func (r *hotRequest) serve(h http.Handler, w *discardWriter) {
 	w.reset()
 	req := r.req
 	if r.body != nil {
 		r.body.Reset(r.data)
 		req.Body = r.body
+	}
+	if r.clock != nil {
+		r.clock.ticks.Add(1)
 	}
 	// The mux and the handlers may set these; a fresh request has them empty.
 	req.Pattern = ""
@@ -165,16 +222,16 @@ func BenchmarkHotPath(b *testing.B) {
 		b.Run(r.name, func(b *testing.B) {
 			w := &discardWriter{h: http.Header{}}
 			r.serve(p.handler, w)
-			if w.status != http.StatusOK {
-				b.Fatalf("status %d, want 200", w.status)
+			if w.status != r.status {
+				b.Fatalf("status %d, want %d", w.status, r.status)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				r.serve(p.handler, w)
 			}
-			if w.status != http.StatusOK {
-				b.Fatalf("status %d, want 200", w.status)
+			if w.status != r.status {
+				b.Fatalf("status %d, want %d", w.status, r.status)
 			}
 		})
 	}

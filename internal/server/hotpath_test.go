@@ -280,7 +280,7 @@ func TestRequestLogLine(t *testing.T) {
 		for _, status := range []int{200, 503} {
 			st.info = requestInfo{keyUser: `kwo_"x"`, userID: "u 1", ipDone: true, ipText: "192.0.2.1"}
 			st.rec = statusRecorder{status: status, bytes: 42}
-			s.logRequest(st, r, 1500*time.Microsecond)
+			s.logRequest(st, r, time.Now(), 1500*time.Microsecond)
 			slog.New(newHandler(&want)).LogAttrs(context.Background(), levelFor(status), "request",
 				slog.String("method", "POST"), slog.String("path", "/api/v1/keys/verify"), slog.Int("status", status),
 				slog.Int("bytes", 42), slog.Duration("duration", 1500*time.Microsecond), slog.String("remote_addr", "192.0.2.1:1234"),

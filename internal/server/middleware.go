@@ -129,7 +129,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		d := s.Now().Sub(info.start)
+		end := s.Now()
+		d := end.Sub(info.start)
 		if s.Metrics != nil {
 			if info.series != nil {
 				info.series.Observe(r.Method, rec.status, d)
@@ -137,7 +138,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 				unmatched.Observe(r.Method, rec.status, d)
 			}
 		}
-		s.logRequest(st, r, d)
+		s.logRequest(st, r, end, d)
 		st.info, st.rec = requestInfo{}, statusRecorder{} // hold nothing of the request
 		requestStates.Put(st)
 	})

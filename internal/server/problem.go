@@ -1,9 +1,9 @@
 package server
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"time"
 
@@ -29,7 +29,9 @@ var statusOf = map[string]int{
 
 // writeError writes err as a problem document. It is the only place error
 // responses are written. Internal errors are logged and shown as a generic
-// message.
+// message. The document is appended to a pooled buffer (appendProblem) and
+// its headers are shared values: a refused request costs no allocation
+// here.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	info := infoOf(w)
 	code := keywarden.ErrorCode(err)
@@ -49,38 +51,90 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", "1")
 		}
 	}
-	p := api.Problem{
-		Type:      api.ProblemType(code),
-		Title:     http.StatusText(status),
-		Status:    status,
-		Detail:    keywarden.ErrorMessage(err),
-		Instance:  instanceOf(r, info),
-		Timestamp: s.Now().UTC().Format(time.RFC3339),
-		Errors:    keywarden.ErrorFields(err),
+	p := problem{
+		code:     code,
+		status:   status,
+		detail:   keywarden.ErrorMessage(err),
+		instance: instanceOf(r, info),
+		at:       s.Now(),
+		fields:   keywarden.ErrorFields(err),
 	}
-	if p.Errors == nil {
-		p.Errors = []keywarden.FieldError{}
-	}
+	h := w.Header()
 	if wait := info.retryAfter; wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		h.Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 	}
 	if status == http.StatusUnauthorized {
-		p.Detail = api.UnauthorizedDetail
-		w.Header().Set("WWW-Authenticate", api.WWWAuthenticate)
+		p.detail = api.UnauthorizedDetail
+		h[hdrWWWAuthenticate] = headerWWWAuthenticate
 	}
-	body, mErr := json.Marshal(p)
-	if mErr != nil {
-		s.Logger.Error("encode problem", "error", mErr)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+	for name, values := range problemHeaders {
+		h[name] = values
 	}
-	for name, values := range ProblemHeaders(false) { // HSTS is strictTransport's
-		w.Header()[name] = values
-	}
+	bp := buffers.Get().(*[]byte)
+	b := append(appendProblem((*bp)[:0], &p), '\n')
 	w.WriteHeader(status)
-	if _, err := w.Write(append(body, '\n')); err != nil {
+	if _, err := w.Write(b); err != nil {
 		s.Logger.Debug("write problem", slog.Any("error", err))
 	}
+	*bp = b
+	putBuffer(bp)
+}
+
+// The headers of every problem document (ProblemHeaders; HSTS is
+// strictTransport's) and of a 401, shared as hotpath.go's are.
+var (
+	problemHeaders        = ProblemHeaders(false)
+	hdrWWWAuthenticate    = textproto.CanonicalMIMEHeaderKey("WWW-Authenticate")
+	headerWWWAuthenticate = []string{api.WWWAuthenticate}
+)
+
+// problem is what a problem document says, for appendProblem.
+type problem struct {
+	code     string
+	status   int
+	detail   string
+	instance string
+	at       time.Time
+	fields   []keywarden.FieldError
+}
+
+// appendProblem appends p as encoding/json.Marshal writes its api.Problem,
+// byte for byte (TestProblemIsEncodingJSON, FuzzAppendProblem), errors []
+// when p has none.
+func appendProblem(b []byte, p *problem) []byte {
+	b = append(b, `{"type":`...)
+	if isJSONPlain(p.code) { // api.ProblemType(p.code), without joining the two
+		b = append(b, '"')
+		b = append(b, api.ProblemType("")...)
+		b = append(b, p.code...)
+		b = append(b, '"')
+	} else {
+		b = appendJSONString(b, api.ProblemType(p.code))
+	}
+	b = append(b, `,"title":`...)
+	b = appendJSONString(b, http.StatusText(p.status))
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(p.status), 10)
+	b = append(b, `,"detail":`...)
+	b = appendJSONString(b, p.detail)
+	b = append(b, `,"instance":`...)
+	b = appendJSONString(b, p.instance)
+	b = append(b, `,"timestamp":`...)
+	b = appendJSONTime(b, p.at)
+	b = append(b, `,"errors":[`...)
+	for i, f := range p.fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"location":`...)
+		b = appendJSONString(b, f.Location)
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, f.Message)
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, f.Type)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }
 
 // instanceOf is the path a problem document is about.

@@ -20,7 +20,7 @@ func TestRefusedIsFirstOncePerBurst(t *testing.T) {
 			l.Fail("a")
 			continue
 		}
-		if first, _ := l.Refused("a"); first {
+		if first, _, _ := l.Refused("a"); first {
 			firsts++
 		}
 		c.t = c.t.Add(time.Second)
@@ -28,11 +28,11 @@ func TestRefusedIsFirstOncePerBurst(t *testing.T) {
 	if firsts != 1 {
 		t.Fatalf("a flood of refusals made %d bursts, want 1", firsts)
 	}
-	if first, _ := l.Refused("b"); !first {
+	if first, _, _ := l.Refused("b"); !first {
 		t.Error("another key's first refusal is not the first of its burst")
 	}
 	c.t = c.t.Add(time.Minute) // quiet for a window
-	if first, _ := l.Refused("a"); !first {
+	if first, _, _ := l.Refused("a"); !first {
 		t.Error("a refusal after a quiet window does not begin a new burst")
 	}
 }
@@ -42,18 +42,18 @@ func TestRefusedIsFirstOncePerBurst(t *testing.T) {
 func TestRefusedReturnsTheLatestNoteOfTheWindow(t *testing.T) {
 	c := &clock{t: time.Unix(0, 0)}
 	l := New(3, time.Minute, c.now)
-	l.Note("a", "org-1")
-	l.Note("a", "org-2")
-	l.Note("a", "") // a failure that named nothing keeps the latest note
-	if _, note := l.Refused("a"); note != "org-2" {
-		t.Errorf("note = %q, want the latest, org-2", note)
+	l.Note("a", "org-1", "key-1")
+	l.Note("a", "org-2", "key-2")
+	l.Note("a", "", "key-3") // a failure that named nothing keeps the latest note
+	if _, note, detail := l.Refused("a"); note != "org-2" || detail != "key-2" {
+		t.Errorf("note = %q, %q; want the latest, org-2, key-2", note, detail)
 	}
-	if _, note := l.Refused("b"); note != "" {
-		t.Errorf("note of a key never noted = %q", note)
+	if _, note, detail := l.Refused("b"); note != "" || detail != "" {
+		t.Errorf("note of a key never noted = %q, %q", note, detail)
 	}
 	c.t = c.t.Add(time.Minute)
-	if _, note := l.Refused("a"); note != "" {
-		t.Errorf("note after the window = %q, want none", note)
+	if _, note, detail := l.Refused("a"); note != "" || detail != "" {
+		t.Errorf("note after the window = %q, %q; want none", note, detail)
 	}
 }
 
@@ -62,7 +62,7 @@ func TestBurstMemoryIsBounded(t *testing.T) {
 	l := New(5, time.Hour, c.now)
 	l.maxKeys = 100
 	for i := range 1000 {
-		l.Note(strconv.Itoa(i), "x")
+		l.Note(strconv.Itoa(i), "x", "y")
 		l.Refused("r" + strconv.Itoa(i))
 	}
 	if n := len(l.bursts); n > 100 {
