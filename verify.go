@@ -311,11 +311,12 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 		}
 		matches = rec.matches(presented, now)
 	}
-	id := rec.Key
 	if !matches {
-		// string(user), not id.User: the same copy as for an unknown ID.
-		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: string(user), OrgID: id.OrgID}, nil
+		// string(user), not rec.Key.User: the same copy as for an
+		// unknown ID, and no more work than for one.
+		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: string(user), OrgID: rec.Key.OrgID}, nil
 	}
+	id := rec.Key
 	if !now.Before(id.ExpiresAt) {
 		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User, OrgID: id.OrgID}, nil
 	}
