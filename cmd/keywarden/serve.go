@@ -20,6 +20,7 @@ import (
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
 	"github.com/keywarden/keywarden/internal/clientip"
+	"github.com/keywarden/keywarden/internal/gcfloor"
 	"github.com/keywarden/keywarden/internal/graceperiod"
 	"github.com/keywarden/keywarden/internal/httperr"
 	"github.com/keywarden/keywarden/internal/metrics"
@@ -191,6 +192,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
+	// A heap goal of at least 64 MB: with a small live heap, Go's default
+	// pace collects several times a second under load (gcfloor).
+	go gcfloor.Run(watchCtx, gcfloor.DefaultFloor, time.Second)
 	// Rotations' grace periods end on every node by the clock; one node
 	// then records each end (graceperiod).
 	sweeper := &graceperiod.Sweeper{Store: store, Now: a.now, Logger: logger, Changed: keys.Sync}
