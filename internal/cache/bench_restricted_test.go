@@ -38,7 +38,7 @@ func BenchmarkVerifyRestricted(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			const n = 1_000
 			rng := rand.NewChaCha8([32]byte{7})
-			c := cache.New(nil, cache.Config{Size: n, MaxStaleness: 24 * time.Hour})
+			c := cache.New(nil, cache.Config{Size: n, HotSize: n, MaxStaleness: 24 * time.Hour})
 			headers := make([]string, n)
 			for i := range n {
 				km, err := keywarden.GenerateKey(rng, keywarden.DefaultOrgKeyPrefix)

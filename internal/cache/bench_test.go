@@ -91,7 +91,7 @@ func mustBenchKeys(b *testing.B, n int) *benchKeys {
 	f := &benchKeys{
 		// No store behind it: filled directly, and fresh for the whole
 		// run, as a node whose change log reads succeed.
-		cache:  cache.New(nil, cache.Config{Size: n, MaxStaleness: 24 * time.Hour}),
+		cache:  cache.New(nil, cache.Config{Size: n, HotSize: n, MaxStaleness: 24 * time.Hour}),
 		users:  make([]string, n),
 		hashes: make([]keywarden.SecretHash, n),
 	}
