@@ -171,7 +171,6 @@ type entry struct {
 	expires        int64  // Unix ns
 	row            uint32 // in keys
 	ref            atomic.Uint32
-	used           bool
 }
 
 // extra is what only some keys have, kept out of line so that the others
@@ -480,6 +479,7 @@ func (s *Store) add(k *keywarden.APIKey, gen uint64, hot bool) {
 	if found {
 		s.keys.update(r, k.SecretHash, g)
 	} else if r, ok = s.newRow(id, k.SecretHash, g); !ok {
+		s.complete = false // not held: only the store can tell of it
 		return
 	}
 	if k.PreviousSecretExpiresAt.IsZero() {
@@ -503,7 +503,6 @@ func (s *Store) add(k *keywarden.APIKey, gen uint64, hot bool) {
 		e.extra = extraOf(k)
 		e.expires = k.ExpiresAt.UnixNano()
 		e.ref.Store(1)
-		e.used = true
 		s.cfg.Metrics.SetCacheSize("hot", len(s.index))
 	}
 	s.cfg.Metrics.SetCacheSize("positive", s.keys.count)
