@@ -9,6 +9,7 @@ package logline
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"strconv"
@@ -86,17 +87,49 @@ func (w outputWriter) Write(p []byte) (int, error) {
 // key's empty string). Begin does not check the level: Enabled does.
 type Line struct {
 	o *Output
-	b *[]byte
+	b *buffer
+}
+
+// buffer is a line's, from the Output's pool. It keeps the time of day to
+// the second of the last line it held: lines come many a second, and most
+// of a timestamp is then already written. A pooled buffer, not one shared
+// memo, so that lines never contend for it nor allocate a new one.
+type buffer struct {
+	b     []byte
+	stamp stamp
+}
+
+// stamp is a time to the second, in its zone, as RFC 3339 writes it.
+type stamp struct {
+	unix int64
+	loc  *time.Location // with unix, fixes the offset: zones change on whole seconds
+	text [len("2006-01-02T15:04:05-07:00")]byte
+	n    int // len(text) used: 20 for Z, 25 for an offset
+}
+
+// appendStamp appends t's date and time to the second, then (after the
+// caller's fraction) its zone; ok is false, and nothing is appended, for a
+// year that RFC 3339 cannot write in four digits.
+func (bf *buffer) appendStamp(b []byte, t time.Time) (date []byte, zone []byte, ok bool) {
+	st := &bf.stamp
+	if unix, loc := t.Unix(), t.Location(); st.n == 0 || st.unix != unix || st.loc != loc {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return b, nil, false
+		}
+		st.unix, st.loc = unix, loc
+		st.n = len(t.AppendFormat(st.text[:0], time.RFC3339))
+	}
+	const dateLen = len("2006-01-02T15:04:05")
+	return append(b, st.text[:dateLen]...), st.text[dateLen:st.n], true
 }
 
 // Begin starts a line. A zero t writes no time, as slog does.
 func (o *Output) Begin(t time.Time, level slog.Level, msg string) Line {
-	bp, _ := o.buffers.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, 0, 512)
-		bp = &b
+	bf, _ := o.buffers.Get().(*buffer)
+	if bf == nil {
+		bf = &buffer{b: make([]byte, 0, 512)}
 	}
-	b := *bp
+	b := bf.b
 	if o.json {
 		b = append(b, '{')
 	}
@@ -104,11 +137,11 @@ func (o *Output) Begin(t time.Time, level slog.Level, msg string) Line {
 		t = t.Round(0) // strip the monotonic reading, as slog does
 		if o.json {
 			b = append(b, `"time":`...)
-			b = o.appendJSONTime(b, t)
+			b = o.appendJSONTime(bf, b, t)
 			b = append(b, `,"level":`...)
 		} else {
 			b = append(b, "time="...)
-			b = appendRFC3339Millis(b, t)
+			b = appendRFC3339Millis(bf, b, t)
 			b = append(b, " level="...)
 		}
 	} else if o.json {
@@ -122,13 +155,13 @@ func (o *Output) Begin(t time.Time, level slog.Level, msg string) Line {
 	} else {
 		b = append(b, " msg="...)
 	}
-	*bp = o.appendString(b, msg)
-	return Line{o, bp}
+	bf.b = o.appendString(b, msg)
+	return Line{o, bf}
 }
 
 // key appends the separator and key of the next attribute.
 func (l Line) key(key string) []byte {
-	b := *l.b
+	b := l.b.b
 	if l.o.json {
 		b = l.o.appendString(append(b, ','), key)
 		return append(b, ':')
@@ -138,24 +171,24 @@ func (l Line) key(key string) []byte {
 }
 
 // String appends slog.String(key, v).
-func (l Line) String(key, v string) { *l.b = l.o.appendString(l.key(key), v) }
+func (l Line) String(key, v string) { l.b.b = l.o.appendString(l.key(key), v) }
 
 // Int appends slog.Int(key, v).
-func (l Line) Int(key string, v int) { *l.b = strconv.AppendInt(l.key(key), int64(v), 10) }
+func (l Line) Int(key string, v int) { l.b.b = strconv.AppendInt(l.key(key), int64(v), 10) }
 
 // Duration appends slog.Duration(key, d): its String in text, its
 // nanoseconds in JSON.
 func (l Line) Duration(key string, d time.Duration) {
 	if l.o.json {
-		*l.b = strconv.AppendInt(l.key(key), int64(d), 10)
+		l.b.b = strconv.AppendInt(l.key(key), int64(d), 10)
 	} else {
-		*l.b = append(l.key(key), d.String()...)
+		l.b.b = append(l.key(key), d.String()...)
 	}
 }
 
 // End writes the line with one Write; l is not to be used after.
 func (l Line) End() {
-	b := *l.b
+	b := l.b.b
 	if l.o.json {
 		b = append(b, '}')
 	}
@@ -164,7 +197,7 @@ func (l Line) End() {
 	_, _ = l.o.w.Write(b)
 	l.o.mu.Unlock()
 	if cap(b) <= 16<<10 { // as slog's own buffers: a huge path's is let go
-		*l.b = b[:0]
+		l.b.b = b[:0]
 		l.o.buffers.Put(l.b)
 	}
 }
@@ -184,6 +217,34 @@ func (o *Output) appendString(b []byte, s string) []byte {
 
 // needsQuoting is the text handler's.
 func needsQuoting(s string) bool {
+	// Eight bytes at a time, the last word overlapping the one before
+	// (two overlapping halves for 4 to 7 bytes): the strings of a request
+	// line are nearly always all plain (keys, paths, addresses, key IDs).
+	// Any other answer comes from the byte-by-byte test, which is exact.
+	n := len(s)
+	switch {
+	case n >= 8:
+		for i := 0; i+8 <= n; i += 8 {
+			if !plainWord(le64(s[i:])) {
+				return quotingByByte(s)
+			}
+		}
+		if plainWord(le64(s[n-8:])) {
+			return false
+		}
+	case n >= 4:
+		if plainWord(uint64(le32(s)) | uint64(le32(s[n-4:]))<<32) {
+			return false
+		}
+	}
+	return quotingByByte(s)
+}
+
+func le64(s string) uint64 { return binary.LittleEndian.Uint64([]byte(s[:8])) }
+func le32(s string) uint32 { return binary.LittleEndian.Uint32([]byte(s[:4])) }
+
+// quotingByByte is needsQuoting one byte, or rune, at a time.
+func quotingByByte(s string) bool {
 	if len(s) == 0 {
 		return true
 	}
@@ -203,6 +264,19 @@ func needsQuoting(s string) bool {
 		i += size
 	}
 	return false
+}
+
+// plainWord reports whether each byte of w is one textPlain marks: ASCII
+// from '!' on, but for '"' and '='. Each test is the exact "has a byte
+// below n" of bit twiddling, on bytes under 0x80 (the first test rules
+// out the rest).
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(x uint64, n uint64) uint64 { return (x - ones*n) & ^x & highs }
+	return w&highs == 0 &&
+		below(w, '!') == 0 &&
+		below(w^(ones*'"'), 1) == 0 &&
+		below(w^(ones*'='), 1) == 0
 }
 
 // textPlain tells the ASCII bytes the text handler leaves unquoted: what
@@ -272,7 +346,12 @@ func (o *Output) appendEscapedJSON(b []byte, s string) []byte {
 
 // appendRFC3339Millis is the text handler's time: RFC 3339 with exactly
 // three digits of milliseconds.
-func appendRFC3339Millis(b []byte, t time.Time) []byte {
+func appendRFC3339Millis(bf *buffer, b []byte, t time.Time) []byte {
+	if b, zone, ok := bf.appendStamp(b, t); ok {
+		ms := t.Nanosecond() / 1e6
+		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+		return append(b, zone...)
+	}
 	// RFC3339Nano trims trailing zeros: a tenth of a millisecond added
 	// keeps four digits, and the fourth is dropped.
 	const prefixLen = len("2006-01-02T15:04:05.000")
@@ -283,11 +362,26 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 }
 
 // appendJSONTime is the JSON handler's time, its error included.
-func (o *Output) appendJSONTime(b []byte, t time.Time) []byte {
-	if y := t.Year(); y < 0 || y >= 10000 {
-		return o.appendString(b, "!ERROR:time.Time year outside of range [0,9999]")
+func (o *Output) appendJSONTime(bf *buffer, b []byte, t time.Time) []byte {
+	b, zone, ok := bf.appendStamp(append(b, '"'), t)
+	if !ok {
+		return o.appendString(b[:len(b)-1], "!ERROR:time.Time year outside of range [0,9999]")
 	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	// RFC3339Nano's fraction: nine digits with trailing zeros trimmed, or
+	// none at all.
+	if ns := t.Nanosecond(); ns != 0 {
+		var digits [10]byte
+		digits[0] = '.'
+		for i := 9; i > 0; i-- {
+			digits[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for digits[n-1] == '0' {
+			n--
+		}
+		b = append(b, digits[:n]...)
+	}
+	b = append(b, zone...)
 	return append(b, '"')
 }

@@ -129,6 +129,44 @@ func TestLinesAreSlogs(t *testing.T) {
 	}
 }
 
+// TestTimesInARowAreSlogs: one Output's lines, one after another, as a
+// server writes them: many in one second (the second and zone a buffer
+// keeps are reused), then the same instants in other zones, the next
+// second, an earlier one, and years RFC 3339 cannot write.
+func TestTimesInARowAreSlogs(t *testing.T) {
+	base := time.Date(2026, 12, 3, 11, 59, 59, 0, time.UTC)
+	east := time.FixedZone("", 5*3600+30*60)
+	var seq []time.Time
+	for _, ns := range []int{0, 1, 999_999, 1_000_000, 120_000_000, 500_000_000, 999_999_999} {
+		at := base.Add(time.Duration(ns))
+		seq = append(seq, at, at.In(east), at.In(time.Local), at, at.Add(time.Second), at.Add(-time.Second), at)
+	}
+	seq = append(seq, time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), base, time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), base)
+	now := time.Now()
+	for i := range 3000 {
+		seq = append(seq, now.Add(time.Duration(i)*time.Millisecond/3))
+	}
+	for _, json := range []bool{false, true} {
+		var buf bytes.Buffer
+		o := NewText(&buf, nil)
+		if json {
+			o = NewJSON(&buf, nil)
+		}
+		for _, at := range seq {
+			if err := o.Handler().Handle(context.Background(), slog.NewRecord(at, slog.LevelInfo, "request", 0)); err != nil {
+				t.Fatal(err)
+			}
+			want := buf.String()
+			buf.Reset()
+			o.Begin(at, slog.LevelInfo, "request").End()
+			if got := buf.String(); got != want {
+				t.Fatalf("json %v, %v:\n got %q\nwant %q", json, at, got, want)
+			}
+			buf.Reset()
+		}
+	}
+}
+
 // TestGeneratedLinesAreSlogs: lines of random shape and random values,
 // the strings of random bytes, runes and special values.
 func TestGeneratedLinesAreSlogs(t *testing.T) {
@@ -298,5 +336,72 @@ func BenchmarkRequestLine(b *testing.B) {
 				l.End()
 			}
 		})
+	}
+}
+
+// TestPlainWordIsTheTable: the eight-byte test says what textPlain says
+// of each of its bytes: every byte value in every position among plain
+// ones, and random words.
+func TestPlainWordIsTheTable(t *testing.T) {
+	table := func(w uint64) bool {
+		for i := range 8 {
+			if !textPlain[byte(w>>(8*i))] {
+				return false
+			}
+		}
+		return true
+	}
+	check := func(w uint64) {
+		if got, want := plainWord(w), table(w); got != want {
+			t.Fatalf("plainWord(%#016x) = %v, textPlain says %v", w, got, want)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range []uint64{'a', '!', '~', 0x7f, '\\', '>', '<', '#'} {
+				w := fill * 0x0101010101010101
+				w = w&^(0xff<<(8*pos)) | uint64(c)<<(8*pos)
+				check(w)
+			}
+		}
+	}
+	rnd := rand.New(rand.NewPCG(8, 2026))
+	plain := []byte("!#$%&'()*+,-./0123456789:;<>?@AZ[\\]^_`az{|}~\x7f")
+	for range 1_000_000 {
+		var w uint64
+		for i := range 8 {
+			c := uint64(plain[rnd.IntN(len(plain))])
+			if rnd.IntN(16) == 0 {
+				c = uint64(rnd.IntN(256))
+			}
+			w |= c << (8 * i)
+		}
+		check(w)
+		check(rnd.Uint64())
+	}
+}
+
+// TestNeedsQuotingIsByByte: the word-wise test answers as the byte-wise
+// one for every length around the word sizes, whichever byte is special.
+func TestNeedsQuotingIsByByte(t *testing.T) {
+	var cases []string
+	for _, s := range strs {
+		for i := 0; i <= len(s) && i < 40; i++ {
+			cases = append(cases, s[:i], s[i:])
+		}
+	}
+	specials := []string{" ", "=", `"`, "\x00", "\x7f", "\xff", "ü", "\u00a0"}
+	for n := range 20 {
+		for i := range n {
+			for _, sp := range specials {
+				cases = append(cases, strings.Repeat("a", i)+sp+strings.Repeat("b", n-i))
+			}
+		}
+		cases = append(cases, strings.Repeat("k", n))
+	}
+	for _, s := range cases {
+		if got, want := needsQuoting(s), quotingByByte(s); got != want {
+			t.Errorf("needsQuoting(%q) = %v, byte by byte %v", s, got, want)
+		}
 	}
 }
