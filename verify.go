@@ -161,11 +161,15 @@ func (s StoreProcesses) OwnsProcess(ctx context.Context, orgID, processID string
 // process key must be that process's; an organization key's organization
 // must own it). ClientAddr is where the request comes from (the original
 // client, by the trusted-proxy rule): a key with an allowlist works only
-// from inside it, and an unknown (zero) address is outside every list.
+// from inside it, and an unknown (zero) address is outside every list. At
+// is when the request arrived, for the expiry check; zero means
+// Verifier.Now. A server that has read its clock for the request passes
+// that reading, and the check reads no clock of its own.
 type Requirement struct {
 	Scopes     ScopeSet
 	ProcessID  string
 	ClientAddr netip.Addr
+	At         time.Time
 }
 
 // Verification is the result of checking a key.
@@ -296,7 +300,10 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 	if err != nil {
 		return Verification{}, err
 	}
-	now := v.Now()
+	now := req.At
+	if now.IsZero() {
+		now = v.Now()
+	}
 	matches := rec.matches(presented, now)
 	if !found {
 		return Verification{Code: VerifyInvalid, Reason: ReasonUnknownKey, User: string(user)}, nil

@@ -132,6 +132,29 @@ func TestVerifierStoreErrorIsReturned(t *testing.T) {
 	}
 }
 
+// TestVerifierChecksExpiryAtTheRequirementsTime: Requirement.At, when
+// set, is the time of the expiry check, not the Verifier's clock; when
+// zero, the clock is.
+func TestVerifierChecksExpiryAtTheRequirementsTime(t *testing.T) {
+	k, km := MustMintAPIKey(t, testRequest(), testMintParams(t))
+	finder := &fakeFinder{keys: map[string]*keywarden.APIKey{k.User: k}}
+	clock := k.ExpiresAt.Add(time.Hour) // the Verifier's: past the expiry
+	v := &keywarden.Verifier{Keys: keywarden.StoreKeys{Finder: finder, Catalogue: keywarden.MustDefaultCatalogue()}, Now: func() time.Time { return clock }}
+	for _, tc := range []struct {
+		at   time.Time
+		want keywarden.VerifyCode
+	}{
+		{time.Time{}, keywarden.VerifyExpired},
+		{k.ExpiresAt.Add(-time.Nanosecond), keywarden.VerifyValid},
+		{k.ExpiresAt, keywarden.VerifyExpired},
+	} {
+		got, err := v.VerifyKey(context.Background(), km.Value(), keywarden.Requirement{At: tc.at})
+		if err != nil || got.Code != tc.want {
+			t.Errorf("At %v, clock %v: %v, %v; want %v", tc.at, clock, got.Code, err, tc.want)
+		}
+	}
+}
+
 // nilFinder is a broken finder that answers neither a key nor an error.
 type nilFinder struct{}
 

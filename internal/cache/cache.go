@@ -370,7 +370,9 @@ func (s *Store) cached(user []byte) (keywarden.KeyRecord, bool) {
 	s.keys.markUsed(r)
 	if hot {
 		e := s.at(i)
-		e.ref.Store(1)
+		if e.ref.Load() == 0 { // a write only when CLOCK cleared it: the line is shared by every core
+			e.ref.Store(1)
+		}
 		return e.record(), true
 	}
 	e := s.keys.at(r)

@@ -102,7 +102,7 @@ func (s *server) verifyHeader(r *http.Request, info *requestInfo, req keywarden.
 		s.recordVerification(r, info, v)
 		return v, nil
 	}
-	req.ClientAddr = s.clientAddrOf(r, info)
+	req.ClientAddr, req.At = s.clientAddrOf(r, info), s.arrival(info)
 	v, err := s.Verifier.VerifyAuthorization(r.Context(), values[0], req)
 	if err != nil {
 		return v, err
@@ -130,10 +130,7 @@ func (s *server) recordVerification(r *http.Request, info *requestInfo, v keywar
 	// should see. An ID that names no key has no usage to count, but costs
 	// the same (Ignore): a wrong secret must not take longer to refuse
 	// than an unknown ID.
-	now := info.start
-	if now.IsZero() {
-		now = s.Now()
-	}
+	now := s.arrival(info)
 	if !v.Authenticated() {
 		if ip := s.clientIPOf(r, info); v.OrgID != "" {
 			s.Usage.Record(v.User, now, ip, false)
@@ -168,7 +165,7 @@ func (s *server) authFailed(r *http.Request, info *requestInfo, v keywarden.Veri
 // authentication too often lately (ERATELIMITED, with Retry-After).
 func (s *server) admit(r *http.Request, info *requestInfo) error {
 	ip := s.clientIPOf(r, info)
-	ok, wait := s.authByIP.Allow(ip)
+	ok, wait := s.authByIP.AllowAt(ip, s.arrival(info))
 	if ok {
 		return nil
 	}
@@ -176,6 +173,16 @@ func (s *server) admit(r *http.Request, info *requestInfo) error {
 	s.auditThrottled(r, ip)
 	s.Logger.WarnContext(r.Context(), "authentication throttled", "client_ip", ip, "path", safePath(r.URL.Path), "retry_after", wait)
 	return errThrottled
+}
+
+// arrival is when the request arrived: logRequests' reading of the clock,
+// which the key check, the throttle and the usage share, or a reading of
+// its own for a request that came in another way.
+func (s *server) arrival(info *requestInfo) time.Time {
+	if info.start.IsZero() {
+		return s.Now()
+	}
+	return info.start
 }
 
 // safeMethod reports whether method only reads.

@@ -27,7 +27,7 @@ func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	// The original client's address (the trusted-proxy rule: a service
 	// listed in --trusted-proxies passes it in X-Forwarded-For), for keys
 	// with an allowlist.
-	req.ClientAddr = s.clientAddrOf(r, info)
+	req.ClientAddr, req.At = s.clientAddrOf(r, info), s.arrival(info)
 	v, err := s.Verifier.VerifyKey(r.Context(), key, req)
 	if err != nil {
 		return err

@@ -33,10 +33,13 @@ func New(max int, window time.Duration, now func() time.Time) *Limiter {
 }
 
 // Allow reports whether key may try again, and if not, how long until it may.
-func (l *Limiter) Allow(key string) (bool, time.Duration) {
+func (l *Limiter) Allow(key string) (bool, time.Duration) { return l.AllowAt(key, l.now()) }
+
+// AllowAt is Allow at now, a reading of the Limiter's clock the caller has
+// already taken.
+func (l *Limiter) AllowAt(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
 	if l.maxPenalty > 0 {
 		if until := l.refusedUntil(key, now); !until.IsZero() {
 			return false, until.Sub(now)

@@ -33,6 +33,22 @@ func TestLimiterRefusesAfterMaxFailuresUntilTheWindowPasses(t *testing.T) {
 	}
 }
 
+// TestAllowAtTakesTheCallersReading: AllowAt answers at the time it is
+// given, whatever the clock says now.
+func TestAllowAtTakesTheCallersReading(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := New(1, time.Minute, c.now)
+	l.Fail("a")
+	failed := c.t
+	c.t = c.t.Add(time.Hour) // the clock has moved past the window
+	if ok, wait := l.AllowAt("a", failed.Add(20*time.Second)); ok || wait != 40*time.Second {
+		t.Errorf("AllowAt 20 s after the failure = %v, %v; want refused for 40s", ok, wait)
+	}
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("Allow, an hour after the failure, refuses")
+	}
+}
+
 func TestResetForgetsFailures(t *testing.T) {
 	c := &clock{t: time.Unix(0, 0)}
 	l := New(1, time.Hour, c.now)
