@@ -19,6 +19,12 @@
 # service costs in req/s when the machine is saturated; (f1) against (e1)
 # is the latency it adds to one request.
 #
+# Each Keywarden case runs right after a run of the bare server of the same
+# length, and its req/s and p99 ratios are to that run: on these shared
+# machines the speed drifts by tens of percent over minutes, so a ratio to
+# (a), measured minutes earlier, would measure the drift too. (a) is still
+# printed, and is the baseline of the nginx rows.
+#
 # Scale (issue 14, "flat cost with scale"; skipped with -L): (b), (c1), (c2)
 # and (d2) again on SQLite nodes holding 1,000 and 1,000,000 stored keys,
 # each run for -e, with each case's req/s and p99 1M / 1k and both against (a); the
@@ -57,10 +63,10 @@
 #   -L  skip the scale part (1k / 1M keys)     (env LOADTEST_SCALE=0)
 # Needs go, wrk (apt-get install wrk) and curl, nginx for (e) and (f), and
 # psql for the PostgreSQL part (skipped, and said so, without it).
-# The default run takes about five and a half minutes on 2 cores (5 min 11 s
-# measured): two and a half for the first part, two for the scale part
-# (seeding the million keys alone takes about 35 s), one for PostgreSQL;
-# with -G -L, about two and a half.
+# The default run takes about seven and a half minutes on 2 cores, the
+# baselines included: three and a half for the first part, two and a half
+# for the scale part (seeding the million keys alone takes about 30 s),
+# one and a half for PostgreSQL; with -G -L, about three and a half.
 set -euo pipefail
 
 keys=${LOADTEST_KEYS:-100000}
@@ -309,6 +315,14 @@ warm() {
 	wrk -t"$threads" -c"$conns" -d1s "$@" >"$tmp/$name.warm.txt"
 }
 
+# baseline NAME: the bare server, measured just before the case NAME, for
+# as long (NAME.base). Each case's ratios are against its own baseline:
+# this machine's speed drifts over minutes (other guests on the host), and
+# a ratio to a bare run minutes earlier measures the drift as well.
+baseline() {
+	bench "$1.base" "$bare_pid" "http://$bare_addr/"
+}
+
 # scrape: FindAPIKeyByUser lookups, requests to /api/v1/me and all store
 # queries so far, from /metrics.
 scrape() {
@@ -356,6 +370,7 @@ ok200() {
 # case_b NAME [AUTH]: GET /api/v1/me with a valid key (or AUTH).
 case_b() {
 	local auth=${2:-$valid_auth}
+	baseline "$1"
 	warm "$1" -H "Authorization: $auth" "$kw/api/v1/me"
 	bench "$1" "$kw_pid" -H "Authorization: $auth" "$kw/api/v1/me"
 	ok200 "$1"
@@ -367,6 +382,7 @@ case_c1() {
 		echo "loadtest: ($1) the verify API did not answer VALID" >&2
 		exit 1
 	}
+	baseline "$1"
 	warm "$1" -s "$2" "$kw/api/v1/keys/verify"
 	bench "$1" "$kw_pid" -s "$2" "$kw/api/v1/keys/verify"
 	ok200 "$1"
@@ -375,6 +391,7 @@ case_c1() {
 # case_c2 NAME: /api/v1/auth/forward, the process key, as nginx asks.
 case_c2() {
 	local forward_headers=(-H "Authorization: $pkey_auth" -H "X-Original-Method: GET" -H "X-Original-URI: $files")
+	baseline "$1"
 	warm "$1" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
 	bench "$1" "$kw_pid" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
 	ok200 "$1"
@@ -387,6 +404,7 @@ case_c2() {
 # this node; its output goes to $tmp/NAME.probe.
 flood() {
 	local name=$1 probe_pid="" probe_for
+	baseline "$name"
 	read -r q0 r0 a0 < <(scrape)
 	warm "$name" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$4" "$5"
 	read -r q1 r1 a1 < <(scrape)
@@ -625,15 +643,31 @@ row() {
 	local rps p50 p99 n srv wrkcpu
 	read -r rps p50 p99 n < <(field "$name")
 	read -r srv wrkcpu <"$tmp/$name.cpu"
+	local arps=$a_rps ap99=$a_p99
+	if [[ -f "$tmp/$name.base.txt" ]]; then
+		read -r arps _ ap99 _ < <(field "$name.base")
+	fi
 	if [[ -f "$tmp/$name.queries" ]]; then
 		read -r whole after _ _ _ allper <"$tmp/$name.queries"
 		q="$whole ($after); all queries $allper"
 	fi
-	awk -v l="$label" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v arps="$a_rps" -v ap99="$a_p99" -v q="$q" \
+	awk -v l="$label" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v arps="$arps" -v ap99="$ap99" -v q="$q" \
 		-v n="$n" -v srv="$srv" -v w="$wrkcpu" 'BEGIN {
 		printf "%-40s %8.0f %7.3f %7.3f %7.2f %6.2f %8.1f %8.1f  %s\n", l, rps, p50, p99, rps / arps, p99 / ap99, srv * 1e6 / n, w * 1e6 / n, q
 	}'
 }
+# base_of NAME: req/s and p99 of the bare run NAME is measured against:
+# its own baseline (NAME.base), or (a) for a run without one.
+base_of() {
+	local rps p99
+	if [[ -f "$tmp/$1.base.txt" ]]; then
+		read -r rps _ p99 _ < <(field "$1.base")
+		echo "$rps $p99"
+	else
+		echo "$a_rps $a_p99"
+	fi
+}
+echo "(req/s÷a, p99÷a: each Keywarden case against the bare run just before it; (a) and the nginx rows against (a))"
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
 row "(b2) ... allowlist and rate limit" b2
@@ -669,11 +703,16 @@ if ((do_scale)); then
 		row "(d2) $n keys" "s${n}_d2"
 	done
 	lo=${scale_sizes[0]} hi=${scale_sizes[1]}
+	echo "(1M / 1k compares each size's ratios to its own baseline: the raw req/s of runs minutes apart drift with the machine)"
 	for c in b c1 c2 d2; do
 		read -r lo_rps _ lo_p99 _ < <(field "s${lo}_$c")
 		read -r hi_rps _ hi_p99 _ < <(field "s${hi}_$c")
-		awk -v c="$c" -v a="$a_rps" -v l="$lo_rps" -v h="$hi_rps" -v l99="$lo_p99" -v h99="$hi_p99" 'BEGIN {
-			printf "(%s) 1M / 1k: req/s %.3f (1k %.2f x (a), 1M %.2f x (a)); p99 %.3f\n", c, h / l, l / a, h / a, h99 / l99
+		read -r lo_b lo_b99 < <(base_of "s${lo}_$c")
+		read -r hi_b hi_b99 < <(base_of "s${hi}_$c")
+		awk -v c="$c" -v l="$lo_rps" -v h="$hi_rps" -v l99="$lo_p99" -v h99="$hi_p99" \
+			-v lb="$lo_b" -v hb="$hi_b" -v lb99="$lo_b99" -v hb99="$hi_b99" 'BEGIN {
+			printf "(%s) 1M / 1k: req/s %.3f (1k %.2f x (a), 1M %.2f x (a)); p99 %.3f (1k %.2f x (a), 1M %.2f x (a))\n",
+				c, (h / hb) / (l / lb), l / lb, h / hb, (h99 / hb99) / (l99 / lb99), l99 / lb99, h99 / hb99
 		}'
 	done
 	for n in "${scale_sizes[@]}"; do
@@ -732,11 +771,13 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 	# Lines of: kind label value...; read by the awk below.
 	for c in b c1 c2 d2; do
 		read -r rps _ p99 _ < <(field "$c")
-		echo "rps ($c) $rps"
-		echo "p99 ($c) $p99"
+		read -r brps bp99 < <(base_of "$c")
+		echo "rps ($c) $rps $brps"
+		echo "p99 ($c) $p99 $bp99"
 	done
 	read -r rps _ < <(field d1)
-	echo "rps80 (d1) $rps"
+	read -r brps _ < <(base_of d1)
+	echo "rps80 (d1) $rps $brps"
 	for name in d1 d2; do
 		read -r _ after _ <"$tmp/$name.queries"
 		echo "lookups ($name) $after"
@@ -750,22 +791,28 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 		for n in "${scale_sizes[@]}"; do
 			for c in b c1 c2 d2; do
 				read -r rps _ < <(field "s${n}_$c")
-				echo "rps ($c,$n) $rps"
+				read -r brps _ < <(base_of "s${n}_$c")
+				echo "rps ($c,$n) $rps $brps"
 			done
 		done
 		for c in b c1 c2 d2; do
 			read -r lo_rps _ lo_p99 _ < <(field "s${scale_sizes[0]}_$c")
 			read -r hi_rps _ hi_p99 _ < <(field "s${scale_sizes[1]}_$c")
-			echo "flat ($c) $hi_rps $lo_rps"
-			echo "flat99 ($c) $hi_p99 $lo_p99"
+			read -r lo_b lo_b99 < <(base_of "s${scale_sizes[0]}_$c")
+			read -r hi_b hi_b99 < <(base_of "s${scale_sizes[1]}_$c")
+			awk -v c="$c" -v l="$lo_rps" -v h="$hi_rps" -v l99="$lo_p99" -v h99="$hi_p99" \
+				-v lb="$lo_b" -v hb="$hi_b" -v lb99="$lo_b99" -v hb99="$hi_b99" 'BEGIN {
+				printf "flat (%s) %f %f\nflat99 (%s) %f %f\n", c, h / hb, l / lb, c, h99 / hb99, l99 / lb99
+			}'
 		done
 	fi
 	if [[ -z $pg_skip ]]; then
 		for node in a b; do
 			for c in b c2 d2; do
 				read -r rps _ p99 _ < <(field "pg${node}_$c")
-				echo "rps ($c,pg-${node^^}) $rps"
-				echo "p99 ($c,pg-${node^^}) $p99"
+				read -r brps bp99 < <(base_of "pg${node}_$c")
+				echo "rps ($c,pg-${node^^}) $rps $brps"
+				echo "p99 ($c,pg-${node^^}) $p99 $bp99"
 			done
 		done
 		for p in probe_quiet pga_d2; do
@@ -774,10 +821,10 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 			echo "refused $p $refused $created"
 		done
 	fi
-} | awk -v a="$a_rps" -v ap99="$a_p99" '
-	$1 == "rps" { t($2 " req/s >= 0.85 x (a)", $3 / a, $3 / a >= 0.85) }
-	$1 == "rps80" { t($2 " req/s >= 0.80 x (a)", $3 / a, $3 / a >= 0.80) }
-	$1 == "p99" { t($2 " p99 <= 1.5 x (a)", $3 / ap99, $3 / ap99 <= 1.5) }
+} | awk '
+	$1 == "rps" { t($2 " req/s >= 0.85 x (a)", $3 / $4, $3 / $4 >= 0.85) }
+	$1 == "rps80" { t($2 " req/s >= 0.80 x (a)", $3 / $4, $3 / $4 >= 0.80) }
+	$1 == "p99" { t($2 " p99 <= 1.5 x (a)", $3 / $4, $3 / $4 <= 1.5) }
 	$1 == "lookups" { t($2 " < 0.01 lookups/request after 1 s", $3, $3 < 0.01) }
 	$1 == "queries" { t($2 " < 0.01 store queries/request after 1 s", $3, $3 < 0.01) }
 	$1 == "flat" { r = $3 / $4; t($2 " req/s 1M / 1k within 1.3 x", r, r >= 1 / 1.3 && r <= 1.3) }
