@@ -58,7 +58,40 @@ func requestPath(uri string) (string, bool) {
 			return "", false
 		}
 	}
+	// Nearly every URI a gateway sends holds no escape and nothing to
+	// escape: its path is then both the decoded and the escaped one.
 	raw, _, _ := strings.Cut(uri, "?")
+	if !literalPath(raw) {
+		return escapedPath(raw)
+	}
+	if !isClean(raw) {
+		return "", false
+	}
+	return raw, true
+}
+
+// literalPath reports whether each byte of p is one a URL path holds as it
+// is — unreserved, a sub-delimiter, ':', '@', '/', '[' or ']' — so that
+// url.PathUnescape and URL.EscapedPath would both return p unchanged.
+func literalPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if !literalPathByte[p[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var literalPathByte = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/[]") {
+		t[c] = true
+	}
+	return t
+}()
+
+// escapedPath is requestPath for any raw path: decoded, checked and
+// escaped again as net/url does.
+func escapedPath(raw string) (string, bool) {
 	decoded, err := url.PathUnescape(raw)
 	if err != nil {
 		return "", false

@@ -2,6 +2,7 @@ package routetable
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"path"
@@ -329,4 +330,33 @@ func quoteYAML(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// TestLiteralPathsNeedNoEscaping: the paths gateways send pass
+// literalPath, and for random paths of the bytes it passes, the shortcut
+// answers as the full decode-and-escape does (FuzzMatch and the edge cases
+// hold Match, either way, to ServeMux).
+func TestLiteralPathsNeedNoEscaping(t *testing.T) {
+	for _, uri := range []string{"/v1/processes/39525f060b62a1412b82ab5f910e8884/files", "/v1/things?x=1", "/a/b/", "/"} {
+		if raw, _, _ := strings.Cut(uri, "?"); !literalPath(raw) {
+			t.Errorf("literalPath(%q) = false", raw)
+		}
+	}
+	alphabet := []byte("aZ9/._~-!$&'()*+,;=:@[]")
+	rnd := rand.New(rand.NewPCG(5, 14))
+	for range 200000 {
+		b := []byte{'/'}
+		for range rnd.IntN(12) {
+			b = append(b, alphabet[rnd.IntN(len(alphabet))])
+		}
+		raw := string(b)
+		if !literalPath(raw) {
+			t.Fatalf("literalPath(%q) = false", raw)
+		}
+		gotPath, gotOK := requestPath(raw)
+		wantPath, wantOK := escapedPath(raw)
+		if gotPath != wantPath || gotOK != wantOK {
+			t.Fatalf("requestPath(%q) = %q, %v; decoded and escaped: %q, %v", raw, gotPath, gotOK, wantPath, wantOK)
+		}
+	}
 }

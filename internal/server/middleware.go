@@ -149,17 +149,49 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 // any segment holding what may be a bare secret (a run of secretRun or more
 // base62 characters): a client that put its key in the path by mistake must
 // not leak even part of the secret. IDs (32 hex characters) are shorter.
+//
+// A path with nothing to redact, nearly every one, is returned as it is,
+// with no allocation: the segments are looked at in place, and a new
+// string is built only from the first segment redacted.
 func safePath(p string) string {
 	if len(p) < secretRun && !strings.Contains(p, ":") {
 		return p
 	}
-	segments := strings.Split(p, "/")
-	for i, seg := range segments {
-		if user, _, ok := strings.Cut(seg, ":"); ok && keywarden.ValidKeyID(user) || hasBase62Run(seg, secretRun) {
-			segments[i] = "[REDACTED]"
+	var b []byte // nil until a segment is redacted
+	for start := 0; start <= len(p); {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
 		}
+		seg := p[start:end]
+		if redact := secretSegment(seg); redact && b == nil {
+			b = append(make([]byte, 0, len(p)), p[:start]...)
+			b = append(b, redacted...)
+		} else if redact {
+			b = append(b, redacted...)
+		} else if b != nil {
+			b = append(b, seg...)
+		}
+		if b != nil && end < len(p) {
+			b = append(b, '/')
+		}
+		start = end + 1
 	}
-	return strings.Join(segments, "/")
+	if b == nil {
+		return p
+	}
+	return string(b)
+}
+
+const redacted = "[REDACTED]"
+
+// secretSegment reports whether a path segment starts like a key (a key ID
+// and a colon) or holds what may be a bare secret.
+func secretSegment(seg string) bool {
+	user, _, ok := strings.Cut(seg, ":")
+	return ok && keywarden.ValidKeyID(user) || hasBase62Run(seg, secretRun)
 }
 
 // secretRun is the length of a key's secret: 43 base62 characters.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -224,6 +225,48 @@ func TestNewHandlerRefusesUndeclaredAccess(t *testing.T) {
 	}
 	// The real table builds.
 	(&server{Config: Config{Catalogue: keywarden.MustDefaultCatalogue()}}).newMux(everyRoute())
+}
+
+// TestSafePathIsSegmentBySegment: safePath says what splitting the path
+// at every slash, redacting each secret-like segment and joining again
+// says, for paths made of key-like, colon, base62, empty and plain
+// segments; and a long path with nothing to redact costs no allocation.
+func TestSafePathIsSegmentBySegment(t *testing.T) {
+	km, err := keywarden.GenerateKey(nil, "kwo_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reference := func(p string) string {
+		if len(p) < secretRun && !strings.Contains(p, ":") {
+			return p
+		}
+		segments := strings.Split(p, "/")
+		for i, seg := range segments {
+			if secretSegment(seg) {
+				segments[i] = redacted
+			}
+		}
+		return strings.Join(segments, "/")
+	}
+	parts := []string{"", "api", "v1", "me", "0123456789abcdef0123456789abcdef", "abc:def", km.Value(), km.User + ":",
+		km.Secret, km.Pass(), km.Value()[:50], strings.Repeat("a", secretRun-1), strings.Repeat("Z9", 30), "files", ":", "x:y:z"}
+	rnd := rand.New(rand.NewPCG(3, 12))
+	for range 20000 {
+		var b strings.Builder
+		for range rnd.IntN(7) {
+			if rnd.IntN(4) > 0 {
+				b.WriteByte('/')
+			}
+			b.WriteString(parts[rnd.IntN(len(parts))])
+		}
+		if p := b.String(); safePath(p) != reference(p) {
+			t.Fatalf("safePath(%q) = %q, split and joined %q", p, safePath(p), reference(p))
+		}
+	}
+	clean := "/v1/processes/39525f060b62a1412b82ab5f910e8884/files/0123456789abcdef0123456789abcdef"
+	if n := testing.AllocsPerRun(100, func() { _ = safePath(clean) }); n != 0 {
+		t.Errorf("safePath of a path with nothing to redact allocates %v times", n)
+	}
 }
 
 func TestSafePathRedactsKeys(t *testing.T) {
