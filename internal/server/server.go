@@ -214,12 +214,18 @@ func NewHandler(cfg Config) http.Handler {
 	s.webhooks = cfg.Store
 	s.dummyPasswordHash = mustDummyPasswordHash()
 
-	mux := s.newMux(s.routes())
+	routes := s.routes()
+	patterns := make([]string, len(routes))
+	for i, rt := range routes {
+		patterns[i] = rt.pattern
+	}
+	mux := s.newMux(routes)
 
 	// The middleware chain, outermost first: recover from panics, HSTS over
 	// HTTPS, log one line per request, bound the body, refuse keys in the
-	// URL, and requests for "*" that the mux would refuse in plain text.
-	var h http.Handler = mux
+	// URL, and requests for "*" that the mux would refuse in plain text;
+	// then the routes without wildcards, and the mux.
+	var h http.Handler = newExactRoutes(mux, patterns)
 	h = s.refuseAsteriskForm(h)
 	h = s.refuseKeysInURL(h)
 	h = s.limitBody(h)
