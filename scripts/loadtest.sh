@@ -19,11 +19,12 @@
 # service costs in req/s when the machine is saturated; (f1) against (e1)
 # is the latency it adds to one request.
 #
-# Each Keywarden case runs right after a run of the bare server of the same
-# length, and its req/s and p99 ratios are to that run: on these shared
-# machines the speed drifts by tens of percent over minutes, so a ratio to
-# (a), measured minutes earlier, would measure the drift too. (a) is still
-# printed, and is the baseline of the nginx rows.
+# Each Keywarden case runs in rounds (-r, 3), each a run of the bare server
+# and then one of the case, and its req/s and p99 ratios are the medians of
+# the rounds' ratios: on these shared machines the speed drifts by tens of
+# percent over minutes and stalls for a second now and then, so a ratio to
+# (a), measured minutes earlier, would measure the machine too. (a) is
+# still printed, and is the baseline of the nginx rows.
 #
 # Scale (issue 14, "flat cost with scale"; skipped with -L): (b), (c1), (c2)
 # and (d2) again on SQLite nodes holding 1,000 and 1,000,000 stored keys,
@@ -48,14 +49,17 @@
 # the first second.
 #
 # Usage: scripts/loadtest.sh [-n KEYS] [-k UNKNOWN] [-d DURATION] [-e DURATION]
-#                            [-u POSTGRES-URL] [-G] [-L]
+#                            [-r ROUNDS] [-u POSTGRES-URL] [-G] [-L]
 #   -n  keys stored in the database            (env LOADTEST_KEYS, default 100000;
 #       the PostgreSQL part stores as many)
 #   -k  unknown keys generated for (d1)/(d2)   (env LOADTEST_UNKNOWN, default 900000:
 #       (d2) must not run out of distinct keys; it reports it if it does)
 #   -d  duration of each measured wrk run      (env LOADTEST_DURATION, default 10s)
 #   -e  duration of the scale and PostgreSQL parts' runs
-#                                              (env LOADTEST_EXTRA_DURATION, default 5s)
+#                                              (env LOADTEST_EXTRA_DURATION, default 6s)
+#   -r  rounds of each Keywarden case, each a bare run and a run of the
+#       case, a -d (or -e) divided by the rounds long
+#                                              (env LOADTEST_ROUNDS, default 3)
 #   -u  PostgreSQL server to create the test database on, as a URL of an
 #       existing database there (env LOADTEST_PG_URL, default
 #       postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
@@ -72,7 +76,8 @@ set -euo pipefail
 keys=${LOADTEST_KEYS:-100000}
 unknown=${LOADTEST_UNKNOWN:-900000}
 duration=${LOADTEST_DURATION:-10s}
-xduration=${LOADTEST_EXTRA_DURATION:-5s}
+xduration=${LOADTEST_EXTRA_DURATION:-6s}
+rounds=${LOADTEST_ROUNDS:-3}
 pg_url=${LOADTEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 do_pg=${LOADTEST_PG:-1}
 do_scale=${LOADTEST_SCALE:-1}
@@ -81,12 +86,13 @@ conns=32
 pool=1000        # (d1)'s pool of unknown keys
 warmkeys=100000  # (d2)'s warm-up keys, kept apart from its measured ones
 
-while getopts "n:k:d:e:u:GLh" opt; do
+while getopts "n:k:d:e:r:u:GLh" opt; do
 	case $opt in
 	n) keys=$OPTARG ;;
 	k) unknown=$OPTARG ;;
 	d) duration=$OPTARG ;;
 	e) xduration=$OPTARG ;;
+	r) rounds=$OPTARG ;;
 	u) pg_url=$OPTARG ;;
 	G) do_pg=0 ;;
 	L) do_scale=0 ;;
@@ -315,13 +321,59 @@ warm() {
 	wrk -t"$threads" -c"$conns" -d1s "$@" >"$tmp/$name.warm.txt"
 }
 
-# baseline NAME: the bare server, measured just before the case NAME, for
-# as long (NAME.base). Each case's ratios are against its own baseline:
-# this machine's speed drifts over minutes (other guests on the host), and
-# a ratio to a bare run minutes earlier measures the drift as well.
-baseline() {
-	bench "$1.base" "$bare_pid" "http://$bare_addr/"
+# measure NAME PID WRK-ARGS...: a Keywarden case in $rounds rounds, each a
+# run of the bare server and then one of the case, duration / rounds long
+# (NAME.base.I, NAME.I), merged by merge_rounds. This machine's speed
+# drifts over minutes and stalls for a second now and then (other guests
+# on the host): a ratio to the bare run just before, and the median of
+# several, measures the code rather than the machine.
+measure() {
+	local name=$1 pid=$2 i
+	shift 2
+	for ((i = 1; i <= rounds; i++)); do
+		round "$name" "$i" "$pid" "$@"
+	done
+	merge_rounds "$name"
 }
+
+# round NAME I PID WRK-ARGS...: round I of measure (or of flood).
+round() {
+	local name=$1 i=$2 pid=$3 per
+	shift 3
+	per=$(($(secs "$duration") / rounds))
+	((per >= 1)) || per=1
+	duration=${per}s bench "$name.base.$i" "$bare_pid" "http://$bare_addr/"
+	duration=${per}s bench "$name.$i" "$pid" "$@"
+}
+
+# merge_rounds NAME: NAME.txt and NAME.base.txt hold every round's wrk
+# output (for the checks of the answers), then the rounds' requests added
+# up and the medians of their req/s, p50 and p99, which field reads;
+# NAME.cpu adds up the rounds' CPU. NAME.ratio holds the medians over the
+# rounds of req/s ÷ the bare run's and p99 ÷ the bare run's.
+merge_rounds() {
+	local name=$1 part i
+	for part in "$name" "$name.base"; do
+		for ((i = 1; i <= rounds; i++)); do cat "$tmp/$part.$i.txt"; done >"$tmp/$part.txt"
+		for ((i = 1; i <= rounds; i++)); do field "$part.$i"; done | awk "$median"'
+			{ rps[NR] = $1; p50[NR] = $2; p99[NR] = $3; n += $4 }
+			END { printf "merged, %d rounds:\n    50%% %.3fms\n    99%% %.3fms\n  %d requests in %d rounds\nRequests/sec: %.2f\n", NR, med(p50, NR), med(p99, NR), n, NR, med(rps, NR) }' >>"$tmp/$part.txt"
+		for ((i = 1; i <= rounds; i++)); do cat "$tmp/$part.$i.cpu"; done | awk '{ s += $1; w += $2 } END { print s, w }' >"$tmp/$part.cpu"
+	done
+	for ((i = 1; i <= rounds; i++)); do
+		read -r c_rps _ c_p99 _ < <(field "$name.$i")
+		read -r b_rps _ b_p99 _ < <(field "$name.base.$i")
+		echo "$c_rps $b_rps $c_p99 $b_p99"
+	done | awk "$median"'{ r[NR] = $1 / $2; p[NR] = $3 / $4 } END { printf "%.4f %.4f\n", med(r, NR), med(p, NR) }' >"$tmp/$name.ratio"
+}
+
+# median: an awk function, med(a, n), the median of a[1..n] (mawk has no sort).
+median='function med(a, n,   b, i, j, t) {
+	for (i = 1; i <= n; i++) b[i] = a[i]
+	for (i = 2; i <= n; i++) { t = b[i]; for (j = i - 1; j >= 1 && b[j] > t; j--) b[j + 1] = b[j]; b[j + 1] = t }
+	return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
+}
+'
 
 # scrape: FindAPIKeyByUser lookups, requests to /api/v1/me and all store
 # queries so far, from /metrics.
@@ -370,9 +422,8 @@ ok200() {
 # case_b NAME [AUTH]: GET /api/v1/me with a valid key (or AUTH).
 case_b() {
 	local auth=${2:-$valid_auth}
-	baseline "$1"
 	warm "$1" -H "Authorization: $auth" "$kw/api/v1/me"
-	bench "$1" "$kw_pid" -H "Authorization: $auth" "$kw/api/v1/me"
+	measure "$1" "$kw_pid" -H "Authorization: $auth" "$kw/api/v1/me"
 	ok200 "$1"
 }
 
@@ -382,43 +433,55 @@ case_c1() {
 		echo "loadtest: ($1) the verify API did not answer VALID" >&2
 		exit 1
 	}
-	baseline "$1"
 	warm "$1" -s "$2" "$kw/api/v1/keys/verify"
-	bench "$1" "$kw_pid" -s "$2" "$kw/api/v1/keys/verify"
+	measure "$1" "$kw_pid" -s "$2" "$kw/api/v1/keys/verify"
 	ok200 "$1"
 }
 
 # case_c2 NAME: /api/v1/auth/forward, the process key, as nginx asks.
 case_c2() {
 	local forward_headers=(-H "Authorization: $pkey_auth" -H "X-Original-Method: GET" -H "X-Original-URI: $files")
-	baseline "$1"
 	warm "$1" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
-	bench "$1" "$kw_pid" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
+	measure "$1" "$kw_pid" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
 	ok200 "$1"
 }
 
-# flood NAME FIRST COUNT WARMFIRST WARMCOUNT: a warm-up and a measured run
+# flood NAME FIRST COUNT WARMFIRST WARMCOUNT [DEAL]: a warm-up and a measured run
 # of unknown keys, with /metrics scraped around both. With flood_probe set
 # (to "CREATE-URL ADMIN-KEY-FILE"), the propagation probe runs during the
 # measured run: it creates keys on CREATE-URL and uses each at once on
-# this node; its output goes to $tmp/NAME.probe.
+# this node; its output goes to $tmp/NAME.probe. With DEAL ("deal"), the
+# measured keys are dealt to the rounds, so that none repeats across them;
+# without, each round sends them all. With the probe, one round, so that
+# all of its first uses fall inside the flood.
 flood() {
-	local name=$1 probe_pid="" probe_for
-	baseline "$name"
+	local name=$1 probe_pid="" probe_for i per_round first
+	local rounds=$rounds
+	[[ -n ${flood_probe:-} ]] && rounds=1
 	read -r q0 r0 a0 < <(scrape)
 	warm "$name" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$4" "$5"
 	read -r q1 r1 a1 < <(scrape)
-	if [[ -n ${flood_probe:-} ]]; then
+	per_round=$3 first=$2
+	[[ ${6:-} == deal ]] && per_round=$(($3 / rounds))
+	for ((i = 1; i <= rounds; i++)); do
+		if [[ -z ${flood_probe:-} ]]; then
+			round "$name" "$i" "$kw_pid" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$first" "$per_round"
+			[[ ${6:-} == deal ]] && first=$((first + per_round))
+			continue
+		fi
+		# One round, and the probe starts after its bare run: from 0.5 s
+		# into the flood to 1.5 s before its end, so that every first use
+		# falls inside the flood.
+		bench "$name.base.$i" "$bare_pid" "http://$bare_addr/"
 		read -r create_url admin_file <<<"$flood_probe"
-		# From 0.5 s into the run to 1.5 s before its end, so that every
-		# first use falls inside the flood.
 		probe_for=$(($(secs "$duration") * 1000 - 2000))
 		"$tmp/probe" -create "$create_url" -use "$kw" -admin-key "$admin_file" -n 1000 -c 16 \
 			-delay 500ms -for "$((probe_for > 500 ? probe_for : 500))ms" >"$tmp/$name.probe" 2>"$tmp/$name.probe.err" &
 		probe_pid=$!
 		pids+=("$probe_pid")
-	fi
-	bench "$name" "$kw_pid" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$2" "$3"
+		bench "$name.$i" "$kw_pid" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$2" "$3"
+	done
+	merge_rounds "$name"
 	if [[ -n $probe_pid ]]; then
 		wait "$probe_pid" || {
 			echo "loadtest: ($name) the probe failed:" >&2
@@ -440,7 +503,7 @@ flood() {
 
 # case_d2 NAME: a different unknown key on every request.
 case_d2() {
-	flood "$1" $((pool + warmkeys + 1)) "$unknown" $((pool + 1)) "$warmkeys"
+	flood "$1" $((pool + warmkeys + 1)) "$unknown" $((pool + 1)) "$warmkeys" deal
 }
 
 echo "== (b) GET /api/v1/me with a valid key"
@@ -643,31 +706,31 @@ row() {
 	local rps p50 p99 n srv wrkcpu
 	read -r rps p50 p99 n < <(field "$name")
 	read -r srv wrkcpu <"$tmp/$name.cpu"
-	local arps=$a_rps ap99=$a_p99
-	if [[ -f "$tmp/$name.base.txt" ]]; then
-		read -r arps _ ap99 _ < <(field "$name.base")
-	fi
+	local rr pr
+	read -r rr pr < <(ratios "$name")
 	if [[ -f "$tmp/$name.queries" ]]; then
 		read -r whole after _ _ _ allper <"$tmp/$name.queries"
 		q="$whole ($after); all queries $allper"
 	fi
-	awk -v l="$label" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v arps="$arps" -v ap99="$ap99" -v q="$q" \
+	awk -v l="$label" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v rr="$rr" -v pr="$pr" -v q="$q" \
 		-v n="$n" -v srv="$srv" -v w="$wrkcpu" 'BEGIN {
-		printf "%-40s %8.0f %7.3f %7.3f %7.2f %6.2f %8.1f %8.1f  %s\n", l, rps, p50, p99, rps / arps, p99 / ap99, srv * 1e6 / n, w * 1e6 / n, q
+		printf "%-40s %8.0f %7.3f %7.3f %7.2f %6.2f %8.1f %8.1f  %s\n", l, rps, p50, p99, rr, pr, srv * 1e6 / n, w * 1e6 / n, q
 	}'
 }
-# base_of NAME: req/s and p99 of the bare run NAME is measured against:
-# its own baseline (NAME.base), or (a) for a run without one.
-base_of() {
-	local rps p99
-	if [[ -f "$tmp/$1.base.txt" ]]; then
-		read -r rps _ p99 _ < <(field "$1.base")
-		echo "$rps $p99"
-	else
-		echo "$a_rps $a_p99"
+# ratios NAME: req/s ÷ bare and p99 ÷ bare of the run NAME: the medians
+# over its rounds, each against the bare run just before it (NAME.ratio),
+# or against (a) for a run of one piece (the nginx rows).
+ratios() {
+	if [[ -f "$tmp/$1.ratio" ]]; then
+		cat "$tmp/$1.ratio"
+		return
 	fi
+	local rps p99
+	read -r rps _ p99 _ < <(field "$1")
+	awk -v r="$rps" -v p="$p99" -v a="$a_rps" -v ap="$a_p99" 'BEGIN { printf "%.4f %.4f\n", r / a, p / ap }'
 }
-echo "(req/s÷a, p99÷a: each Keywarden case against the bare run just before it; (a) and the nginx rows against (a))"
+echo "(req/s and p99 of a Keywarden case: medians of its $rounds rounds; req/s÷a, p99÷a: the medians of each round against the bare run"
+echo " just before it. (a) and the nginx rows: one run each, against (a).)"
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
 row "(b2) ... allowlist and rate limit" b2
@@ -703,16 +766,13 @@ if ((do_scale)); then
 		row "(d2) $n keys" "s${n}_d2"
 	done
 	lo=${scale_sizes[0]} hi=${scale_sizes[1]}
-	echo "(1M / 1k compares each size's ratios to its own baseline: the raw req/s of runs minutes apart drift with the machine)"
+	echo "(1M / 1k divides the two sizes' ratios to their bare runs: the raw req/s of runs minutes apart drift with the machine)"
 	for c in b c1 c2 d2; do
-		read -r lo_rps _ lo_p99 _ < <(field "s${lo}_$c")
-		read -r hi_rps _ hi_p99 _ < <(field "s${hi}_$c")
-		read -r lo_b lo_b99 < <(base_of "s${lo}_$c")
-		read -r hi_b hi_b99 < <(base_of "s${hi}_$c")
-		awk -v c="$c" -v l="$lo_rps" -v h="$hi_rps" -v l99="$lo_p99" -v h99="$hi_p99" \
-			-v lb="$lo_b" -v hb="$hi_b" -v lb99="$lo_b99" -v hb99="$hi_b99" 'BEGIN {
+		read -r lo_r lo_p < <(ratios "s${lo}_$c")
+		read -r hi_r hi_p < <(ratios "s${hi}_$c")
+		awk -v c="$c" -v lr="$lo_r" -v hr="$hi_r" -v lp="$lo_p" -v hp="$hi_p" 'BEGIN {
 			printf "(%s) 1M / 1k: req/s %.3f (1k %.2f x (a), 1M %.2f x (a)); p99 %.3f (1k %.2f x (a), 1M %.2f x (a))\n",
-				c, (h / hb) / (l / lb), l / lb, h / hb, (h99 / hb99) / (l99 / lb99), l99 / lb99, h99 / hb99
+				c, hr / lr, lr, hr, hp / lp, lp, hp
 		}'
 	done
 	for n in "${scale_sizes[@]}"; do
@@ -762,7 +822,7 @@ for name in "${floods[@]}"; do
 		"all store queries (including the key change feed's poll every 250 ms): $all = $allper per request"
 done
 for name in "${floods[@]}"; do
-	echo "pool ($name): $(sed -n 's/^pool: //p' "$tmp/$name.txt")"
+	echo "pool ($name): $(sed -n 's/^pool: //p' "$tmp/$name.txt" | paste -sd';' | sed 's/;/; /g')"
 done
 
 echo
@@ -770,14 +830,12 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 {
 	# Lines of: kind label value...; read by the awk below.
 	for c in b c1 c2 d2; do
-		read -r rps _ p99 _ < <(field "$c")
-		read -r brps bp99 < <(base_of "$c")
-		echo "rps ($c) $rps $brps"
-		echo "p99 ($c) $p99 $bp99"
+		read -r rr pr < <(ratios "$c")
+		echo "rps ($c) $rr"
+		echo "p99 ($c) $pr"
 	done
-	read -r rps _ < <(field d1)
-	read -r brps _ < <(base_of d1)
-	echo "rps80 (d1) $rps $brps"
+	read -r rr _ < <(ratios d1)
+	echo "rps80 (d1) $rr"
 	for name in d1 d2; do
 		read -r _ after _ <"$tmp/$name.queries"
 		echo "lookups ($name) $after"
@@ -790,29 +848,23 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 	if ((do_scale)); then
 		for n in "${scale_sizes[@]}"; do
 			for c in b c1 c2 d2; do
-				read -r rps _ < <(field "s${n}_$c")
-				read -r brps _ < <(base_of "s${n}_$c")
-				echo "rps ($c,$n) $rps $brps"
+				read -r rr _ < <(ratios "s${n}_$c")
+				echo "rps ($c,$n) $rr"
 			done
 		done
 		for c in b c1 c2 d2; do
-			read -r lo_rps _ lo_p99 _ < <(field "s${scale_sizes[0]}_$c")
-			read -r hi_rps _ hi_p99 _ < <(field "s${scale_sizes[1]}_$c")
-			read -r lo_b lo_b99 < <(base_of "s${scale_sizes[0]}_$c")
-			read -r hi_b hi_b99 < <(base_of "s${scale_sizes[1]}_$c")
-			awk -v c="$c" -v l="$lo_rps" -v h="$hi_rps" -v l99="$lo_p99" -v h99="$hi_p99" \
-				-v lb="$lo_b" -v hb="$hi_b" -v lb99="$lo_b99" -v hb99="$hi_b99" 'BEGIN {
-				printf "flat (%s) %f %f\nflat99 (%s) %f %f\n", c, h / hb, l / lb, c, h99 / hb99, l99 / lb99
-			}'
+			read -r lo_r lo_p < <(ratios "s${scale_sizes[0]}_$c")
+			read -r hi_r hi_p < <(ratios "s${scale_sizes[1]}_$c")
+			echo "flat ($c) $hi_r $lo_r"
+			echo "flat99 ($c) $hi_p $lo_p"
 		done
 	fi
 	if [[ -z $pg_skip ]]; then
 		for node in a b; do
 			for c in b c2 d2; do
-				read -r rps _ p99 _ < <(field "pg${node}_$c")
-				read -r brps bp99 < <(base_of "pg${node}_$c")
-				echo "rps ($c,pg-${node^^}) $rps $brps"
-				echo "p99 ($c,pg-${node^^}) $p99 $bp99"
+				read -r rr pr < <(ratios "pg${node}_$c")
+				echo "rps ($c,pg-${node^^}) $rr"
+				echo "p99 ($c,pg-${node^^}) $pr"
 			done
 		done
 		for p in probe_quiet pga_d2; do
@@ -822,9 +874,9 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 		done
 	fi
 } | awk '
-	$1 == "rps" { t($2 " req/s >= 0.85 x (a)", $3 / $4, $3 / $4 >= 0.85) }
-	$1 == "rps80" { t($2 " req/s >= 0.80 x (a)", $3 / $4, $3 / $4 >= 0.80) }
-	$1 == "p99" { t($2 " p99 <= 1.5 x (a)", $3 / $4, $3 / $4 <= 1.5) }
+	$1 == "rps" { t($2 " req/s >= 0.85 x (a)", $3, $3 >= 0.85) }
+	$1 == "rps80" { t($2 " req/s >= 0.80 x (a)", $3, $3 >= 0.80) }
+	$1 == "p99" { t($2 " p99 <= 1.5 x (a)", $3, $3 <= 1.5) }
 	$1 == "lookups" { t($2 " < 0.01 lookups/request after 1 s", $3, $3 < 0.01) }
 	$1 == "queries" { t($2 " < 0.01 store queries/request after 1 s", $3, $3 < 0.01) }
 	$1 == "flat" { r = $3 / $4; t($2 " req/s 1M / 1k within 1.3 x", r, r >= 1 / 1.3 && r <= 1.3) }
