@@ -204,6 +204,9 @@ type KeyVerifier interface {
 	// error, not a 401.
 	VerifyAuthorization(ctx context.Context, authorization string, req Requirement) (Verification, error)
 	// VerifyKey checks a bare "user:pass", as the verify API receives it.
+	// Neither method keeps anything of the key it is given once it has
+	// returned (the Verification's strings are its own): the server hands
+	// them keys that lie in buffers it reuses.
 	VerifyKey(ctx context.Context, key string, req Requirement) (Verification, error)
 }
 

@@ -104,6 +104,29 @@ func (m *ipTexts) text(a netip.Addr) string {
 	return e.text
 }
 
+// texts remembers recent strings by their bytes: a hit returns the string
+// made on the first miss, without an allocation.
+type texts struct {
+	slots [memoSlots]atomic.Pointer[string]
+}
+
+func (m *texts) text(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	h := uint64(0xcbf29ce484222325)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	slot := &m.slots[h%memoSlots]
+	if e := slot.Load(); e != nil && *e == string(b) {
+		return *e
+	}
+	e := string(b)
+	slot.Store(&e)
+	return e
+}
+
 // scopeRendering is a scope set as the answers spell it.
 type scopeRendering struct {
 	set    keywarden.ScopeSet

@@ -28,9 +28,10 @@ import (
 // route table and the request log at serve's default level (info), in
 // text — with a valid key that the cache holds.
 type hotPath struct {
-	handler http.Handler
-	key     keywarden.KeyMaterial
-	clock   *hotClock // the server's
+	handler   http.Handler
+	key       keywarden.KeyMaterial
+	processID string    // a process of the key's organization
+	clock     *hotClock // the server's
 }
 
 // hotClock is the server's clock in the harness. It stands still but for
@@ -97,15 +98,18 @@ func newHotPath(tb testing.TB) *hotPath {
 	if _, found, _ := keys.LookupKey(ctx, []byte(km.User)); !found {
 		tb.Fatal("the key is not cached")
 	}
-	return &hotPath{handler: handler, key: km, clock: clock}
+	proc := storetest.MustCreateProcess(tb, store, org.ID, now)
+	return &hotPath{handler: handler, key: km, processID: proc.ID, clock: clock}
 }
 
 // discardWriter is a minimal reusable ResponseWriter: a header map cleared
-// between requests, the status, and a body that goes nowhere.
+// between requests, the status, and the body's last write, kept in a
+// buffer it reuses.
 type discardWriter struct {
 	h      http.Header
 	status int
 	n      int
+	last   []byte
 }
 
 func (w *discardWriter) Header() http.Header { return w.h }
@@ -119,6 +123,7 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	w.n += len(b)
+	w.last = append(w.last[:0], b...)
 	return len(b), nil
 }
 func (w *discardWriter) reset() { clear(w.h); w.status, w.n = 0, 0 }
@@ -143,10 +148,11 @@ type hotRequest struct {
 func basicAuth(key string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(key)) }
 
 // requests returns the hot paths with the harness's valid key (me, verify,
-// forward), and then refused: an ID that names no key, the real ID with a
-// wrong secret, a bad checksum, and a header that is no key at all, each
-// as /api/v1/me and forward-auth refuse it (401), and an unknown key as
-// the verify API refuses it (200, valid false).
+// the same on a process of its organization, forward), and then refused:
+// an ID that names no key, the real ID with a wrong secret, a bad
+// checksum, and a header that is no key at all, each as /api/v1/me and
+// forward-auth refuse it (401), and an unknown key as the verify API
+// refuses it (200, valid false).
 func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 	tb.Helper()
 	valid := p.key.Value()
@@ -163,8 +169,11 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 		r.Header.Set("Authorization", key)
 		return &hotRequest{name: name, req: r, status: status}
 	}
-	verify := func(name, key string) *hotRequest {
+	verify := func(name, key string, processID ...string) *hotRequest {
 		data := []byte(`{"key":"` + key + `","scopes":["workspace.file:upload"]}`)
+		if len(processID) > 0 {
+			data = []byte(`{"key":"` + key + `","scopes":["workspace.file:upload"],"processId":"` + processID[0] + `"}`)
+		}
 		r, _ := http.NewRequest("POST", "http://keywarden.test/api/v1/keys/verify", nil)
 		r.Header.Set("Content-Type", "application/json")
 		body := &rewindBody{}
@@ -181,6 +190,7 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 	out := []*hotRequest{
 		me("me", basicAuth(valid), http.StatusOK),
 		verify("verify", valid),
+		verify("verify/process", valid, p.processID),
 		forward("forward", basicAuth(valid), http.StatusOK),
 		me("me/unknown-key", basicAuth(unknown), http.StatusUnauthorized),
 		me("me/wrong-secret", basicAuth(wrongSecret), http.StatusUnauthorized),
@@ -193,7 +203,7 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 	for _, r := range out {
 		r.req.RemoteAddr = "192.0.2.10:43210"
 		r.req.RequestURI = r.req.URL.RequestURI()
-		if r.name != "me" && r.name != "verify" && r.name != "forward" {
+		if r.name != "me" && r.name != "verify" && r.name != "verify/process" && r.name != "forward" {
 			r.clock = p.clock
 		}
 	}

@@ -22,7 +22,7 @@ import (
 
 func newRenderingServer() *server {
 	return &server{Config: Config{Catalogue: keywarden.MustDefaultCatalogue(), Now: time.Now, Logger: slog.New(slog.DiscardHandler)},
-		ipTexts: &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}}
+		ipTexts: &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, processIDs: &texts{}}
 }
 
 // awkward are strings that encoding/json does not copy as they are.
@@ -179,7 +179,11 @@ func TestReadVerifyRequestAnswers(t *testing.T) {
 		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; Charset=UTF-8", "text/plain"} {
 			r := httptest.NewRequest("POST", "/api/v1/keys/verify", strings.NewReader(body))
 			r.Header.Set("Content-Type", ct)
-			key, req, err := s.readVerifyRequest(r)
+			key, req, buf, err := s.readVerifyRequest(r)
+			key = strings.Clone(key) // it lies in buf
+			if buf != nil {
+				putBuffer(buf)
+			}
 
 			r = httptest.NewRequest("POST", "/api/v1/keys/verify", strings.NewReader(body))
 			r.Header.Set("Content-Type", ct)

@@ -163,6 +163,7 @@ type server struct {
 	ipTexts    *ipTexts
 	scopeTexts *scopeRenderings
 	identities *identityMemo
+	processIDs *texts // the verify API's process IDs
 }
 
 // NewHandler returns the HTTP handler serving the API and health endpoints.
@@ -205,7 +206,7 @@ func NewHandler(cfg Config) http.Handler {
 		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(maxAddressLockout),
 		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait),
-		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}}
+		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, processIDs: &texts{}}
 	if cfg.LogOutput != nil && cfg.Logger.Handler() == cfg.LogOutput.Handler() {
 		s.logOutput = cfg.LogOutput
 	}

@@ -16,7 +16,10 @@ import (
 // is no oracle for which key IDs exist. Each failure is counted like any
 // failed authentication (authFailed).
 func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
-	key, req, err := s.readVerifyRequest(r)
+	key, req, buf, err := s.readVerifyRequest(r)
+	if buf != nil {
+		defer putBuffer(buf) // key lies in it
+	}
 	if err != nil {
 		return err
 	}

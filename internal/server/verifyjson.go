@@ -28,12 +28,16 @@ type span struct{ start, end int }
 // escapes, every scope in the catalogue — are read into a pooled buffer
 // without encoding/json (parseVerifyRequest); any other goes to decode's
 // general path, which names what is wrong with it.
-func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.Requirement, err error) {
+//
+// The key it returns may lie in buf, a pooled buffer the caller puts back
+// (putBuffer) once the key is no longer used: the key check keeps nothing
+// of what it is given (keywarden.Verifier), and the key is not copied.
+// buf is nil when there is nothing to put back.
+func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.Requirement, buf *[]byte, err error) {
 	if err := requireJSON(r); err != nil {
-		return "", req, err
+		return "", req, nil, err
 	}
 	bp := buffers.Get().(*[]byte)
-	defer putBuffer(bp)
 	var data []byte
 	if r.Body != nil { // as readBody reads it
 		data, err = readBodyInto(r, (*bp)[:0])
@@ -41,7 +45,8 @@ func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.R
 			*bp = data
 		}
 		if err != nil {
-			return "", req, bodyReadError(err)
+			putBuffer(bp)
+			return "", req, nil, bodyReadError(err)
 		}
 	}
 	var f fastVerify
@@ -56,18 +61,21 @@ func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.R
 			req.Scopes.Add(i)
 		}
 		if ok {
-			// Copies: the key check may keep what it is given.
-			req.ProcessID = string(data[f.processID.start:f.processID.end])
-			return string(data[f.key.start:f.key.end]), req, nil
+			// The process ID is a Requirement's string, which its users
+			// may keep (the cache remembers owners): a real string, from
+			// a memo of recent ones.
+			req.ProcessID = s.processIDs.text(data[f.processID.start:f.processID.end])
+			return unsafeString(data[f.key.start:f.key.end]), req, bp, nil
 		}
 		req = keywarden.Requirement{}
 	}
 	body, err := decodeBytes[api.VerifyRequest](bytes.Clone(data))
+	putBuffer(bp)
 	if err != nil {
-		return "", req, err
+		return "", req, nil, err
 	}
 	req, err = s.verifyRequirement(body)
-	return body.Key, req, err
+	return body.Key, req, nil, err
 }
 
 // parseVerifyRequest reads data into f if it is the common shape of a
