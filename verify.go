@@ -197,6 +197,9 @@ func (v Verification) Authenticated() bool {
 
 // KeyVerifier checks presented keys against requirements. Verifier is the
 // one implementation; the interface lets handlers be tested with others.
+// Neither method keeps anything of the key it is given once it has
+// returned (the Verification's strings are its own): the server hands them
+// keys that lie in buffers it reuses.
 type KeyVerifier interface {
 	// VerifyAuthorization checks an Authorization header value: "Basic
 	// base64(user:pass)" or "Bearer user:pass". The error is non-nil only
@@ -204,9 +207,6 @@ type KeyVerifier interface {
 	// error, not a 401.
 	VerifyAuthorization(ctx context.Context, authorization string, req Requirement) (Verification, error)
 	// VerifyKey checks a bare "user:pass", as the verify API receives it.
-	// Neither method keeps anything of the key it is given once it has
-	// returned (the Verification's strings are its own): the server hands
-	// them keys that lie in buffers it reuses.
 	VerifyKey(ctx context.Context, key string, req Requirement) (Verification, error)
 }
 

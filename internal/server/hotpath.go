@@ -249,6 +249,14 @@ func putBuffer(bp *[]byte) {
 	}
 }
 
+// putSecretBuffer is putBuffer for a buffer that held a secret (a verify
+// request's body): its bytes are zeroed first, so that the key does not
+// linger in the pool until the buffer's next use overwrites it.
+func putSecretBuffer(bp *[]byte) {
+	clear(*bp)
+	putBuffer(bp)
+}
+
 // Header values that never change, shared by every response: http.Header
 // holds a slice per name, and Set would allocate one each time. Each has
 // its capacity at its length, so that an Add elsewhere copies it.

@@ -182,7 +182,7 @@ func TestReadVerifyRequestAnswers(t *testing.T) {
 			key, req, buf, err := s.readVerifyRequest(r)
 			key = strings.Clone(key) // it lies in buf
 			if buf != nil {
-				putBuffer(buf)
+				putSecretBuffer(buf)
 			}
 
 			r = httptest.NewRequest("POST", "/api/v1/keys/verify", strings.NewReader(body))
@@ -302,4 +302,15 @@ func allScopes(c *keywarden.Catalogue) keywarden.ScopeSet {
 		set.Add(i)
 	}
 	return set
+}
+
+// TestSecretBuffersGoBackZeroed: a buffer that held a verify request's
+// body holds none of it once back in the pool.
+func TestSecretBuffersGoBackZeroed(t *testing.T) {
+	b := []byte(`{"key":"kwo_0123456789abcdefghij:secretsecretsecret"}`)
+	held := b
+	putSecretBuffer(&b)
+	if i := bytes.IndexFunc(held, func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Fatalf("byte %d of the returned buffer is %q, want every byte zero", i, held[i])
+	}
 }

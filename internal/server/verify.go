@@ -18,7 +18,7 @@ import (
 func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	key, req, buf, err := s.readVerifyRequest(r)
 	if buf != nil {
-		defer putBuffer(buf) // key lies in it
+		defer putSecretBuffer(buf) // key lies in it
 	}
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ type span struct{ start, end int }
 // general path, which names what is wrong with it.
 //
 // The key it returns may lie in buf, a pooled buffer the caller puts back
-// (putBuffer) once the key is no longer used: the key check keeps nothing
+// (putSecretBuffer) once the key is no longer used: the key check keeps nothing
 // of what it is given (keywarden.Verifier), and the key is not copied.
 // buf is nil when there is nothing to put back.
 func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.Requirement, buf *[]byte, err error) {
@@ -45,7 +45,7 @@ func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.R
 			*bp = data
 		}
 		if err != nil {
-			putBuffer(bp)
+			putSecretBuffer(bp)
 			return "", req, nil, bodyReadError(err)
 		}
 	}
@@ -70,7 +70,7 @@ func (s *server) readVerifyRequest(r *http.Request) (key string, req keywarden.R
 		req = keywarden.Requirement{}
 	}
 	body, err := decodeBytes[api.VerifyRequest](bytes.Clone(data))
-	putBuffer(bp)
+	putSecretBuffer(bp)
 	if err != nil {
 		return "", req, nil, err
 	}
