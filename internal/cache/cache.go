@@ -265,16 +265,17 @@ func (s *Store) Fresh() bool { return s.readWithin(s.cfg.MaxStaleness) }
 
 // readWithin reports whether the last successful read of the change log
 // started at most d ago.
-func (s *Store) readWithin(d time.Duration) bool { return s.behind() <= d }
+func (s *Store) readWithin(d time.Duration) bool { return s.behind(time.Since(s.base)) <= d }
 
-// behind returns how long ago the last successful read of the change log
-// started; more than any bound when there was none.
-func (s *Store) behind() time.Duration {
+// behind returns how long before now (a time since s.base) the last
+// successful read of the change log started; more than any bound when
+// there was none.
+func (s *Store) behind(now time.Duration) time.Duration {
 	at := s.synced.Load()
 	if at == 0 {
 		return math.MaxInt64
 	}
-	return time.Since(s.base) - time.Duration(at)
+	return now - time.Duration(at)
 }
 
 // LookupKey implements keywarden.KeySource. A hit copies what the cache
@@ -295,7 +296,8 @@ func (s *Store) behind() time.Duration {
 func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
 	// One reading of the clock for both bounds: a known ID and an unknown
 	// one then cost the same (docs/security.md, "No existence oracle").
-	behind := s.behind()
+	arrived := time.Since(s.base)
+	behind := s.behind(arrived)
 	if behind > s.cfg.MaxStaleness {
 		s.cfg.Metrics.CacheMiss("stale")
 		return s.fetch(ctx, string(user))
@@ -312,7 +314,7 @@ func (s *Store) LookupKey(ctx context.Context, user []byte) (keywarden.KeyRecord
 			s.cfg.Metrics.CacheHit("negative")
 			return keywarden.KeyRecord{}, false, nil
 		}
-		return s.catchUp(ctx, user)
+		return s.catchUp(ctx, user, arrived)
 	}
 	until, known := s.negative[string(user)]
 	gen := s.gen
@@ -385,11 +387,15 @@ func (s *Store) cached(user []byte) (keywarden.KeyRecord, bool) {
 
 // catchUp answers a miss of a complete cache that is behind the change log
 // by more than PropagationWindow: it has the log read by a read that
-// started after the miss, then looks again. When the log cannot be read,
+// started after the miss arrived (the same clock reading that found the
+// cache behind), then looks again. Timing from the arrival, not from a
+// later reading, lets every miss that found the cache behind while one
+// read ran share the next one: a miss delayed between the two readings
+// would otherwise need a read of its own. When the log cannot be read,
 // the one bounded query of an uncached lookup answers instead.
-func (s *Store) catchUp(ctx context.Context, user []byte) (keywarden.KeyRecord, bool, error) {
+func (s *Store) catchUp(ctx context.Context, user []byte, arrived time.Duration) (keywarden.KeyRecord, bool, error) {
 	s.cfg.Metrics.CacheMiss("behind")
-	if err := s.syncSince(ctx, time.Since(s.base)); err != nil {
+	if err := s.syncSince(ctx, arrived); err != nil {
 		return s.fetch(ctx, string(user))
 	}
 	s.mu.RLock()
