@@ -39,7 +39,7 @@ var (
 // info when inInfo (the handler reads it there, for this request only), and
 // allocated otherwise (it goes into the request's context).
 func (s *server) authenticate(r *http.Request, info *requestInfo, inInfo bool) (*keywarden.Principal, error) {
-	values := r.Header.Values("Authorization")
+	values := authorizationOf(r)
 	// The console calls the API with its session cookie instead of a key;
 	// a state-changing call must then carry the session's CSRF token.
 	if len(values) == 0 {
@@ -89,6 +89,11 @@ func (s *server) principalForKey(k keywarden.KeyIdentity) keywarden.Principal {
 	}
 }
 
+// authorizationOf returns the request's Authorization headers. net/http
+// stores header names canonical, so the map is read directly: Values
+// would canonicalize the name again on every request.
+func authorizationOf(r *http.Request) []string { return r.Header["Authorization"] }
+
 // verifyHeader runs the one key check on the request's Authorization
 // header against req. A request with no such header, or several, is
 // malformed. The error is non-nil only when a lookup failed.
@@ -96,7 +101,7 @@ func (s *server) verifyHeader(r *http.Request, info *requestInfo, req keywarden.
 	if err := s.admit(r, info); err != nil {
 		return keywarden.Verification{}, err
 	}
-	values := r.Header.Values("Authorization")
+	values := authorizationOf(r)
 	if len(values) != 1 {
 		v := keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: keywarden.ReasonMalformed}
 		s.recordVerification(r, info, v)

@@ -9,7 +9,8 @@ import (
 // TestHotPathAllocations pins what a request to each hot path allocates
 // through ServeHTTP, in the harness of BenchmarkHotPath (a reusable request
 // and ResponseWriter, the handler as serve builds it, the request log on
-// at serve's default level): a cached valid request, and refused ones
+// at serve's default level): a cached valid request, one of a key with an
+// IP allowlist and a rate limit, and refused ones
 // (an unknown ID, a wrong secret, a bad checksum, no key at all). The
 // problem document of a refusal, its headers, the throttle of failed
 // authentication, the usage recorder, the metrics and the per-request
@@ -23,7 +24,10 @@ import (
 //
 //   - a refused key: one, the copy of its ID out of the verifier's pooled
 //     and cleared buffer (Verification.User, which the usage recorder and
-//     the log keep), when the key parsed.
+//     the log keep), when the key parsed;
+//   - a rate-limited key: one, the values of its RateLimit headers, which
+//     net/http takes as strings and reads after the handler returns (the
+//     allowlist's check allocates nothing).
 //
 // The test fails if any allocation is added back; it sets no speed target.
 func TestHotPathAllocations(t *testing.T) {
@@ -31,9 +35,13 @@ func TestHotPathAllocations(t *testing.T) {
 		t.Skip("the race detector allocates on its own")
 	}
 	p := newHotPath(t)
-	const idCopy = 1 // the verifier's copy of a refused key's ID
+	const (
+		idCopy          = 1 // the verifier's copy of a refused key's ID
+		rateLimitValues = 1 // the RateLimit headers' values
+	)
 	extra := map[string]float64{
 		"me": 0, "verify": 0, "verify/process": 0, "forward": 0,
+		"me/restricted":        rateLimitValues,
 		"me/unknown-key":       idCopy,
 		"me/wrong-secret":      idCopy,
 		"me/bad-checksum":      idCopy,

@@ -26,25 +26,29 @@ import (
 // the verification cache over SQLite, metrics (on the store too), the
 // usage recorder, throttling of failed authentication, the forward-auth
 // route table and the request log at serve's default level (info), in
-// text — with a valid key that the cache holds.
+// text — with a valid key that the cache holds, and another with an IP
+// allowlist and a rate limit.
 type hotPath struct {
-	handler   http.Handler
-	key       keywarden.KeyMaterial
-	processID string    // a process of the key's organization
-	clock     *hotClock // the server's
+	handler    http.Handler
+	key        keywarden.KeyMaterial
+	restricted keywarden.KeyMaterial // allowlist and rate limit: (b2) of scripts/loadtest.sh
+	processID  string                // a process of the key's organization
+	clock      *hotClock             // the server's
 }
 
 // hotClock is the server's clock in the harness. It stands still but for
 // refused requests, each of which moves it on a second: the failures of
 // the harness's one client address then leave the window of the throttle
 // of failed authentication as fast as they come, and the address is never
-// refused (429) however long a benchmark runs.
+// refused (429) however long a benchmark runs. A request of the
+// rate-limited key moves it on by the time its bucket takes to win back
+// the token the request spent: the bucket stays full.
 type hotClock struct {
-	start time.Time
-	ticks atomic.Int64
+	start   time.Time
+	elapsed atomic.Int64 // nanoseconds
 }
 
-func (c *hotClock) Now() time.Time { return c.start.Add(time.Duration(c.ticks.Load()) * time.Second) }
+func (c *hotClock) Now() time.Time { return c.start.Add(time.Duration(c.elapsed.Load())) }
 
 const hotPathRoutes = `
 routes:
@@ -84,22 +88,33 @@ func newHotPath(tb testing.TB) *hotPath {
 		ForwardRoutes: func() *routetable.Table { return table },
 	})
 	now := time.Now()
-	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{Name: "hot path key", Scopes: []string{keywarden.ScopeAll},
-		Exp: now.Add(24 * time.Hour).Format(time.RFC3339)}, keywarden.MintParams{Org: org, Catalogue: catalogue, Now: now})
-	if err != nil {
-		tb.Fatal(err)
+	mint := func(req keywarden.CreateAPIKeyRequest) keywarden.KeyMaterial {
+		req.Scopes, req.Exp = []string{keywarden.ScopeAll}, now.Add(24*time.Hour).Format(time.RFC3339)
+		k, km, err := keywarden.MintAPIKey(req, keywarden.MintParams{Org: org, Catalogue: catalogue, Now: now})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := store.CreateAPIKey(context.Background(), k, nil); err != nil {
+			tb.Fatal(err)
+		}
+		return km
 	}
-	if err := store.CreateAPIKey(context.Background(), k, nil); err != nil {
-		tb.Fatal(err)
-	}
+	km := mint(keywarden.CreateAPIKeyRequest{Name: "hot path key"})
+	// As the load test's restricted key: the client's network is the last
+	// of three, and the limit is never reached (see hotClock).
+	restricted := mint(keywarden.CreateAPIKeyRequest{Name: "hot path restricted key",
+		AllowedIPs: []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.0/24"},
+		RateLimit:  &keywarden.RateLimitRequest{Limit: keywarden.MaxRateLimit, WindowSeconds: 1}})
 	if err := keys.Sync(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	if _, found, _ := keys.LookupKey(ctx, []byte(km.User)); !found {
-		tb.Fatal("the key is not cached")
+	for _, k := range []keywarden.KeyMaterial{km, restricted} {
+		if _, found, _ := keys.LookupKey(ctx, []byte(k.User)); !found {
+			tb.Fatal("the key is not cached")
+		}
 	}
 	proc := storetest.MustCreateProcess(tb, store, org.ID, now)
-	return &hotPath{handler: handler, key: km, processID: proc.ID, clock: clock}
+	return &hotPath{handler: handler, key: km, restricted: restricted, processID: proc.ID, clock: clock}
 }
 
 // discardWriter is a minimal reusable ResponseWriter: a header map cleared
@@ -141,7 +156,8 @@ type hotRequest struct {
 	body   *rewindBody
 	data   []byte
 	status int
-	clock  *hotClock // moved on by a refused request
+	clock  *hotClock     // moved on by step for each request
+	step   time.Duration // see hotClock
 }
 
 // basicAuth is the Authorization header of key.
@@ -192,6 +208,7 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 		verify("verify", valid),
 		verify("verify/process", valid, p.processID),
 		forward("forward", basicAuth(valid), http.StatusOK),
+		me("me/restricted", basicAuth(p.restricted.Value()), http.StatusOK),
 		me("me/unknown-key", basicAuth(unknown), http.StatusUnauthorized),
 		me("me/wrong-secret", basicAuth(wrongSecret), http.StatusUnauthorized),
 		me("me/bad-checksum", basicAuth(badChecksum), http.StatusUnauthorized),
@@ -200,11 +217,17 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 		forward("forward/unknown-key", basicAuth(unknown), http.StatusUnauthorized),
 		forward("forward/wrong-secret", basicAuth(wrongSecret), http.StatusUnauthorized),
 	}
+	steps := map[string]time.Duration{"me": 0, "verify": 0, "verify/process": 0, "forward": 0,
+		"me/restricted": time.Second / keywarden.MaxRateLimit}
 	for _, r := range out {
 		r.req.RemoteAddr = "192.0.2.10:43210"
 		r.req.RequestURI = r.req.URL.RequestURI()
-		if r.name != "me" && r.name != "verify" && r.name != "verify/process" && r.name != "forward" {
-			r.clock = p.clock
+		step, accepted := steps[r.name]
+		if !accepted {
+			step = time.Second
+		}
+		if step > 0 {
+			r.clock, r.step = p.clock, step
 		}
 	}
 	return out
@@ -219,7 +242,7 @@ func (r *hotRequest) serve(h http.Handler, w *discardWriter) {
 		req.Body = r.body
 	}
 	if r.clock != nil {
-		r.clock.ticks.Add(1)
+		r.clock.elapsed.Add(int64(r.step))
 	}
 	// The mux and the handlers may set these; a fresh request has them empty.
 	req.Pattern = ""

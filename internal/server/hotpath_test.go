@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -243,16 +244,24 @@ func FuzzCredentialInQuery(f *testing.F) {
 	})
 }
 
+// TestRateLimitHeaders: the values are strconv's, the longest ones
+// included, and each call's values are its own (they share one
+// allocation, not a buffer).
 func TestRateLimitHeaders(t *testing.T) {
-	for _, d := range []ratelimit.Decision{{}, {Limit: 100, Remaining: 99, Reset: 1500 * time.Millisecond}, {Limit: 1 << 40, Remaining: -1, Reset: time.Hour}} {
+	var got, want []http.Header
+	for _, d := range []ratelimit.Decision{{}, {Limit: 100, Remaining: 99, Reset: 1500 * time.Millisecond}, {Limit: 1 << 40, Remaining: -1, Reset: time.Hour},
+		{Limit: math.MinInt64, Remaining: math.MinInt64, Reset: math.MinInt64}, {Limit: math.MaxInt64, Remaining: math.MaxInt64, Reset: math.MaxInt64 - time.Second}} {
 		h := http.Header{}
 		setRateLimitHeaders(h, &d)
-		want := http.Header{}
-		want.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-		want.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		want.Set("RateLimit-Reset", strconv.Itoa(int((d.Reset+time.Second-1)/time.Second)))
-		if !reflect.DeepEqual(h, want) {
-			t.Errorf("%+v: %v, want %v", d, h, want)
+		w := http.Header{}
+		w.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+		w.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+		w.Set("RateLimit-Reset", strconv.Itoa(int((d.Reset+time.Second-1)/time.Second)))
+		got, want = append(got, h), append(want, w)
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("decision %d: %v, want %v", i, got[i], want[i])
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/ratelimit"
@@ -54,20 +55,28 @@ func (s *server) limitKey(r *http.Request, info *requestInfo, k keywarden.KeyIde
 
 // setRateLimitHeaders writes the IETF RateLimit headers of decision d
 // (draft-ietf-httpapi-ratelimit-headers): the limit, what is left, and the
-// seconds until the bucket is full again.
+// seconds until the bucket is full again. net/http takes header values as
+// strings in the header map, which it reads after the handler returns, so
+// they are on the heap: one allocation (rateLimitValues) holds all three.
 func setRateLimitHeaders(h http.Header, d *ratelimit.Decision) {
-	// One allocation for the three values: their digits in one string,
-	// their slices in one array.
-	var digits [3 * 20]byte
-	b := strconv.AppendInt(digits[:0], int64(d.Limit), 10)
+	v := new(rateLimitValues)
+	b := strconv.AppendInt(v.digits[:0], int64(d.Limit), 10)
 	n1 := len(b)
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	n2 := len(b)
 	b = strconv.AppendInt(b, int64((d.Reset+time.Second-1)/time.Second), 10)
-	str := string(b)
-	vals := new([3]string)
-	vals[0], vals[1], vals[2] = str[:n1], str[n1:n2], str[n2:]
-	h["Ratelimit-Limit"] = vals[0:1:1]
-	h["Ratelimit-Remaining"] = vals[1:2:2]
-	h["Ratelimit-Reset"] = vals[2:3:3]
+	// b is v.digits (three int64s need at most 60 bytes), which nothing
+	// writes again.
+	str := unsafe.String(&v.digits[0], len(b))
+	v.vals[0], v.vals[1], v.vals[2] = str[:n1], str[n1:n2], str[n2:]
+	h["Ratelimit-Limit"] = v.vals[0:1:1]
+	h["Ratelimit-Remaining"] = v.vals[1:2:2]
+	h["Ratelimit-Reset"] = v.vals[2:3:3]
+}
+
+// rateLimitValues is what setRateLimitHeaders allocates: the header
+// values' slices, and the digits their strings share.
+type rateLimitValues struct {
+	vals   [3]string
+	digits [3 * 20]byte // an int64 is at most 20 characters
 }
