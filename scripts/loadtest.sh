@@ -5,6 +5,8 @@
 #
 #   (a)  a bare net/http server answering "ok"        (cmd/loadtest-bare)
 #   (b)  GET /api/v1/me with a valid key               (the cache's hit path)
+#   (b0) the same on a node at --log-level warn: no request log line, so
+#        (b0) against (b) is what the log's one line per request costs
 #   (b2) the same with a key that has an IP allowlist (3 networks) and a
 #        rate limit (never reached): what both cost on the hot path
 #   (c1) POST /api/v1/keys/verify, a valid process key with its scope and process
@@ -246,6 +248,8 @@ data=$tmp/data
 # one node has refused is still unknown to another (each has its own
 # cache).
 unknown_file=$data/unknown.basic
+# (b0)'s node serves a copy, taken before any node opens the database.
+cp -r "$data" "$tmp/data-quiet"
 
 bare_addr=127.0.0.1:$(freeport)
 "$tmp/bare" -addr "$bare_addr" 2>"$tmp/bare.log" &
@@ -509,6 +513,13 @@ case_d2() {
 echo "== (b) GET /api/v1/me with a valid key"
 case_b b
 
+echo "== (b0) the same on a node at --log-level warn (no request log line)"
+start_kw quiet --data-dir "$tmp/data-quiet" --log-level warn
+case_b b0
+stop_kw "$kw_pid"
+rm -rf "$tmp/data-quiet"
+kw=$main_kw kw_pid=$main_kw_pid
+
 echo "== (b2) GET /api/v1/me with a key that has an allowlist and a rate limit"
 case_b b2 "$restricted_auth"
 
@@ -733,6 +744,7 @@ echo "(req/s and p99 of a Keywarden case: medians of its $rounds rounds; req/s÷
 echo " just before it. (a) and the nginx rows: one run each, against (a).)"
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
+row "(b0) ... at --log-level warn" b0
 row "(b2) ... allowlist and rate limit" b2
 row "(c1) POST /api/v1/keys/verify, valid key" c1
 row "(c2) /api/v1/auth/forward, valid key" c2
