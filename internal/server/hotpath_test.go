@@ -250,7 +250,7 @@ func FuzzCredentialInQuery(f *testing.F) {
 func TestRateLimitHeaders(t *testing.T) {
 	var got, want []http.Header
 	for _, d := range []ratelimit.Decision{{}, {Limit: 100, Remaining: 99, Reset: 1500 * time.Millisecond}, {Limit: 1 << 40, Remaining: -1, Reset: time.Hour},
-		{Limit: math.MinInt64, Remaining: math.MinInt64, Reset: math.MinInt64}, {Limit: math.MaxInt64, Remaining: math.MaxInt64, Reset: math.MaxInt64 - time.Second}} {
+		{Limit: math.MinInt, Remaining: math.MinInt, Reset: math.MinInt64}, {Limit: math.MaxInt, Remaining: math.MaxInt, Reset: math.MaxInt64 - time.Second}} {
 		h := http.Header{}
 		setRateLimitHeaders(h, &d)
 		w := http.Header{}
