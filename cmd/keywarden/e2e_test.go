@@ -256,8 +256,8 @@ func TestEveryAuthenticationFailureLooksTheSame(t *testing.T) {
 	// The reasons reach the server log, with the public key ID only.
 	log := srv.Log.String()
 	for _, reason := range []string{"wrong_secret", "unknown_key", "bad_checksum", "malformed", "expired"} {
-		if !strings.Contains(log, "reason="+reason) {
-			t.Errorf("server log has no authentication failure with reason=%s", reason)
+		if !strings.Contains(log, " auth_failure="+reason) {
+			t.Errorf("server log has no request line with auth_failure=%s", reason)
 		}
 	}
 	if strings.Contains(log, pass) {

@@ -147,7 +147,7 @@ func TestAllowlist(t *testing.T) {
 	if v := want(t, srv.do(t, nil, "POST", "/api/v1/keys/verify", map[string]any{"key": elsewhere}), http.StatusOK).JSON(t); v["code"] != "INVALID" {
 		t.Errorf("the verify API answers %v for a key used from outside its allowlist", v)
 	}
-	if !strings.Contains(srv.Log.String(), "reason=address_not_allowed") {
+	if !strings.Contains(srv.Log.String(), "auth_failure=address_not_allowed") {
 		t.Error("the reason is not logged")
 	}
 	if n := len(srv.auditEvents(t, root, "api_key.address_denied")); n != 1 {

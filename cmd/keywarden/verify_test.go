@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,10 +126,17 @@ func TestVerifyAPI(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Fatal("the log contains a key's secret")
 		}
-		for _, reason := range []string{"reason=unknown_key", "reason=wrong_secret", "reason=bad_checksum", "reason=expired"} {
-			if !strings.Contains(log, reason) {
-				t.Errorf("the log has no %s", reason)
+		// One line per request: the request's own, with the reason and the
+		// public ID the key in the body named.
+		for _, reason := range []string{"unknown_key", "wrong_secret", "bad_checksum", "expired"} {
+			line := logLineWith(log, " auth_failure="+reason)
+			if !strings.Contains(line, "msg=request ") || !strings.Contains(line, " path=/api/v1/keys/verify ") ||
+				!regexp.MustCompile(` key_user=kw[op]_[0-9A-Za-z]+ `).MatchString(line) {
+				t.Errorf("the line of the verification that failed with %s: %q", reason, line)
 			}
+		}
+		if strings.Contains(log, "authentication failed") {
+			t.Error("a failed verification wrote a second line")
 		}
 	})
 }
@@ -282,12 +290,7 @@ func TestClientAddressBehindProxies(t *testing.T) {
 				r.Header.Set("X-Forwarded-For", tc.xff)
 			}, "GET", "/api/v1/me", nil)
 			want(t, r, http.StatusUnauthorized)
-			var failed string
-			for _, line := range strings.Split(srv.Log.String(), "\n") {
-				if strings.Contains(line, "authentication failed") {
-					failed = line
-				}
-			}
+			failed := logLineWith(srv.Log.String(), " auth_failure=")
 			if !strings.Contains(failed, tc.want+" ") && !strings.HasSuffix(failed, tc.want) {
 				t.Errorf("the failure was logged as %q, want %s", failed, tc.want)
 			}
@@ -446,4 +449,15 @@ func TestBodiesMustBeDeclaredAsJSON(t *testing.T) {
 	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"} {
 		want(t, post(ct), http.StatusCreated)
 	}
+}
+
+// logLineWith returns the last line of log that contains s, or "".
+func logLineWith(log, s string) string {
+	var found string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, s) {
+			found = line
+		}
+	}
+	return found
 }

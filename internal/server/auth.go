@@ -143,6 +143,7 @@ func (s *server) recordVerification(r *http.Request, info *requestInfo, v keywar
 			s.Usage.Ignore(v.User, now, ip)
 		}
 		s.authFailed(r, info, v)
+		info.logFailure(v)
 		return
 	}
 	k := v.Key
@@ -151,11 +152,13 @@ func (s *server) recordVerification(r *http.Request, info *requestInfo, v keywar
 }
 
 // authFailed is called once for every failed authentication, from every
-// entry point. The reason goes to the log, never to the caller. It is the
-// one place where throttling of failed authentication per client address
-// hooks in, so that no entry point (the verify API above all, where the
-// key in the body is the only credential) can be used to guess keys
-// unthrottled.
+// entry point. It is the one place where throttling of failed
+// authentication per client address hooks in, so that no entry point (the
+// verify API above all, where the key in the body is the only credential)
+// can be used to guess keys unthrottled. The reason goes to the log, never
+// to the caller: on the request's own line when it was the request's
+// credential that failed (requestInfo.logFailure), on a line of its
+// own for a key the request only reports (handleRevokeLeaked).
 func (s *server) authFailed(r *http.Request, info *requestInfo, v keywarden.Verification) {
 	ip := s.clientIPOf(r, info)
 	s.authByIP.Fail(ip)
@@ -163,7 +166,6 @@ func (s *server) authFailed(r *http.Request, info *requestInfo, v keywarden.Veri
 	if v.Reason == keywarden.ReasonAddressNotAllowed {
 		s.auditAddressDenied(r, v)
 	}
-	s.logAuthFailed(r, v.Reason, v.User, ip)
 }
 
 // admit refuses, before any key work, a client address that has failed

@@ -21,9 +21,14 @@ import (
 type requestInfo struct {
 	route string // the pattern of the route that served the request
 	// series is the route's request metrics, resolved when it was registered.
-	series  *metrics.Route
+	series *metrics.Route
+	// keyUser is the public ID of the key that authenticated the request,
+	// or, with authFailure, of the key it named that did not.
 	keyUser string
 	userID  string
+	// authFailure is the reason the request's key did not authenticate
+	// (keywarden.Reason*), for its log line.
+	authFailure string
 	// retryAfter, when set, is sent as Retry-After with the error.
 	retryAfter time.Duration
 	// rate, when hasRate, is the decision of the key's rate limit, sent in
@@ -392,4 +397,15 @@ func levelFor(status int) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// logFailure puts the failed authentication v of the request's own key on
+// the request's log line, where the design's one line per request tells
+// its reason and the public ID the key named (never the secret). The first
+// failure is kept: a request presents one key. v.User is the verifier's
+// own copy, so the line may read it after the handler has returned.
+func (info *requestInfo) logFailure(v keywarden.Verification) {
+	if info.authFailure == "" {
+		info.authFailure, info.keyUser = v.Reason, v.User
+	}
 }

@@ -6,11 +6,15 @@ import (
 	"time"
 )
 
-// The request log writes one line per request, and one more for a failed
-// authentication. With Config.LogOutput (serve's), the server appends both
-// itself to a pooled buffer, byte for byte as its handler would, and
-// allocates nothing. With any other logger (a test's, one with attributes
-// or groups), they go through Logger.
+// The request log writes one line per request. A request whose key did
+// not authenticate says why on that line (auth_failure, with the key's
+// public ID in key_user): a flood of refused keys costs one line a
+// request, like any other traffic. A key that a request only reports (a
+// leak report) gets a line of its own (logAuthFailed). With
+// Config.LogOutput (serve's), the server appends the lines itself to a
+// pooled buffer, byte for byte as its handler would, and allocates
+// nothing. With any other logger (a test's, one with attributes or
+// groups), they go through Logger.
 
 // logRequest writes the request log line of st. end is the reading of
 // s.Now that ends its duration d: the server's own line is dated by it,
@@ -33,10 +37,13 @@ func (s *server) logRequest(st *requestState, r *http.Request, end time.Time, d 
 		l.String("client_ip", s.clientIPOf(r, info))
 		l.String("key_user", info.keyUser)
 		l.String("user_id", info.userID)
+		if info.authFailure != "" {
+			l.String("auth_failure", info.authFailure)
+		}
 		l.End()
 		return
 	}
-	s.Logger.LogAttrs(r.Context(), level, "request",
+	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", safePath(r.URL.Path)),
 		slog.Int("status", rec.status),
@@ -46,11 +53,16 @@ func (s *server) logRequest(st *requestState, r *http.Request, end time.Time, d 
 		slog.String("client_ip", s.clientIPOf(r, info)),
 		slog.String("key_user", info.keyUser),
 		slog.String("user_id", info.userID),
-	)
+	}
+	if info.authFailure != "" {
+		attrs = append(attrs, slog.String("auth_failure", info.authFailure))
+	}
+	s.Logger.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
-// logAuthFailed writes the line of a failed authentication: its reason
-// and the key's public ID, never the secret.
+// logAuthFailed writes a line of its own for a failed authentication of a
+// key the request only reports: its reason and the key's public ID, never
+// the secret.
 func (s *server) logAuthFailed(r *http.Request, reason, keyUser, ip string) {
 	if o := s.logOutput; o != nil {
 		if o.Enabled(slog.LevelInfo) {

@@ -14,15 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/logline"
 	"github.com/keywarden/keywarden/internal/sqlite/sqlitetest"
 )
 
 // requestLine is one request as its log line reports it.
 type requestLine struct {
-	method, path, remoteAddr, clientIP, keyUser, userID string
-	status, bytes                                       int
-	d                                                   time.Duration
+	method, path, remoteAddr, clientIP, keyUser, userID, authFailure string
+	status, bytes                                                    int
+	d                                                                time.Duration
 }
 
 // mustLogRequestAsSlog checks that the server writes the request line of
@@ -34,7 +35,7 @@ func mustLogRequestAsSlog(t testing.TB, o *logline.Output, buf *bytes.Buffer, en
 	st := requestStates.Get().(*requestState)
 	defer requestStates.Put(st)
 	r := &http.Request{Method: rl.method, URL: &url.URL{Path: rl.path}, RemoteAddr: rl.remoteAddr}
-	st.info = requestInfo{keyUser: rl.keyUser, userID: rl.userID, ipDone: true, ipText: rl.clientIP}
+	st.info = requestInfo{keyUser: rl.keyUser, userID: rl.userID, authFailure: rl.authFailure, ipDone: true, ipText: rl.clientIP}
 	st.rec = statusRecorder{status: rl.status, bytes: rl.bytes}
 	buf.Reset()
 	s.logRequest(st, r, end, rl.d)
@@ -46,6 +47,9 @@ func mustLogRequestAsSlog(t testing.TB, o *logline.Output, buf *bytes.Buffer, en
 		rec.AddAttrs(slog.String("method", rl.method), slog.String("path", safePath(rl.path)), slog.Int("status", rl.status),
 			slog.Int("bytes", rl.bytes), slog.Duration("duration", rl.d), slog.String("remote_addr", rl.remoteAddr),
 			slog.String("client_ip", rl.clientIP), slog.String("key_user", rl.keyUser), slog.String("user_id", rl.userID))
+		if rl.authFailure != "" {
+			rec.AddAttrs(slog.String("auth_failure", rl.authFailure))
+		}
 		if err := o.Handler().Handle(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +90,7 @@ func TestRequestLineIsSlogs(t *testing.T) {
 				func(rl *requestLine) { rl.method = s }, func(rl *requestLine) { rl.path = s },
 				func(rl *requestLine) { rl.remoteAddr = s }, func(rl *requestLine) { rl.clientIP = s },
 				func(rl *requestLine) { rl.keyUser = s }, func(rl *requestLine) { rl.userID = s },
+				func(rl *requestLine) { rl.authFailure = s },
 			} {
 				rl := base
 				set(&rl)
@@ -127,7 +132,7 @@ func TestGeneratedRequestLinesAreSlogs(t *testing.T) {
 	os := outputs(&buf)
 	for range 10000 {
 		rl := requestLine{method: str(), path: str(), remoteAddr: str(), clientIP: str(), keyUser: str(), userID: str(),
-			status: 100 + rnd.IntN(500), bytes: rnd.Int(), d: time.Duration(rnd.Int64() >> rnd.IntN(64))}
+			authFailure: str(), status: 100 + rnd.IntN(500), bytes: rnd.Int(), d: time.Duration(rnd.Int64() >> rnd.IntN(64))}
 		at := time.Unix(0, rnd.Int64N(1<<62)).In(time.FixedZone("", 60*(rnd.IntN(1681)-840)))
 		mustLogRequestAsSlog(t, os[rnd.IntN(len(os))], &buf, at, rl)
 	}
@@ -135,16 +140,16 @@ func TestGeneratedRequestLinesAreSlogs(t *testing.T) {
 
 func FuzzRequestLine(f *testing.F) {
 	for i, s := range lineStrings {
-		f.Add(i%2 == 0, s, lineStrings[(i+1)%len(lineStrings)], s, s, s, 100+i*7%500, i*1000, int64(i)*int64(time.Millisecond), int64(i)*1e17)
+		f.Add(i%2 == 0, s, lineStrings[(i+1)%len(lineStrings)], s, s, s, []string{"", s}[i%2], 100+i*7%500, i*1000, int64(i)*int64(time.Millisecond), int64(i)*1e17)
 	}
-	f.Fuzz(func(t *testing.T, json bool, method, path, addr, keyUser, userID string, status, n int, d, unixNano int64) {
+	f.Fuzz(func(t *testing.T, json bool, method, path, addr, keyUser, userID, authFailure string, status, n int, d, unixNano int64) {
 		var buf bytes.Buffer
 		o := logline.NewText(&buf, slog.LevelInfo)
 		if json {
 			o = logline.NewJSON(&buf, slog.LevelInfo)
 		}
 		rl := requestLine{method: method, path: path, remoteAddr: addr, clientIP: addr, keyUser: keyUser, userID: userID,
-			status: status, bytes: n, d: time.Duration(d)}
+			authFailure: authFailure, status: status, bytes: n, d: time.Duration(d)}
 		mustLogRequestAsSlog(t, o, &buf, time.Unix(0, unixNano), rl)
 	})
 }
@@ -195,12 +200,18 @@ func TestTheServerWritesOnlyItsLoggersLines(t *testing.T) {
 			var buf bytes.Buffer
 			o := logline.NewText(&buf, slog.LevelInfo)
 			h := NewHandler(Config{Store: store, Logger: c.logger(o, &buf), LogOutput: o, Now: func() time.Time { return clock }})
+			k, err := keywarden.GenerateKey(nil, keywarden.DefaultOrgKeyPrefix) // nobody's
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := k.Value()
 			r := httptest.NewRequest("GET", "/api/v1/me", nil)
-			r.Header.Set("Authorization", "Bearer kwo_0123456789abcdef:not-a-secret")
+			r.Header.Set("Authorization", "Bearer "+key)
 			h.ServeHTTP(httptest.NewRecorder(), r)
 			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-			if len(lines) != 2 || !strings.Contains(lines[0], "msg=\"authentication failed\"") || !strings.Contains(lines[1], "msg=request") {
-				t.Fatalf("want the authentication failure and the request:\n%s", buf.String())
+			if len(lines) != 1 || !strings.Contains(lines[0], "msg=request") ||
+				!strings.Contains(lines[0], " key_user="+key[:strings.IndexByte(key, ':')]+" ") || !strings.HasSuffix(lines[0], " auth_failure=unknown_key") {
+				t.Fatalf("want one line, the request's, with its key's ID and the failure:\n%s", buf.String())
 			}
 			for _, line := range lines {
 				if own := strings.HasPrefix(line, clockTime+" "); own != c.own {

@@ -97,7 +97,7 @@ func (s *server) revokeIfLive(r *http.Request, info *requestInfo, rep api.LeakRe
 	km, err := keywarden.ParseKey(rep.Token)
 	if err != nil {
 		// Shape and checksum are checked without I/O, as for any key.
-		s.authFailed(r, info, keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: reasonLeakNotLive, User: km.User})
+		s.leakNotLive(r, info, keywarden.Verification{Code: keywarden.VerifyInvalid, Reason: reasonLeakNotLive, User: km.User})
 		return false, nil
 	}
 	k, err := s.apiKeys.FindAPIKeyByUser(ctx, km.User)
@@ -117,7 +117,7 @@ func (s *server) revokeIfLive(r *http.Request, info *requestInfo, rep api.LeakRe
 		if k != nil { // a wrong secret for a real key: its organization hears of a burst
 			v.OrgID = k.OrgID
 		}
-		s.authFailed(r, info, v)
+		s.leakNotLive(r, info, v)
 		return false, nil
 	}
 
@@ -220,4 +220,13 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// leakNotLive counts a reported token that is not a live key as a failed
+// authentication of the caller's address, and logs it on a line of its
+// own: a report may hold many tokens, and none of them is the request's
+// credential.
+func (s *server) leakNotLive(r *http.Request, info *requestInfo, v keywarden.Verification) {
+	s.authFailed(r, info, v)
+	s.logAuthFailed(r, v.Reason, v.User, s.clientIPOf(r, info))
 }
