@@ -67,8 +67,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.detail = api.UnauthorizedDetail
 		h[hdrWWWAuthenticate] = headerWWWAuthenticate
 	}
-	for name, values := range problemHeaders {
-		h[name] = values
+	for _, hv := range problemHeaderList {
+		h[hv.name] = hv.values
 	}
 	bp := buffers.Get().(*[]byte)
 	b := append(appendProblem((*bp)[:0], &p), '\n')
@@ -83,10 +83,26 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // The headers of every problem document (ProblemHeaders; HSTS is
 // strictTransport's) and of a 401, shared as hotpath.go's are.
 var (
-	problemHeaders        = ProblemHeaders(false)
+	problemHeaderList     = headerList(ProblemHeaders(false))
 	hdrWWWAuthenticate    = textproto.CanonicalMIMEHeaderKey("WWW-Authenticate")
 	headerWWWAuthenticate = []string{api.WWWAuthenticate}
 )
+
+// headerValues is one header and its values.
+type headerValues struct {
+	name   string
+	values []string
+}
+
+// headerList is h as a list, for setting on every response from a slice
+// rather than by ranging over a map.
+func headerList(h http.Header) []headerValues {
+	l := make([]headerValues, 0, len(h))
+	for name, values := range h {
+		l = append(l, headerValues{name, values})
+	}
+	return l
+}
 
 // problem is what a problem document says, for appendProblem.
 type problem struct {
@@ -102,21 +118,11 @@ type problem struct {
 // byte for byte (TestProblemIsEncodingJSON, FuzzAppendProblem), errors []
 // when p has none.
 func appendProblem(b []byte, p *problem) []byte {
-	b = append(b, `{"type":`...)
-	if isJSONPlain(p.code) { // api.ProblemType(p.code), without joining the two
-		b = append(b, '"')
-		b = append(b, api.ProblemType("")...)
-		b = append(b, p.code...)
-		b = append(b, '"')
+	if p.code == keywarden.EUNAUTHORIZED && p.status == http.StatusUnauthorized && p.detail == api.UnauthorizedDetail {
+		b = append(b, unauthorizedHead...) // every refused key's
 	} else {
-		b = appendJSONString(b, api.ProblemType(p.code))
+		b = appendProblemHead(b, p.code, p.status, p.detail)
 	}
-	b = append(b, `,"title":`...)
-	b = appendJSONString(b, http.StatusText(p.status))
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(p.status), 10)
-	b = append(b, `,"detail":`...)
-	b = appendJSONString(b, p.detail)
 	b = append(b, `,"instance":`...)
 	b = appendJSONString(b, p.instance)
 	b = append(b, `,"timestamp":`...)
@@ -135,6 +141,30 @@ func appendProblem(b []byte, p *problem) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// unauthorizedHead is the start of every 401's problem document, the same
+// for every refused key, written once.
+var unauthorizedHead = appendProblemHead(nil, keywarden.EUNAUTHORIZED, http.StatusUnauthorized, api.UnauthorizedDetail)
+
+// appendProblemHead appends a problem document's start: its type, title,
+// status and detail.
+func appendProblemHead(b []byte, code string, status int, detail string) []byte {
+	b = append(b, `{"type":`...)
+	if isJSONPlain(code) { // api.ProblemType(code), without joining the two
+		b = append(b, '"')
+		b = append(b, api.ProblemType("")...)
+		b = append(b, code...)
+		b = append(b, '"')
+	} else {
+		b = appendJSONString(b, api.ProblemType(code))
+	}
+	b = append(b, `,"title":`...)
+	b = appendJSONString(b, http.StatusText(status))
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"detail":`...)
+	return appendJSONString(b, detail)
 }
 
 // instanceOf is the path a problem document is about.
