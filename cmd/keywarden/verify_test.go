@@ -128,10 +128,10 @@ func TestVerifyAPI(t *testing.T) {
 		}
 		// One line per request: the request's own, with the reason and the
 		// public ID the key in the body named.
+		keyUser := regexp.MustCompile(` key_user=kw[op]_[0-9A-Za-z]+ `)
 		for _, reason := range []string{"unknown_key", "wrong_secret", "bad_checksum", "expired"} {
 			line := logLineWith(log, " auth_failure="+reason)
-			if !strings.Contains(line, "msg=request ") || !strings.Contains(line, " path=/api/v1/keys/verify ") ||
-				!regexp.MustCompile(` key_user=kw[op]_[0-9A-Za-z]+ `).MatchString(line) {
+			if !strings.Contains(line, "msg=request ") || !strings.Contains(line, " path=/api/v1/keys/verify ") || !keyUser.MatchString(line) {
 				t.Errorf("the line of the verification that failed with %s: %q", reason, line)
 			}
 		}

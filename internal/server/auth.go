@@ -158,7 +158,7 @@ func (s *server) recordVerification(r *http.Request, info *requestInfo, v keywar
 // can be used to guess keys unthrottled. The reason goes to the log, never
 // to the caller: on the request's own line when it was the request's
 // credential that failed (requestInfo.logFailure), on a line of its
-// own for a key the request only reports (handleRevokeLeaked).
+// own for a key the request only reports (leakNotLive).
 func (s *server) authFailed(r *http.Request, info *requestInfo, v keywarden.Verification) {
 	ip := s.clientIPOf(r, info)
 	s.authByIP.Fail(ip)
