@@ -55,7 +55,8 @@
 #   -n  keys stored in the database            (env LOADTEST_KEYS, default 100000;
 #       the PostgreSQL part stores as many)
 #   -k  unknown keys generated for (d1)/(d2)   (env LOADTEST_UNKNOWN, default 900000:
-#       (d2) must not run out of distinct keys; it reports it if it does)
+#       (d2) sends those after the first 101,000, and reports it if it
+#       repeats any)
 #   -d  duration of each measured wrk run      (env LOADTEST_DURATION, default 10s)
 #   -e  duration of the scale and PostgreSQL parts' runs
 #                                              (env LOADTEST_EXTRA_DURATION, default 6s)
@@ -111,8 +112,10 @@ for tool in go wrk curl; do
 		exit 1
 	}
 done
-if ((unknown < pool + warmkeys + 1)); then
-	echo "loadtest: -k must be more than $((pool + warmkeys))" >&2
+# (d1) takes the first $pool unknown keys, (d2)'s warm-up the next
+# $warmkeys, and (d2) deals the rest to its rounds.
+if ((unknown < pool + warmkeys + rounds)); then
+	echo "loadtest: -k must be at least $((pool + warmkeys + rounds)): (d2) needs keys for each round after the $((pool + warmkeys)) of (d1) and its warm-up" >&2
 	exit 2
 fi
 
@@ -507,9 +510,10 @@ flood() {
 	fi
 }
 
-# case_d2 NAME: a different unknown key on every request.
+# case_d2 NAME: a different unknown key on every request: the keys after
+# the pool's and the warm-up's, dealt to the rounds.
 case_d2() {
-	flood "$1" $((pool + warmkeys + 1)) "$unknown" $((pool + 1)) "$warmkeys" deal
+	flood "$1" $((pool + warmkeys + 1)) $((unknown - pool - warmkeys)) $((pool + 1)) "$warmkeys" deal
 }
 
 echo "== (b) GET /api/v1/me with a valid key"
