@@ -28,6 +28,16 @@
 # (a), measured minutes earlier, would measure the machine too. (a) is
 # still printed, and is the baseline of the nginx rows.
 #
+# Mirrors (the first part's cases): each round also runs the case's
+# mirror, a bare server (cmd/loadtest-bare -answer) answering the case's
+# exact request with Keywarden's own answer to it, recorded with curl just
+# before: the same headers and body, and nothing else done. The case ÷ its
+# mirror is what Keywarden's own code costs; the mirror ÷ the bare server
+# is what net/http costs for the request and answer the API's contract
+# has (the forward-auth identity headers, a 401's problem document, a
+# POST's body), which no code of Keywarden's can save. The targets stay
+# against (a).
+#
 # Scale (issue 14, "flat cost with scale"; skipped with -L): (b), (c1), (c2)
 # and (d2) again on SQLite nodes holding 1,000 and 1,000,000 stored keys,
 # each run for -e, with each case's req/s and p99 1M / 1k and both against (a); the
@@ -331,8 +341,9 @@ warm() {
 }
 
 # measure NAME PID WRK-ARGS...: a Keywarden case in $rounds rounds, each a
-# run of the bare server and then one of the case, duration / rounds long
-# (NAME.base.I, NAME.I), merged by merge_rounds. This machine's speed
+# run of the bare server, one of the case's mirror when one runs
+# (start_mirror), and one of the case, duration / rounds long (NAME.base.I,
+# NAME.mirror.I, NAME.I), merged by merge_rounds. This machine's speed
 # drifts over minutes and stalls for a second now and then (other guests
 # on the host): a ratio to the bare run just before, and the median of
 # several, measures the code rather than the machine.
@@ -352,17 +363,55 @@ round() {
 	per=$(($(secs "$duration") / rounds))
 	((per >= 1)) || per=1
 	duration=${per}s bench "$name.base.$i" "$bare_pid" "http://$bare_addr/"
+	if [[ -n $mirror_url ]]; then
+		# The same wrk arguments, the node's URL replaced by the mirror's.
+		duration=${per}s bench "$name.mirror.$i" "$mirror_pid" "${@/#"$kw"/"$mirror_url"}"
+	fi
 	duration=${per}s bench "$name.$i" "$pid" "$@"
 }
 
-# merge_rounds NAME: NAME.txt and NAME.base.txt hold every round's wrk
-# output (for the checks of the answers), then the rounds' requests added
-# up and the medians of their req/s, p50 and p99, which field reads;
-# NAME.cpu adds up the rounds' CPU. NAME.ratio holds the medians over the
-# rounds of req/s ÷ the bare run's and p99 ÷ the bare run's.
+# start_mirror NAME CURL-ARGS...: record the node's answer to the request
+# of CURL-ARGS (the case's, the node's URL last) and start a mirror that
+# answers it to every request; the next measure (or flood) of the case
+# runs it in each round. stop_mirror stops it. Only with mirrors=1.
+mirrors=1
+mirror_url="" mirror_pid=""
+start_mirror() {
+	local name=$1 addr
+	shift
+	((mirrors)) || return 0
+	curl -sS -i "$@" >"$tmp/$name.answer"
+	addr=127.0.0.1:$(freeport)
+	"$tmp/bare" -addr "$addr" -answer "$tmp/$name.answer" 2>"$tmp/$name.mirror.log" &
+	mirror_pid=$!
+	pids+=("$mirror_pid")
+	mirror_url=http://$addr
+	# Up when it answers, whatever the status: a 401's mirror answers 401.
+	local i
+	for i in $(seq 1 200); do
+		curl -s -o /dev/null "$mirror_url/" && return 0
+		sleep 0.05
+	done
+	echo "loadtest: the mirror of ($name) did not come up" >&2
+	return 1
+}
+stop_mirror() {
+	[[ -n $mirror_pid ]] || return 0
+	stop_kw "$mirror_pid"
+	mirror_url="" mirror_pid=""
+}
+
+# merge_rounds NAME: NAME.txt and NAME.base.txt (and NAME.mirror.txt) hold
+# every round's wrk output (for the checks of the answers), then the
+# rounds' requests added up and the medians of their req/s, p50 and p99,
+# which field reads; NAME.cpu adds up the rounds' CPU. NAME.ratio holds the
+# medians over the rounds of req/s ÷ the bare run's and p99 ÷ the bare
+# run's; NAME.mirror.ratio those of the mirror ÷ the bare run and of the
+# case ÷ the mirror.
 merge_rounds() {
-	local name=$1 part i
-	for part in "$name" "$name.base"; do
+	local name=$1 part i parts=("$1" "$1.base")
+	[[ -f $tmp/$name.mirror.1.txt ]] && parts+=("$name.mirror")
+	for part in "${parts[@]}"; do
 		for ((i = 1; i <= rounds; i++)); do cat "$tmp/$part.$i.txt"; done >"$tmp/$part.txt"
 		for ((i = 1; i <= rounds; i++)); do field "$part.$i"; done | awk "$median"'
 			{ rps[NR] = $1; p50[NR] = $2; p99[NR] = $3; n += $4 }
@@ -374,6 +423,13 @@ merge_rounds() {
 		read -r b_rps _ b_p99 _ < <(field "$name.base.$i")
 		echo "$c_rps $b_rps $c_p99 $b_p99"
 	done | awk "$median"'{ r[NR] = $1 / $2; p[NR] = $3 / $4 } END { printf "%.4f %.4f\n", med(r, NR), med(p, NR) }' >"$tmp/$name.ratio"
+	[[ -f $tmp/$name.mirror.1.txt ]] || return 0
+	for ((i = 1; i <= rounds; i++)); do
+		read -r c_rps _ < <(field "$name.$i")
+		read -r m_rps _ < <(field "$name.mirror.$i")
+		read -r b_rps _ < <(field "$name.base.$i")
+		echo "$c_rps $m_rps $b_rps"
+	done | awk "$median"'{ m[NR] = $2 / $3; c[NR] = $1 / $2 } END { printf "%.4f %.4f\n", med(m, NR), med(c, NR) }' >"$tmp/$name.mirror.ratio"
 }
 
 # median: an awk function, med(a, n), the median of a[1..n] (mawk has no sort).
@@ -432,7 +488,9 @@ ok200() {
 case_b() {
 	local auth=${2:-$valid_auth}
 	warm "$1" -H "Authorization: $auth" "$kw/api/v1/me"
+	start_mirror "$1" -H "Authorization: $auth" "$kw/api/v1/me"
 	measure "$1" "$kw_pid" -H "Authorization: $auth" "$kw/api/v1/me"
+	stop_mirror
 	ok200 "$1"
 }
 
@@ -443,7 +501,9 @@ case_c1() {
 		exit 1
 	}
 	warm "$1" -s "$2" "$kw/api/v1/keys/verify"
+	start_mirror "$1" -H 'Content-Type: application/json' -d "$verify_body" "$kw/api/v1/keys/verify"
 	measure "$1" "$kw_pid" -s "$2" "$kw/api/v1/keys/verify"
+	stop_mirror
 	ok200 "$1"
 }
 
@@ -451,7 +511,9 @@ case_c1() {
 case_c2() {
 	local forward_headers=(-H "Authorization: $pkey_auth" -H "X-Original-Method: GET" -H "X-Original-URI: $files")
 	warm "$1" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
+	start_mirror "$1" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
 	measure "$1" "$kw_pid" "${forward_headers[@]}" "$kw/api/v1/auth/forward"
+	stop_mirror
 	ok200 "$1"
 }
 
@@ -467,6 +529,9 @@ flood() {
 	local name=$1 probe_pid="" probe_for i per_round first
 	local rounds=$rounds
 	[[ -n ${flood_probe:-} ]] && rounds=1
+	# The mirror answers what the node answers one of the warm-up's keys,
+	# asked before the first scrape.
+	start_mirror "$name" -H "Authorization: $(sed -n "${4}p" "$unknown_file")" "$kw/api/v1/me"
 	read -r q0 r0 a0 < <(scrape)
 	warm "$name" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$4" "$5"
 	read -r q1 r1 a1 < <(scrape)
@@ -491,6 +556,7 @@ flood() {
 		bench "$name.$i" "$kw_pid" -s "$tmp/pool.lua" "$kw/api/v1/me" "$unknown_file" "$2" "$3"
 	done
 	merge_rounds "$name"
+	stop_mirror
 	if [[ -n $probe_pid ]]; then
 		wait "$probe_pid" || {
 			echo "loadtest: ($name) the probe failed:" >&2
@@ -636,7 +702,9 @@ fi
 # machine with it.
 stop_kw "$main_kw_pid"
 
-# Scale: the same cases on 1,000 and 1,000,000 stored keys.
+# Scale: the same cases on 1,000 and 1,000,000 stored keys. The mirrors
+# were the first part's: the answers are the same on every node.
+mirrors=0
 scale_sizes=(1000 1000000)
 if ((do_scale)); then
 	for n in "${scale_sizes[@]}"; do
@@ -717,21 +785,25 @@ echo "wrk -t$threads -c$conns -d$duration --latency (scale and PostgreSQL parts:
 echo "Load average (1, 5, 15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the ratios)"
 echo
 read -r a_rps a_p50 a_p99 _ < <(field a)
-printf "%-40s %8s %7s %7s %7s %6s %8s %8s  %s\n" "run" "req/s" "p50 ms" "p99 ms" "req/s÷a" "p99÷a" "srv µs/r" "wrk µs/r" "lookups/request (after 1 s); all store queries/request after 1 s"
+printf "%-40s %8s %7s %7s %7s %6s %8s %8s %8s %8s  %s\n" "run" "req/s" "p50 ms" "p99 ms" "req/s÷a" "p99÷a" "mirror÷a" "÷mirror" "srv µs/r" "wrk µs/r" "lookups/request (after 1 s); all store queries/request after 1 s"
 row() {
 	local label=$1 name=$2 q="-"
 	local rps p50 p99 n srv wrkcpu
 	read -r rps p50 p99 n < <(field "$name")
 	read -r srv wrkcpu <"$tmp/$name.cpu"
-	local rr pr
+	local rr pr mr="-" cm="-"
 	read -r rr pr < <(ratios "$name")
+	if [[ -f "$tmp/$name.mirror.ratio" ]]; then
+		read -r mr cm <"$tmp/$name.mirror.ratio"
+	fi
 	if [[ -f "$tmp/$name.queries" ]]; then
 		read -r whole after _ _ _ allper <"$tmp/$name.queries"
 		q="$whole ($after); all queries $allper"
 	fi
-	awk -v l="$label" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v rr="$rr" -v pr="$pr" -v q="$q" \
+	awk -v l="$label" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v rr="$rr" -v pr="$pr" -v mr="$mr" -v cm="$cm" -v q="$q" \
 		-v n="$n" -v srv="$srv" -v w="$wrkcpu" 'BEGIN {
-		printf "%-40s %8.0f %7.3f %7.3f %7.2f %6.2f %8.1f %8.1f  %s\n", l, rps, p50, p99, rr, pr, srv * 1e6 / n, w * 1e6 / n, q
+		if (mr != "-") { mr = sprintf("%.2f", mr); cm = sprintf("%.2f", cm) }
+		printf "%-40s %8.0f %7.3f %7.3f %7.2f %6.2f %8s %8s %8.1f %8.1f  %s\n", l, rps, p50, p99, rr, pr, mr, cm, srv * 1e6 / n, w * 1e6 / n, q
 	}'
 }
 # ratios NAME: req/s ÷ bare and p99 ÷ bare of the run NAME: the medians
@@ -747,7 +819,8 @@ ratios() {
 	awk -v r="$rps" -v p="$p99" -v a="$a_rps" -v ap="$a_p99" 'BEGIN { printf "%.4f %.4f\n", r / a, p / ap }'
 }
 echo "(req/s and p99 of a Keywarden case: medians of its $rounds rounds; req/s÷a, p99÷a: the medians of each round against the bare run"
-echo " just before it. (a) and the nginx rows: one run each, against (a).)"
+echo " just before it. (a) and the nginx rows: one run each, against (a). mirror÷a: the req/s of the case's mirror, a bare server"
+echo " answering the case's request with Keywarden's recorded answer, against (a); ÷mirror: the case's against its mirror's; medians.)"
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
 row "(b0) ... at --log-level warn" b0
