@@ -53,11 +53,26 @@ func NewJSON(w io.Writer, level slog.Leveler) *Output {
 	return o
 }
 
-func jsonInvalidUTF8() string {
+var jsonInvalidUTF8 = sync.OnceValue(func() string {
 	var b bytes.Buffer
 	_ = slog.NewJSONHandler(&b, nil).Handle(context.Background(), slog.NewRecord(time.Time{}, slog.LevelInfo, "\xff", 0))
 	_, s, _ := strings.Cut(b.String(), `"msg":"`)
 	return strings.TrimSuffix(s, "\"}\n")
+})
+
+// Key is an attribute's key as each handler writes it, with the separator
+// before it: the request log writes the same few keys on every line, and
+// they are escaped once, by NewKey, rather than on every line.
+type Key struct {
+	text string // ` key=`
+	json string // `,"key":`
+}
+
+// NewKey returns key written as both handlers write it.
+func NewKey(key string) Key {
+	text := (&Output{}).appendString([]byte{' '}, key)
+	json := (&Output{json: true, invalidUTF8: jsonInvalidUTF8()}).appendString([]byte{','}, key)
+	return Key{text: string(append(text, '=')), json: string(append(json, ':'))}
 }
 
 // Handler returns the slog handler whose lines Begin writes.
@@ -160,25 +175,22 @@ func (o *Output) Begin(t time.Time, level slog.Level, msg string) Line {
 }
 
 // key appends the separator and key of the next attribute.
-func (l Line) key(key string) []byte {
-	b := l.b.b
+func (l Line) key(k Key) []byte {
 	if l.o.json {
-		b = l.o.appendString(append(b, ','), key)
-		return append(b, ':')
+		return append(l.b.b, k.json...)
 	}
-	b = l.o.appendString(append(b, ' '), key)
-	return append(b, '=')
+	return append(l.b.b, k.text...)
 }
 
 // String appends slog.String(key, v).
-func (l Line) String(key, v string) { l.b.b = l.o.appendString(l.key(key), v) }
+func (l Line) String(key Key, v string) { l.b.b = l.o.appendString(l.key(key), v) }
 
 // Int appends slog.Int(key, v).
-func (l Line) Int(key string, v int) { l.b.b = strconv.AppendInt(l.key(key), int64(v), 10) }
+func (l Line) Int(key Key, v int) { l.b.b = strconv.AppendInt(l.key(key), int64(v), 10) }
 
 // Duration appends slog.Duration(key, d): its String in text, its
 // nanoseconds in JSON.
-func (l Line) Duration(key string, d time.Duration) {
+func (l Line) Duration(key Key, d time.Duration) {
 	if l.o.json {
 		l.b.b = strconv.AppendInt(l.key(key), int64(d), 10)
 	} else {

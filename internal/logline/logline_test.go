@@ -33,11 +33,11 @@ func (a attr) slog() slog.Attr {
 func (a attr) add(l Line) {
 	switch a.kind {
 	case slog.KindString:
-		l.String(a.key, a.s)
+		l.String(NewKey(a.key), a.s)
 	case slog.KindDuration:
-		l.Duration(a.key, time.Duration(a.n))
+		l.Duration(NewKey(a.key), time.Duration(a.n))
 	default:
-		l.Int(a.key, int(a.n))
+		l.Int(NewKey(a.key), int(a.n))
 	}
 }
 
@@ -238,7 +238,7 @@ func TestHandlerAndLinesShareTheWriter(t *testing.T) {
 	}()
 	for i := range 500 {
 		l := o.Begin(time.Now(), slog.LevelInfo, "line")
-		l.Int("i", i)
+		l.Int(NewKey("i"), i)
 		l.End()
 	}
 	<-done
@@ -283,11 +283,12 @@ func TestALineAllocatesNothing(t *testing.T) {
 	for _, o := range []*Output{NewText(&writes{}, nil), NewJSON(&writes{}, nil)} {
 		o.w = discard{}
 		now := time.Now()
+		path, status, duration := NewKey("path"), NewKey("status"), NewKey("duration")
 		got := testing.AllocsPerRun(100, func() {
 			l := o.Begin(now, slog.LevelInfo, "request")
-			l.String("path", "/api/v1/a path with \"quotes\" ü \xff")
-			l.Int("status", 200)
-			l.Duration("duration", 1500*time.Microsecond)
+			l.String(path, "/api/v1/a path with \"quotes\" ü \xff")
+			l.Int(status, 200)
+			l.Duration(duration, 1500*time.Microsecond)
 			l.End()
 		})
 		if got != 0 {
@@ -321,18 +322,20 @@ func BenchmarkRequestLine(b *testing.B) {
 			}
 		})
 		b.Run(name+"/line", func(b *testing.B) {
+			method, path, status, bytes, duration := NewKey("method"), NewKey("path"), NewKey("status"), NewKey("bytes"), NewKey("duration")
+			remoteAddr, clientIP, keyUser, userID := NewKey("remote_addr"), NewKey("client_ip"), NewKey("key_user"), NewKey("user_id")
 			b.ReportAllocs()
 			for b.Loop() {
 				l := o.Begin(time.Now(), slog.LevelInfo, "request")
-				l.String("method", "GET")
-				l.String("path", "/api/v1/me")
-				l.Int("status", 200)
-				l.Int("bytes", 312)
-				l.Duration("duration", 21*time.Microsecond)
-				l.String("remote_addr", "192.0.2.10:43210")
-				l.String("client_ip", "192.0.2.10")
-				l.String("key_user", "kwo_0123456789abcdef")
-				l.String("user_id", "")
+				l.String(method, "GET")
+				l.String(path, "/api/v1/me")
+				l.Int(status, 200)
+				l.Int(bytes, 312)
+				l.Duration(duration, 21*time.Microsecond)
+				l.String(remoteAddr, "192.0.2.10:43210")
+				l.String(clientIP, "192.0.2.10")
+				l.String(keyUser, "kwo_0123456789abcdef")
+				l.String(userID, "")
 				l.End()
 			}
 		})

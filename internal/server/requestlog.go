@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/logline"
 )
 
 // The request log writes one line per request. A request whose key did
@@ -15,6 +17,21 @@ import (
 // pooled buffer, byte for byte as its handler would, and allocates
 // nothing. With any other logger (a test's, one with attributes or
 // groups), they go through Logger.
+
+// The keys of the lines the server appends itself, each escaped once.
+var (
+	logMethod      = logline.NewKey("method")
+	logPath        = logline.NewKey("path")
+	logStatus      = logline.NewKey("status")
+	logBytes       = logline.NewKey("bytes")
+	logDuration    = logline.NewKey("duration")
+	logRemoteAddr  = logline.NewKey("remote_addr")
+	logClientIP    = logline.NewKey("client_ip")
+	logKeyUser     = logline.NewKey("key_user")
+	logUserID      = logline.NewKey("user_id")
+	logAuthFailure = logline.NewKey("auth_failure")
+	logReason      = logline.NewKey("reason")
+)
 
 // logRequest writes the request log line of st. end is the reading of
 // s.Now that ends its duration d: the server's own line is dated by it,
@@ -28,17 +45,17 @@ func (s *server) logRequest(st *requestState, r *http.Request, end time.Time, d 
 			return
 		}
 		l := o.Begin(end, level, "request")
-		l.String("method", r.Method)
-		l.String("path", safePath(r.URL.Path))
-		l.Int("status", rec.status)
-		l.Int("bytes", rec.bytes)
-		l.Duration("duration", d)
-		l.String("remote_addr", r.RemoteAddr)
-		l.String("client_ip", s.clientIPOf(r, info))
-		l.String("key_user", info.keyUser)
-		l.String("user_id", info.userID)
+		l.String(logMethod, r.Method)
+		l.String(logPath, safePath(r.URL.Path))
+		l.Int(logStatus, rec.status)
+		l.Int(logBytes, rec.bytes)
+		l.Duration(logDuration, d)
+		l.String(logRemoteAddr, r.RemoteAddr)
+		l.String(logClientIP, s.clientIPOf(r, info))
+		l.String(logKeyUser, info.keyUser)
+		l.String(logUserID, info.userID)
 		if info.authFailure != "" {
-			l.String("auth_failure", info.authFailure)
+			l.String(logAuthFailure, info.authFailure)
 		}
 		l.End()
 		return
@@ -67,10 +84,10 @@ func (s *server) logAuthFailed(r *http.Request, reason, keyUser, ip string) {
 	if o := s.logOutput; o != nil {
 		if o.Enabled(slog.LevelInfo) {
 			l := o.Begin(s.Now(), slog.LevelInfo, "authentication failed")
-			l.String("reason", reason)
-			l.String("key_user", keyUser)
-			l.String("path", safePath(r.URL.Path))
-			l.String("client_ip", ip)
+			l.String(logReason, reason)
+			l.String(logKeyUser, keyUser)
+			l.String(logPath, safePath(r.URL.Path))
+			l.String(logClientIP, ip)
 			l.End()
 		}
 		return
