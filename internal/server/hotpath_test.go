@@ -245,12 +245,19 @@ func FuzzCredentialInQuery(f *testing.F) {
 }
 
 // TestRateLimitHeaders: the values are strconv's, the longest ones
-// included, and each call's values are its own (they share one
-// allocation, not a buffer).
+// included; the headers of one call are not changed by the calls after it;
+// and the memo answers right after others have taken its slots (many more
+// decisions than slots, each asked twice, far apart). That a decision it
+// holds allocates nothing, TestHotPathAllocations's me/restricted shows.
 func TestRateLimitHeaders(t *testing.T) {
+	decisions := []ratelimit.Decision{{}, {Limit: 100, Remaining: 99, Reset: 1500 * time.Millisecond}, {Limit: 1 << 40, Remaining: -1, Reset: time.Hour},
+		{Limit: math.MinInt, Remaining: math.MinInt, Reset: math.MinInt64}, {Limit: math.MaxInt, Remaining: math.MaxInt, Reset: math.MaxInt64 - time.Second}}
+	for i := range 4 * memoSlots {
+		decisions = append(decisions, ratelimit.Decision{Limit: 1000, Remaining: i % 1000, Reset: time.Duration(i/1000) * time.Second})
+	}
+	decisions = append(decisions, decisions...)
 	var got, want []http.Header
-	for _, d := range []ratelimit.Decision{{}, {Limit: 100, Remaining: 99, Reset: 1500 * time.Millisecond}, {Limit: 1 << 40, Remaining: -1, Reset: time.Hour},
-		{Limit: math.MinInt, Remaining: math.MinInt, Reset: math.MinInt64}, {Limit: math.MaxInt, Remaining: math.MaxInt, Reset: math.MaxInt64 - time.Second}} {
+	for _, d := range decisions {
 		h := http.Header{}
 		setRateLimitHeaders(h, &d)
 		w := http.Header{}
@@ -261,7 +268,7 @@ func TestRateLimitHeaders(t *testing.T) {
 	}
 	for i := range got {
 		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Errorf("decision %d: %v, want %v", i, got[i], want[i])
+			t.Fatalf("decision %d: %v, want %v", i, got[i], want[i])
 		}
 	}
 }

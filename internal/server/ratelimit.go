@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -57,26 +58,54 @@ func (s *server) limitKey(r *http.Request, info *requestInfo, k keywarden.KeyIde
 // (draft-ietf-httpapi-ratelimit-headers): the limit, what is left, and the
 // seconds until the bucket is full again. net/http takes header values as
 // strings in the header map, which it reads after the handler returns, so
-// they are on the heap: one allocation (rateLimitValues) holds all three.
+// they are on the heap: rateLimitTexts remembers them.
 func setRateLimitHeaders(h http.Header, d *ratelimit.Decision) {
-	v := new(rateLimitValues)
-	b := strconv.AppendInt(v.digits[:0], int64(d.Limit), 10)
-	n1 := len(b)
-	b = strconv.AppendInt(b, int64(d.Remaining), 10)
-	n2 := len(b)
-	b = strconv.AppendInt(b, int64((d.Reset+time.Second-1)/time.Second), 10)
-	// b is v.digits (three int64s need at most 60 bytes), which nothing
-	// writes again.
-	str := unsafe.String(&v.digits[0], len(b))
-	v.vals[0], v.vals[1], v.vals[2] = str[:n1], str[n1:n2], str[n2:]
+	v := rateLimitTexts.values(d.Limit, d.Remaining, int64((d.Reset+time.Second-1)/time.Second))
 	h["Ratelimit-Limit"] = v.vals[0:1:1]
 	h["Ratelimit-Remaining"] = v.vals[1:2:2]
 	h["Ratelimit-Reset"] = v.vals[2:3:3]
 }
 
-// rateLimitValues is what setRateLimitHeaders allocates: the header
-// values' slices, and the digits their strings share.
+// rateLimitTexts remembers the header values of recent decisions, as the
+// memos of hotpath.go do: a key in steady use answers the same few
+// (limit, remaining, reset) over and over, and a hit allocates nothing.
+// It holds numbers only, nothing of any key or tenant, so one serves
+// every server in the process.
+var rateLimitTexts rateLimitMemo
+
+type rateLimitMemo struct {
+	slots [memoSlots]atomic.Pointer[rateLimitValues]
+}
+
+// rateLimitValues is one decision's header values: their slices, and the
+// digits their strings share. Never modified once stored.
 type rateLimitValues struct {
-	vals   [3]string
-	digits [3 * 20]byte // an int64 is at most 20 characters
+	limit, remaining int
+	reset            int64 // seconds
+	vals             [3]string
+	digits           [3 * 20]byte // an int64 is at most 20 characters
+}
+
+func (m *rateLimitMemo) values(limit, remaining int, reset int64) *rateLimitValues {
+	h := uint64(0xcbf29ce484222325)
+	for _, x := range [3]uint64{uint64(limit), uint64(remaining), uint64(reset)} {
+		h = (h ^ x) * 0x100000001b3
+		h ^= h >> 29
+	}
+	slot := &m.slots[h%memoSlots]
+	if e := slot.Load(); e != nil && e.limit == limit && e.remaining == remaining && e.reset == reset {
+		return e
+	}
+	v := &rateLimitValues{limit: limit, remaining: remaining, reset: reset}
+	b := strconv.AppendInt(v.digits[:0], int64(limit), 10)
+	n1 := len(b)
+	b = strconv.AppendInt(b, int64(remaining), 10)
+	n2 := len(b)
+	b = strconv.AppendInt(b, reset, 10)
+	// b is v.digits (three int64s need at most 60 bytes), which nothing
+	// writes again.
+	str := unsafe.String(&v.digits[0], len(b))
+	v.vals[0], v.vals[1], v.vals[2] = str[:n1], str[n1:n2], str[n2:]
+	slot.Store(v)
+	return v
 }
