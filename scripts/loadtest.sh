@@ -80,10 +80,10 @@
 #   -L  skip the scale part (1k / 1M keys)     (env LOADTEST_SCALE=0)
 # Needs go, wrk (apt-get install wrk) and curl, nginx for (e) and (f), and
 # psql for the PostgreSQL part (skipped, and said so, without it).
-# The default run takes about seven and a half minutes on 2 cores, the
-# baselines included: three and a half for the first part, two and a half
-# for the scale part (seeding the million keys alone takes about 30 s),
-# one and a half for PostgreSQL; with -G -L, about three and a half.
+# The default run takes about nine minutes on 2 cores, the baselines and
+# mirrors included: four and a half for the first part, two and a half
+# for the scale part (seeding the million keys alone takes 20-30 s), one
+# and a half for PostgreSQL; with -G -L, about four and a half.
 set -euo pipefail
 
 keys=${LOADTEST_KEYS:-100000}
