@@ -18,8 +18,15 @@ type Limiter struct {
 	now     func() time.Time
 	maxKeys int
 
-	mu       sync.Mutex
-	failures map[string][]time.Time
+	mu sync.Mutex
+	// failures holds each key's failures within the window, oldest first,
+	// as Unix nanoseconds, and never more than max of them: only the
+	// newest max decide. An int64 is a third of a time.Time and holds no
+	// pointer (a time.Time holds its Location), so the garbage collector
+	// never scans these lists. That matters under a high limit: a flood
+	// from one address that is only refused past a huge count keeps a
+	// whole window of failures (docs/performance.md).
+	failures map[string][]int64
 	bursts   map[string]burst // see burst.go; nil until first used
 	// maxPenalty, when set (Escalating), makes repeated lockouts longer;
 	// strikes remembers them (escalate.go).
@@ -29,7 +36,7 @@ type Limiter struct {
 
 // New returns a Limiter allowing max failures per window, with now as clock.
 func New(max int, window time.Duration, now func() time.Time) *Limiter {
-	return &Limiter{max: max, window: window, now: now, maxKeys: 100_000, failures: map[string][]time.Time{}}
+	return &Limiter{max: max, window: window, now: now, maxKeys: 100_000, failures: map[string][]int64{}}
 }
 
 // Allow reports whether key may try again, and if not, how long until it may.
@@ -49,7 +56,9 @@ func (l *Limiter) AllowAt(key string, now time.Time) (bool, time.Duration) {
 	if len(recent) < l.max {
 		return true, 0
 	}
-	until := recent[0].Add(l.window)
+	// The oldest of the newest max: when it leaves the window, fewer than
+	// max are left.
+	until := time.Unix(0, recent[len(recent)-l.max]).Add(l.window)
 	if l.maxPenalty > 0 {
 		until = l.lockout(key, now, until)
 	}
@@ -64,7 +73,11 @@ func (l *Limiter) Fail(key string) {
 	if len(l.failures) >= l.maxKeys {
 		l.sweep(now)
 	}
-	l.failures[key] = append(l.recent(key, now), now)
+	list := append(l.recent(key, now), now.UnixNano())
+	if l.max > 0 && len(list) > l.max {
+		list = list[len(list)-l.max:]
+	}
+	l.failures[key] = list
 }
 
 // Reset forgets the failures of key, after a success.
@@ -75,10 +88,11 @@ func (l *Limiter) Reset(key string) {
 }
 
 // recent drops key's failures older than the window and returns the rest.
-func (l *Limiter) recent(key string, now time.Time) []time.Time {
+func (l *Limiter) recent(key string, now time.Time) []int64 {
 	list := l.failures[key]
+	cutoff := now.Add(-l.window).UnixNano()
 	i := 0
-	for i < len(list) && now.Sub(list[i]) >= l.window {
+	for i < len(list) && list[i] <= cutoff {
 		i++
 	}
 	if i == len(list) {

@@ -49,6 +49,33 @@ func TestAllowAtTakesTheCallersReading(t *testing.T) {
 	}
 }
 
+// TestOnlyTheNewestMaxFailuresAreKept: a key holds at most max failures,
+// and when more than max fall within the window, it is refused until
+// fewer than max are left in it: until the oldest of the newest max
+// leaves, not the oldest of all.
+func TestOnlyTheNewestMaxFailuresAreKept(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := New(3, time.Minute, c.now)
+	start := c.t
+	for i := range 10 { // failures at 0 s, 1 s, ... 9 s: more than max get in (concurrent requests do)
+		c.t = start.Add(time.Duration(i) * time.Second)
+		l.Fail("a")
+	}
+	if n := len(l.failures["a"]); n != 3 {
+		t.Fatalf("%d failures kept, want 3", n)
+	}
+	// Fewer than 3 are left once the one at 7 s leaves, at 67 s.
+	if ok, wait := l.AllowAt("a", start.Add(60*time.Second)); ok || wait != 7*time.Second {
+		t.Errorf("AllowAt 60 s = %v, %v; want refused for 7s", ok, wait)
+	}
+	if ok, _ := l.AllowAt("a", start.Add(67*time.Second-time.Nanosecond)); ok {
+		t.Error("allowed while 3 failures are within the window")
+	}
+	if ok, _ := l.AllowAt("a", start.Add(67*time.Second)); !ok {
+		t.Error("refused with 2 failures within the window")
+	}
+}
+
 func TestResetForgetsFailures(t *testing.T) {
 	c := &clock{t: time.Unix(0, 0)}
 	l := New(1, time.Hour, c.now)
