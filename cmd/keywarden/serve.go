@@ -242,6 +242,8 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Each connection's peer address is read once, not per request.
+		ConnContext: clientip.ConnContext,
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -11,7 +11,9 @@
 package clientip
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -98,12 +100,43 @@ func (r *Resolver) ClientIP(req *http.Request) netip.Addr {
 	return client
 }
 
-// peerAddr is the TCP peer's address.
+// ConnContext is for http.Server.ConnContext: it reads the connection's
+// peer address once, for every request the connection carries, which
+// would otherwise each parse it again from Request.RemoteAddr.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	ra := c.RemoteAddr()
+	if ra == nil {
+		return ctx
+	}
+	p := &peer{remote: ra.String()} // what net/http sets as each request's RemoteAddr
+	p.addr, p.ok = parsePeer(p.remote)
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// peerKey is the context key of a connection's peer (ConnContext).
+type peerKey struct{}
+
+type peer struct {
+	remote string
+	addr   netip.Addr
+	ok     bool
+}
+
+// peerAddr is the TCP peer's address: the connection's, read by
+// ConnContext, unless the request's RemoteAddr says otherwise.
 func peerAddr(req *http.Request) (netip.Addr, bool) {
-	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
+	if p, _ := req.Context().Value(peerKey{}).(*peer); p != nil && p.remote == req.RemoteAddr {
+		return p.addr, p.ok
+	}
+	return parsePeer(req.RemoteAddr)
+}
+
+// parsePeer reads a RemoteAddr: an address and port, or a bare address.
+func parsePeer(remote string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
 		return ap.Addr().Unmap(), true
 	}
-	a, err := netip.ParseAddr(req.RemoteAddr)
+	a, err := netip.ParseAddr(remote)
 	return a.Unmap(), err == nil
 }
 

@@ -1,7 +1,10 @@
 package clientip
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"net/netip"
 	"testing"
 )
 
@@ -48,9 +51,52 @@ func TestClientIP(t *testing.T) {
 			if got := tc.resolver.ClientIP(r).String(); got != tc.want {
 				t.Errorf("ClientIP = %s, want %s", got, tc.want)
 			}
+			// The same through a server's connection (ConnContext).
+			r = r.WithContext(ConnContext(context.Background(), conn{remote: tc.peer}))
+			if got := tc.resolver.ClientIP(r).String(); got != tc.want {
+				t.Errorf("ClientIP through ConnContext = %s, want %s", got, tc.want)
+			}
 		})
 	}
 }
+
+// conn is a connection from remote, for ConnContext.
+type conn struct {
+	net.Conn
+	remote string
+}
+
+func (c conn) RemoteAddr() net.Addr { return addr(c.remote) }
+
+type addr string
+
+func (addr) Network() string  { return "tcp" }
+func (a addr) String() string { return string(a) }
+
+// TestConnContextReadsThePeerOnce: a request on the connection gets the
+// address ConnContext read (a planted one shows it is not parsed again),
+// unless its RemoteAddr is no longer the connection's; a connection
+// without a remote address leaves the context as it was.
+func TestConnContextReadsThePeerOnce(t *testing.T) {
+	ctx := ConnContext(context.Background(), conn{remote: "192.0.2.10:4711"})
+	ctx.Value(peerKey{}).(*peer).addr = netip.MustParseAddr("198.51.100.7")
+	r := (&http.Request{RemoteAddr: "192.0.2.10:4711"}).WithContext(ctx)
+	if got := (&Resolver{}).ClientIP(r).String(); got != "198.51.100.7" {
+		t.Errorf("ClientIP = %s, want the connection's 198.51.100.7", got)
+	}
+	r.RemoteAddr = "203.0.113.9:80"
+	if got := (&Resolver{}).ClientIP(r).String(); got != "203.0.113.9" {
+		t.Errorf("ClientIP with another RemoteAddr = %s, want 203.0.113.9", got)
+	}
+	base := context.Background()
+	if got := ConnContext(base, nilAddrConn{}); got != base {
+		t.Error("a connection without a remote address changed the context")
+	}
+}
+
+type nilAddrConn struct{ net.Conn }
+
+func (nilAddrConn) RemoteAddr() net.Addr { return nil }
 
 func TestTrustsPeer(t *testing.T) {
 	r := mustParse(t, "192.0.2.0/24")
@@ -70,5 +116,27 @@ func TestParseRefusesWhatIsNoAddress(t *testing.T) {
 	r := mustParse(t, " 10.0.0.0/8 , ::1 ")
 	if got := r.Trusted(); len(got) != 2 || got[1].String() != "::1/128" {
 		t.Errorf("Trusted = %v", got)
+	}
+}
+
+// BenchmarkClientIP: the peer parsed from RemoteAddr on every request,
+// against read once for the connection (ConnContext).
+func BenchmarkClientIP(b *testing.B) {
+	r := &http.Request{RemoteAddr: "192.0.2.10:43210", Header: http.Header{}}
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+	}{
+		{"parsed", r},
+		{"connection", r.WithContext(ConnContext(context.Background(), conn{remote: r.RemoteAddr}))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var res Resolver
+			for b.Loop() {
+				if !res.ClientIP(tc.req).IsValid() {
+					b.Fatal("no address")
+				}
+			}
+		})
 	}
 }

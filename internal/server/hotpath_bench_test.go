@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/logline"
 	"github.com/keywarden/keywarden/internal/metrics"
 	"github.com/keywarden/keywarden/internal/routetable"
@@ -221,6 +223,8 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 		"me/restricted": time.Second / keywarden.MaxRateLimit}
 	for _, r := range out {
 		r.req.RemoteAddr = "192.0.2.10:43210"
+		// As serve's http.Server gives each connection's requests.
+		r.req = r.req.WithContext(clientip.ConnContext(r.req.Context(), peerConn{remote: r.req.RemoteAddr}))
 		r.req.RequestURI = r.req.URL.RequestURI()
 		step, accepted := steps[r.name]
 		if !accepted {
@@ -232,6 +236,20 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 	}
 	return out
 }
+
+// peerConn is a connection from remote, for clientip.ConnContext, which
+// asks it nothing else.
+type peerConn struct {
+	net.Conn
+	remote string
+}
+
+func (c peerConn) RemoteAddr() net.Addr { return peerAddr(c.remote) }
+
+type peerAddr string
+
+func (peerAddr) Network() string  { return "tcp" }
+func (a peerAddr) String() string { return string(a) }
 
 // serve runs one request through h.
 func (r *hotRequest) serve(h http.Handler, w *discardWriter) {
