@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -84,6 +85,42 @@ func TestPrincipalForKey(t *testing.T) {
 		id := s.identityOf(&k)
 		if want := [5]string{k.ID, k.User, k.OrgID, k.ProcessID, joinScopes(c.ScopesOf(k.Scopes), " ")}; id.values != want {
 			t.Errorf("identityOf(%+v) = %q, want %q", k, id.values, want)
+		}
+	}
+}
+
+// TestMemosAnswerTheirOwnKey: each memo of the request path answers what
+// it was asked, also when many more keys than it has slots have taken
+// them in turn (each key asked twice, far apart).
+func TestMemosAnswerTheirOwnKey(t *testing.T) {
+	s := newRenderingServer()
+	c := s.Catalogue
+	n := 4 * memoSlots
+	sets := make([]keywarden.ScopeSet, n)
+	for i := range sets {
+		for b := range len(c.All()) {
+			if i>>b&1 == 1 {
+				sets[i].Add(b)
+			}
+		}
+	}
+	for range 2 {
+		for i := range n {
+			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+			if got := s.ipTexts.text(a); got != a.String() {
+				t.Fatalf("ipTexts.text(%s) = %s", a, got)
+			}
+			id := fmt.Sprintf("process-%d", i)
+			if got := s.processIDs.text([]byte(id)); got != id {
+				t.Fatalf("texts.text(%s) = %s", id, got)
+			}
+			if got, want := s.scopesOf(sets[i]).spaced, joinScopes(c.ScopesOf(sets[i]), " "); got != want {
+				t.Fatalf("scopesOf(%v) = %q, want %q", sets[i], got, want)
+			}
+			k := keywarden.KeyIdentity{ID: fmt.Sprintf("key-%d", i), User: "kwo_user", OrgID: "org"}
+			if got := s.identityOf(&k).values[0]; got != k.ID {
+				t.Fatalf("identityOf(%s) = %s", k.ID, got)
+			}
 		}
 	}
 }

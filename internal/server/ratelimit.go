@@ -87,12 +87,7 @@ type rateLimitValues struct {
 }
 
 func (m *rateLimitMemo) values(limit, remaining int, reset int64) *rateLimitValues {
-	h := uint64(0xcbf29ce484222325)
-	for _, x := range [3]uint64{uint64(limit), uint64(remaining), uint64(reset)} {
-		h = (h ^ x) * 0x100000001b3
-		h ^= h >> 29
-	}
-	slot := &m.slots[h%memoSlots]
+	slot := &m.slots[memoSlot([3]int64{int64(limit), int64(remaining), reset})]
 	if e := slot.Load(); e != nil && e.limit == limit && e.remaining == remaining && e.reset == reset {
 		return e
 	}
