@@ -166,11 +166,13 @@ freeport() {
 	done
 }
 
-# waitfor URL PID: wait until URL answers, or fail if PID died.
+# waitfor URL PID [any]: wait until URL answers with a success (with any,
+# with any status), or fail if PID died.
 waitfor() {
-	local i
+	local i opts=(-s -o /dev/null)
+	[[ ${3:-} == any ]] || opts+=(-f)
 	for i in $(seq 1 200); do
-		curl -sf -o /dev/null "$1" && return 0
+		curl "${opts[@]}" "$1" && return 0
 		kill -0 "$2" 2>/dev/null || {
 			echo "loadtest: server for $1 exited" >&2
 			return 1
@@ -386,14 +388,7 @@ start_mirror() {
 	mirror_pid=$!
 	pids+=("$mirror_pid")
 	mirror_url=http://$addr
-	# Up when it answers, whatever the status: a 401's mirror answers 401.
-	local i
-	for i in $(seq 1 200); do
-		curl -s -o /dev/null "$mirror_url/" && return 0
-		sleep 0.05
-	done
-	echo "loadtest: the mirror of ($name) did not come up" >&2
-	return 1
+	waitfor "$mirror_url/" "$mirror_pid" any # a 401's mirror answers 401
 }
 stop_mirror() {
 	[[ -n $mirror_pid ]] || return 0

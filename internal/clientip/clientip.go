@@ -108,8 +108,14 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	if ra == nil {
 		return ctx
 	}
-	p := &peer{remote: ra.String()} // what net/http sets as each request's RemoteAddr
-	p.addr, p.ok = parsePeer(p.remote)
+	return WithPeer(ctx, ra.String()) // what net/http sets as each request's RemoteAddr
+}
+
+// WithPeer returns ctx holding remote, a connection's RemoteAddr, parsed:
+// what ConnContext gives a connection's requests.
+func WithPeer(ctx context.Context, remote string) context.Context {
+	p := &peer{remote: remote}
+	p.addr, p.ok = parsePeer(remote)
 	return context.WithValue(ctx, peerKey{}, p)
 }
 

@@ -52,7 +52,7 @@ func TestClientIP(t *testing.T) {
 				t.Errorf("ClientIP = %s, want %s", got, tc.want)
 			}
 			// The same through a server's connection (ConnContext).
-			r = r.WithContext(ConnContext(context.Background(), conn{remote: tc.peer}))
+			r = r.WithContext(WithPeer(context.Background(), tc.peer))
 			if got := tc.resolver.ClientIP(r).String(); got != tc.want {
 				t.Errorf("ClientIP through ConnContext = %s, want %s", got, tc.want)
 			}
@@ -60,25 +60,21 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
-// conn is a connection from remote, for ConnContext.
+// conn is a connection from remote, for ConnContext, which asks it
+// nothing else.
 type conn struct {
 	net.Conn
-	remote string
+	remote net.Addr
 }
 
-func (c conn) RemoteAddr() net.Addr { return addr(c.remote) }
-
-type addr string
-
-func (addr) Network() string  { return "tcp" }
-func (a addr) String() string { return string(a) }
+func (c conn) RemoteAddr() net.Addr { return c.remote }
 
 // TestConnContextReadsThePeerOnce: a request on the connection gets the
 // address ConnContext read (a planted one shows it is not parsed again),
 // unless its RemoteAddr is no longer the connection's; a connection
 // without a remote address leaves the context as it was.
 func TestConnContextReadsThePeerOnce(t *testing.T) {
-	ctx := ConnContext(context.Background(), conn{remote: "192.0.2.10:4711"})
+	ctx := ConnContext(context.Background(), conn{remote: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 4711}})
 	ctx.Value(peerKey{}).(*peer).addr = netip.MustParseAddr("198.51.100.7")
 	r := (&http.Request{RemoteAddr: "192.0.2.10:4711"}).WithContext(ctx)
 	if got := (&Resolver{}).ClientIP(r).String(); got != "198.51.100.7" {
@@ -89,14 +85,10 @@ func TestConnContextReadsThePeerOnce(t *testing.T) {
 		t.Errorf("ClientIP with another RemoteAddr = %s, want 203.0.113.9", got)
 	}
 	base := context.Background()
-	if got := ConnContext(base, nilAddrConn{}); got != base {
+	if got := ConnContext(base, conn{}); got != base {
 		t.Error("a connection without a remote address changed the context")
 	}
 }
-
-type nilAddrConn struct{ net.Conn }
-
-func (nilAddrConn) RemoteAddr() net.Addr { return nil }
 
 func TestTrustsPeer(t *testing.T) {
 	r := mustParse(t, "192.0.2.0/24")
@@ -128,7 +120,7 @@ func BenchmarkClientIP(b *testing.B) {
 		req  *http.Request
 	}{
 		{"parsed", r},
-		{"connection", r.WithContext(ConnContext(context.Background(), conn{remote: r.RemoteAddr}))},
+		{"connection", r.WithContext(WithPeer(context.Background(), r.RemoteAddr))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var res Resolver

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -224,7 +223,7 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 	for _, r := range out {
 		r.req.RemoteAddr = "192.0.2.10:43210"
 		// As serve's http.Server gives each connection's requests.
-		r.req = r.req.WithContext(clientip.ConnContext(r.req.Context(), peerConn{remote: r.req.RemoteAddr}))
+		r.req = r.req.WithContext(clientip.WithPeer(r.req.Context(), r.req.RemoteAddr))
 		r.req.RequestURI = r.req.URL.RequestURI()
 		step, accepted := steps[r.name]
 		if !accepted {
@@ -236,20 +235,6 @@ func (p *hotPath) requests(tb testing.TB) []*hotRequest {
 	}
 	return out
 }
-
-// peerConn is a connection from remote, for clientip.ConnContext, which
-// asks it nothing else.
-type peerConn struct {
-	net.Conn
-	remote string
-}
-
-func (c peerConn) RemoteAddr() net.Addr { return peerAddr(c.remote) }
-
-type peerAddr string
-
-func (peerAddr) Network() string  { return "tcp" }
-func (a peerAddr) String() string { return string(a) }
 
 // serve runs one request through h.
 func (r *hotRequest) serve(h http.Handler, w *discardWriter) {
