@@ -319,7 +319,12 @@ func (n *node) processID(p string) string {
 }
 
 // pathUnescape is ServeMux's: an invalid escape leaves the segment as it is.
+// A segment without '%', nearly every one, is returned at once: it is its
+// own unescaping (url.PathUnescape returns it unchanged).
 func pathUnescape(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
 	if u, err := url.PathUnescape(s); err == nil {
 		return u
 	}
