@@ -72,18 +72,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-while read -r v; do unset "$v"; done < <(compgen -e | grep '^KEYWARDEN_' || true)
+# freeport, waitfor; and the caller's KEYWARDEN_ variables unset.
+. scripts/servers.sh
 
-freeport() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-}
 # start NAME CMD...: start a server on a free port; sets url and pid.
 start() {
 	local name=$1 addr
@@ -93,13 +84,10 @@ start() {
 	pid=$!
 	pids+=("$pid")
 	url=http://$addr
-	for _ in $(seq 1 200); do
-		curl -s -o /dev/null "$url/" && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "perfdiff: $name did not come up ($tmp/$name.log)" >&2
-	exit 1
+	waitfor "$url/" "$pid" any || {
+		echo "perfdiff: see $tmp/$name.log" >&2
+		exit 1
+	}
 }
 
 echo "== build and seed" >&2
