@@ -156,11 +156,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 // not leak even part of the secret. IDs (32 hex characters) are shorter.
 //
 // A path with nothing to redact, nearly every one, is returned as it is,
-// with no allocation, after one look at each byte: with no colon, only a
-// run of secretRun base62 characters could be redacted, and a '/' ends a
-// run, so none in the whole path means none in any segment. Otherwise the
-// segments are looked at in place, and a new string is built only from
-// the first segment redacted.
+// with no allocation, from two scans of the whole path: with no colon,
+// only a run of secretRun base62 characters could be redacted, and a '/'
+// ends a run, so none in the whole path means none in any segment.
+// Otherwise the segments are looked at in place, and a new string is
+// built only from the first segment redacted.
 func safePath(p string) string {
 	if strings.IndexByte(p, ':') < 0 && (len(p) < secretRun || !hasBase62Run(p, secretRun)) {
 		return p
