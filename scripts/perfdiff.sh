@@ -145,11 +145,13 @@ record() {
 		awk '/^ +[0-9.]+%/ {p=$1; sub("%", "", p); $1=""; print p "\t" substr($0, 2)}' >"$tmp/$name.$n.sym"
 }
 
-# persym NAME: "ns-per-request<TAB>[k] or [.] symbol" over NAME's runs.
+# persym NAME: "ns-per-request<TAB>[k] or [.] symbol" over NAME's runs:
+# each run's samples (a share of its event count, in ns) over the
+# requests of all the runs.
 persym() {
-	local events=0 reqs=0 e r n=0
+	local reqs=0 e r n=0
 	while read -r e r; do
-		events=$((events + e)) reqs=$((reqs + r))
+		reqs=$((reqs + r))
 	done <"$tmp/$1.runs"
 	while read -r e r; do
 		n=$((n + 1))
