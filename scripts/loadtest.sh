@@ -5,7 +5,11 @@
 #
 #   (a)  a bare net/http server answering "ok"        (cmd/loadtest-bare)
 #   (b)  GET /api/v1/me with a valid key               (the cache's hit path)
-#   (b0) the same on a node at --log-level warn: no request log line, so
+#   (v)  (b)'s floor: (b)'s mirror with Keywarden's key check in front and
+#        nothing else (cmd/loadtest-bare -verify): what a server that only
+#        checks the key and answers reaches here, issue 14's practical
+#        limit; (b) against (v) is what the rest of the request path costs
+#   (b0) (b) on a node at --log-level warn: no request log line, so
 #        (b0) against (b) is what the log's one line per request costs
 #   (b2) the same with a key that has an IP allowlist (3 networks) and a
 #        rate limit (never reached): what both cost on the hot path
@@ -459,6 +463,24 @@ case_b() {
 	ok200 "$1"
 }
 
+# case_v NAME: (b)'s request to its floor, a bare server with the node's
+# answer and Keywarden's key check (over the keys of $data), with (b)'s
+# mirror in each round: ÷mirror is then what the key check costs.
+case_v() {
+	local addr=127.0.0.1:$(freeport) floor_pid
+	start_mirror "$1" -H "Authorization: $valid_auth" "$kw/api/v1/me"
+	"$tmp/bare" -addr "$addr" -answer "$tmp/$1.answer" -verify "$data" 2>"$tmp/$1.floor.log" &
+	floor_pid=$!
+	pids+=("$floor_pid")
+	waitfor "http://$addr/" "$floor_pid" any # a request without a key gets a 401
+	warm "$1" -H "Authorization: $valid_auth" "http://$addr/api/v1/me"
+	# measure's rounds send the mirror the same request: its URL replaces $kw.
+	kw=http://$addr measure "$1" "$floor_pid" -H "Authorization: $valid_auth" "http://$addr/api/v1/me"
+	stop_mirror
+	stop_kw "$floor_pid"
+	ok200 "$1" # every request's key checked and accepted
+}
+
 # case_c1 NAME LUA: POST /api/v1/keys/verify, the process key.
 case_c1() {
 	curl -sf -H 'Content-Type: application/json' -d "$verify_body" "$kw/api/v1/keys/verify" | grep -q '"code":"VALID"' || {
@@ -549,6 +571,9 @@ case_d2() {
 
 echo "== (b) GET /api/v1/me with a valid key"
 case_b b
+
+echo "== (v) (b)'s floor: its mirror with Keywarden's key check, nothing else"
+case_v v
 
 echo "== (b0) the same on a node at --log-level warn (no request log line)"
 start_kw quiet --data-dir "$tmp/data-quiet" --log-level warn
@@ -788,6 +813,7 @@ echo " just before it. (a) and the nginx rows: one run each, against (a). mirror
 echo " answering the case's request with Keywarden's recorded answer, against (a); ÷mirror: the case's against its mirror's; medians.)"
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
+row "(v) (b)'s floor: key check, bare handler" v
 row "(b0) ... at --log-level warn" b0
 row "(b2) ... allowlist and rate limit" b2
 row "(c1) POST /api/v1/keys/verify, valid key" c1

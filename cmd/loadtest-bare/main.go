@@ -12,23 +12,42 @@
 // against its mirror is the cost of Keywarden's own code, and the mirror
 // against the plain bare server is the cost of the shapes (headers, body)
 // that the API's contract sets.
+//
+// With -verify DIR as well it is the floor of a case: its mirror with
+// Keywarden's key check in front, and nothing else. The check is
+// Keywarden's own (keywarden.Verifier over the verification cache, loaded
+// from the SQLite database in DIR and kept current from its key change
+// feed, with serve's heap goal), and a key that does not verify gets a
+// bare 401. The floor against the plain bare server is what a server that
+// checks the key and answers, and does nothing else (no request log line,
+// no metrics, no throttle, no usage, no routing), can reach on the machine:
+// the "practical limit" of issue 14; the case against its floor is what
+// the rest of Keywarden's request path costs.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/gcfloor"
+	"github.com/keywarden/keywarden/internal/sqlite"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
 	answerFile := flag.String("answer", "", "answer every request with the HTTP response in this file (as curl -si prints it)")
+	verifyDir := flag.String("verify", "", "with -answer: answer only a request whose key Keywarden's key check accepts, against the keys of the SQLite data directory `DIR`, and a bare 401 to any other")
 	flag.Parse()
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -44,6 +63,15 @@ func main() {
 			log.Fatalf("%s: %v", *answerFile, err)
 		}
 		handler = a
+		if *verifyDir != "" {
+			v, err := verifier(context.Background(), *verifyDir)
+			if err != nil {
+				log.Fatalf("-verify %s: %v", *verifyDir, err)
+			}
+			handler = &keyCheck{v: v, next: a}
+		}
+	} else if *verifyDir != "" {
+		log.Fatal("-verify needs -answer")
 	}
 	srv := &http.Server{
 		Addr:    *addr,
@@ -58,6 +86,48 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "bare: listening on %s\n", *addr)
 	log.Fatal(srv.ListenAndServe())
+}
+
+// verifier is Keywarden's key check as serve builds it, over the keys of
+// the SQLite database in dir: the verification cache, loaded now and kept
+// current from the key change feed at serve's default poll, with serve's
+// heap goal (gcfloor) so that the floor is not paced differently from a
+// node holding the same keys.
+func verifier(ctx context.Context, dir string) (*keywarden.Verifier, error) {
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "keywarden.db"))
+	if err != nil {
+		return nil, err
+	}
+	keys := cache.New(db, cache.Config{Catalogue: keywarden.MustDefaultCatalogue(), Now: time.Now})
+	if err := keys.Watch(ctx, 250*time.Millisecond, nil, func(err error) { log.Printf("key change feed: %v", err) }); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go gcfloor.Run(ctx, gcfloor.DefaultFloor, time.Second)
+	return &keywarden.Verifier{Keys: keys, Processes: keys, Now: time.Now}, nil
+}
+
+// keyCheck answers next's answer to a request whose Authorization header
+// holds a valid key (any scope, any process), and a bare 401 otherwise.
+type keyCheck struct {
+	v    *keywarden.Verifier
+	next http.Handler
+}
+
+func (k *keyCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var authorization string
+	if h := r.Header["Authorization"]; len(h) == 1 { // as Keywarden reads it
+		authorization = h[0]
+	}
+	res, err := k.v.VerifyAuthorization(r.Context(), authorization, keywarden.Requirement{})
+	switch {
+	case err != nil:
+		w.WriteHeader(http.StatusServiceUnavailable)
+	case !res.Authenticated():
+		w.WriteHeader(http.StatusUnauthorized)
+	default:
+		k.next.ServeHTTP(w, r)
+	}
 }
 
 // answer is a recorded response, served again and again.

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden"
+	"github.com/keywarden/keywarden/internal/sqlite"
 )
 
 // A mirror answers with the recorded status, headers and body, and net/http
@@ -52,3 +60,74 @@ func TestAnswerRefusesWhatIsNoResponse(t *testing.T) {
 		t.Fatal("a request parsed as an answer")
 	}
 }
+
+// A floor answers the recorded answer only to a key Keywarden's key check
+// accepts, read from the data directory's database, and a bare 401 to
+// anything else: an unknown key, a wrong secret, no key.
+func TestFloorChecksTheKeyFirst(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "keywarden.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := &keywarden.Organization{ID: strings.Repeat("a", 32), Name: "Floor", MaxKeyLifetime: 90 * 24 * time.Hour, CreatedAt: now}
+	owner := &keywarden.User{ID: strings.Repeat("b", 32), Email: "owner@floor.invalid", PasswordHash: "x", CreatedAt: now}
+	if err := db.CreateOrganization(ctx, org, owner, nil); err != nil {
+		t.Fatal(err)
+	}
+	k, km, err := keywarden.MintAPIKey(keywarden.CreateAPIKeyRequest{Name: "floor", Scopes: []string{"workspace.file:upload"},
+		Exp: now.Add(24 * time.Hour).Format(time.RFC3339)}, keywarden.MintParams{
+		Org: org, Catalogue: keywarden.MustDefaultCatalogue(), Now: now, CreatedBy: keywarden.Actor{Type: keywarden.ActorCLI}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAPIKey(ctx, k, nil); err != nil {
+		t.Fatal(err)
+	}
+	other, err := keywarden.GenerateKey(rand.Reader, keywarden.DefaultOrgKeyPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	a, err := parseAnswer([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&keyCheck{v: v, next: a})
+	defer srv.Close()
+	for _, tt := range []struct {
+		name, authorization string
+		status              int
+	}{
+		{"the stored key", basic(km.Value()), 200},
+		{"its ID with another secret", basic(keywarden.KeyMaterial{User: km.User, Secret: other.Secret}.Value()), 401},
+		{"an unknown key", basic(other.Value()), 401},
+		{"no key", "", 401},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/me", nil)
+		if tt.authorization != "" {
+			req.Header.Set("Authorization", tt.authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || tt.status == 200 && string(body) != "{}" {
+			t.Errorf("%s: %d %q, want %d", tt.name, resp.StatusCode, body, tt.status)
+		}
+	}
+}
+
+func basic(key string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(key)) }
