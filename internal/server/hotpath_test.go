@@ -24,7 +24,7 @@ import (
 
 func newRenderingServer() *server {
 	return &server{Config: Config{Catalogue: keywarden.MustDefaultCatalogue(), Now: time.Now, Logger: slog.New(slog.DiscardHandler)},
-		ipTexts: &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, processIDs: &texts{}}
+		ipTexts: &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, meBodies: &meMemo{}, processIDs: &texts{}}
 }
 
 // awkward are strings that encoding/json does not copy as they are.
@@ -159,6 +159,47 @@ func TestMeIsEncoded(t *testing.T) {
 				if h := rec.Header(); h.Get("Content-Type") != "application/json" || h.Get("X-Content-Type-Options") != "nosniff" || rec.Code != 200 {
 					t.Errorf("status %d, headers %v", rec.Code, h)
 				}
+			}
+		}
+	}
+}
+
+// TestMeMemoAnswersTheKeyAsItIsNow: GET /api/v1/me's memo answers a key
+// as it is at the request, not as it was when it was remembered: each
+// field the answer shows, changed on its own under the same key ID, gets a
+// fresh answer; and more keys than the memo has slots each get their own.
+func TestMeMemoAnswersTheKeyAsItIsNow(t *testing.T) {
+	s := newRenderingServer()
+	c := s.Catalogue
+	exp := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	base := keywarden.KeyIdentity{ID: "id", User: "kwo_user", OrgID: "org", Name: "name", Scopes: allScopes(c), ExpiresAt: exp}
+	fresh := func(k keywarden.KeyIdentity) string {
+		p := keywarden.PrincipalForKey(k, c)
+		return string(appendMe(nil, p, nil)) + "\n"
+	}
+	var narrow keywarden.ScopeSet
+	narrow.Add(0)
+	keys := []keywarden.KeyIdentity{base}
+	for _, change := range []func(k *keywarden.KeyIdentity){
+		func(k *keywarden.KeyIdentity) { k.User = "kwo_other" },
+		func(k *keywarden.KeyIdentity) { k.Name = "renamed" },
+		func(k *keywarden.KeyIdentity) { k.OrgID = "org2" },
+		func(k *keywarden.KeyIdentity) { k.ProcessID = "proc" }, // and so its level
+		func(k *keywarden.KeyIdentity) { k.Scopes = narrow },
+		func(k *keywarden.KeyIdentity) { k.ExpiresAt = exp.Add(time.Second) },
+	} {
+		k := base
+		change(&k)
+		keys = append(keys, k, base) // and back
+	}
+	for i := range 4 * memoSlots {
+		keys = append(keys, keywarden.KeyIdentity{ID: fmt.Sprintf("key-%d", i), User: "kwo_user", OrgID: "org", Name: fmt.Sprint(i), Scopes: narrow, ExpiresAt: exp})
+	}
+	for range 2 {
+		for _, k := range keys {
+			p := s.principalForKey(k)
+			if got, want := string(s.meBodies.of(s, &p)), fresh(k); got != want {
+				t.Fatalf("%+v: answered %s\nwant %s", k, got, want)
 			}
 		}
 	}

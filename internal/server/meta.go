@@ -41,9 +41,24 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	if p == nil {
 		p = keywarden.PrincipalFromContext(r.Context())
 	}
-	// api.Me, as encode would write it.
+	if p == &info.keyPrincipal && p.Scopes != nil {
+		// A key's answer depends on nothing but the key: remembered.
+		writeJSONLine(w, http.StatusOK, s.meBodies.of(s, p))
+		return nil
+	}
 	bp := buffers.Get().(*[]byte)
-	b := append((*bp)[:0], `{"keyId":`...)
+	b := appendMe((*bp)[:0], p, nil)
+	writeJSON(w, http.StatusOK, b)
+	*bp = b
+	putBuffer(bp)
+	return nil
+}
+
+// appendMe appends p as api.Me, as encode would write it without its
+// newline: with scopes' rendering of the scope list when it is not nil
+// (a key's, principalForKey), and p.Scopes otherwise.
+func appendMe(b []byte, p *keywarden.Principal, scopes *scopeRendering) []byte {
+	b = append(b, `{"keyId":`...)
 	b = appendJSONString(b, p.KeyID)
 	b = append(b, `,"user":`...)
 	b = appendJSONString(b, p.KeyUser)
@@ -58,17 +73,12 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	b = append(b, `,"level":`...)
 	b = appendJSONString(b, string(p.Level()))
 	b = append(b, `,"scopes":`...)
-	if p == &info.keyPrincipal && p.Scopes != nil {
-		// A key's: its scopes are its set's, as the server renders it.
-		b = append(b, s.scopesOf(p.Set).json...)
+	if scopes != nil {
+		b = append(b, scopes.json...)
 	} else {
 		b = appendScopes(b, p.Scopes, true)
 	}
 	b = append(b, `,"exp":`...)
 	b = appendJSONTime(b, p.ExpiresAt)
-	b = append(b, '}')
-	writeJSON(w, http.StatusOK, b)
-	*bp = b
-	putBuffer(bp)
-	return nil
+	return append(b, '}')
 }

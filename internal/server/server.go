@@ -163,6 +163,7 @@ type server struct {
 	ipTexts    *ipTexts
 	scopeTexts *scopeRenderings
 	identities *identityMemo
+	meBodies   *meMemo
 	processIDs *texts // the verify API's process IDs
 }
 
@@ -206,7 +207,7 @@ func NewHandler(cfg Config) http.Handler {
 		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(maxAddressLockout),
 		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait),
-		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, processIDs: &texts{}}
+		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, meBodies: &meMemo{}, processIDs: &texts{}}
 	if cfg.LogOutput != nil && cfg.Logger.Handler() == cfg.LogOutput.Handler() {
 		s.logOutput = cfg.LogOutput
 	}
