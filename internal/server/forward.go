@@ -87,13 +87,13 @@ func (s *server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 	k := v.Key
 	id := s.identityOf(&k)
 	h := w.Header()
-	h[api.HeaderKeyID] = id.values[0:1:1]
-	h[api.HeaderKeyUser] = id.values[1:2:2]
-	h[api.HeaderOrgID] = id.values[2:3:3]
+	h[api.HeaderKeyID] = id[0:1:1]
+	h[api.HeaderKeyUser] = id[1:2:2]
+	h[api.HeaderOrgID] = id[2:3:3]
 	if k.ProcessID != "" {
-		h[api.HeaderProcessID] = id.values[3:4:4]
+		h[api.HeaderProcessID] = id[3:4:4]
 	}
-	h[api.HeaderScopes] = id.values[4:5:5]
+	h[api.HeaderScopes] = id[4:5:5]
 	h["Cache-Control"] = headerNoStore
 	w.WriteHeader(http.StatusOK)
 	return nil

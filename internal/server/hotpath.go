@@ -295,61 +295,61 @@ func unsafeString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// identityHeaders are the values of forward-auth's identity headers for
-// one key: key ID, user, organization, process and scopes. The slices of
-// them that a response holds have their capacity at their length, so that
-// an Add elsewhere copies rather than writes into them.
-type identityHeaders struct {
-	id, user, orgID, processID string
-	set                        keywarden.ScopeSet
-	values                     [5]string
+// keyFields are the fields of a valid key that the hot paths' answers
+// show. A rendering remembered for a key (keyMemo) answers only for the
+// same fields, so a key renamed, narrowed, extended or moved gets its new
+// answer at once. A key's ID is public: nothing secret is compared here.
+type keyFields struct {
+	id, user, orgID, processID, name string
+	set                              keywarden.ScopeSet
+	exp                              time.Time
 }
 
-// meBody is GET /api/v1/me's answer for one key, its newline included,
-// with the principal's fields it renders.
-type meBody struct {
-	keyID, user, name, orgID, processID string
-	set                                 keywarden.ScopeSet
-	exp                                 time.Time
-	line                                []byte // shared, never modified
+func fieldsOf(k *keywarden.KeyIdentity) keyFields {
+	return keyFields{id: k.ID, user: k.User, orgID: k.OrgID, processID: k.ProcessID, name: k.Name, set: k.Scopes, exp: k.ExpiresAt}
 }
 
-// meMemo remembers the answer to GET /api/v1/me per key: a key in use
-// asks the same question again and again, and its answer (five escaped
-// strings, the scopes, a timestamp) cost a third of the handler. A slot
-// answers only for a principal whose every rendered field is the same, so
-// a key renamed, narrowed or extended gets its new answer at once.
-type meMemo struct {
-	slots [memoSlots]atomic.Pointer[meBody]
+// keyMemo remembers one rendering per key: a key in use is answered the
+// same again and again.
+type keyMemo[T any] struct {
+	slots [memoSlots]atomic.Pointer[keyRendering[T]]
 }
 
-// of returns the answer for p, a key's principal (principalForKey).
-func (m *meMemo) of(s *server, p *keywarden.Principal) []byte {
-	slot := &m.slots[memoSlot(p.KeyID)]
-	if e := slot.Load(); e != nil && e.keyID == p.KeyID && e.user == p.KeyUser && e.name == p.Actor.Name &&
-		e.orgID == p.OrgID && e.processID == p.ProcessID && e.set == p.Set && e.exp.Equal(p.ExpiresAt) {
-		return e.line
+type keyRendering[T any] struct {
+	key   keyFields
+	value T // shared, never modified
+}
+
+// of returns the rendering for k, made by render on a miss.
+func (m *keyMemo[T]) of(k keyFields, render func() T) *T {
+	slot := &m.slots[memoSlot(k.id)]
+	if e := slot.Load(); e != nil && e.key == k {
+		return &e.value
 	}
-	e := &meBody{keyID: p.KeyID, user: p.KeyUser, name: p.Actor.Name, orgID: p.OrgID, processID: p.ProcessID,
-		set: p.Set, exp: p.ExpiresAt}
-	e.line = append(appendMe(nil, p, s.scopesOf(p.Set)), '\n')
+	e := &keyRendering[T]{key: k, value: render()}
 	slot.Store(e)
-	return e.line
+	return &e.value
 }
 
-type identityMemo struct {
-	slots [memoSlots]atomic.Pointer[identityHeaders]
+// identityOf returns the values of forward-auth's identity headers for k:
+// key ID, user, organization, process and scopes. The slices of them that
+// a response holds have their capacity at their length, so that an Add
+// elsewhere copies rather than writes into them.
+func (s *server) identityOf(k *keywarden.KeyIdentity) *[5]string {
+	return s.identities.of(fieldsOf(k), func() [5]string {
+		return [5]string{k.ID, k.User, k.OrgID, k.ProcessID, s.scopesOf(k.Scopes).spaced}
+	})
 }
 
-// identityOf returns the identity header values of k, remembered per key
-// (a key's ID is public; nothing secret is compared here).
-func (s *server) identityOf(k *keywarden.KeyIdentity) *identityHeaders {
-	slot := &s.identities.slots[memoSlot(k.ID)]
-	if e := slot.Load(); e != nil && e.id == k.ID && e.user == k.User && e.orgID == k.OrgID && e.processID == k.ProcessID && e.set == k.Scopes {
-		return e
-	}
-	e := &identityHeaders{id: k.ID, user: k.User, orgID: k.OrgID, processID: k.ProcessID, set: k.Scopes}
-	e.values = [5]string{k.ID, k.User, k.OrgID, k.ProcessID, s.scopesOf(k.Scopes).spaced}
-	slot.Store(e)
-	return e
+// meOf returns GET /api/v1/me's answer for p, a key's principal
+// (principalForKey), its newline included.
+func (s *server) meOf(p *keywarden.Principal) []byte {
+	k := keyFields{id: p.KeyID, user: p.KeyUser, orgID: p.OrgID, processID: p.ProcessID, name: p.Actor.Name, set: p.Set, exp: p.ExpiresAt}
+	return *s.meAnswers.of(k, func() []byte { return append(appendMe(nil, p, s.scopesOf(p.Set)), '\n') })
+}
+
+// verifiedOf returns the verify API's answer for a valid key k, its
+// newline included.
+func (s *server) verifiedOf(k *keywarden.KeyIdentity) []byte {
+	return *s.verifyAnswers.of(fieldsOf(k), func() []byte { return append(s.appendVerified(nil, k), '\n') })
 }

@@ -24,7 +24,8 @@ import (
 
 func newRenderingServer() *server {
 	return &server{Config: Config{Catalogue: keywarden.MustDefaultCatalogue(), Now: time.Now, Logger: slog.New(slog.DiscardHandler)},
-		ipTexts: &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, meBodies: &meMemo{}, processIDs: &texts{}}
+		ipTexts: &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &keyMemo[[5]string]{}, meAnswers: &keyMemo[[]byte]{}, verifyAnswers: &keyMemo[[]byte]{},
+		processIDs: &texts{}}
 }
 
 // awkward are strings that encoding/json does not copy as they are.
@@ -82,9 +83,9 @@ func TestPrincipalForKey(t *testing.T) {
 				t.Errorf("principalForKey(%+v)\n = %+v\nwant %+v", k, got, want)
 			}
 		}
-		id := s.identityOf(&k)
-		if want := [5]string{k.ID, k.User, k.OrgID, k.ProcessID, joinScopes(c.ScopesOf(k.Scopes), " ")}; id.values != want {
-			t.Errorf("identityOf(%+v) = %q, want %q", k, id.values, want)
+		id := *s.identityOf(&k)
+		if want := [5]string{k.ID, k.User, k.OrgID, k.ProcessID, joinScopes(c.ScopesOf(k.Scopes), " ")}; id != want {
+			t.Errorf("identityOf(%+v) = %q, want %q", k, id, want)
 		}
 	}
 }
@@ -118,7 +119,7 @@ func TestMemosAnswerTheirOwnKey(t *testing.T) {
 				t.Fatalf("scopesOf(%v) = %q, want %q", sets[i], got, want)
 			}
 			k := keywarden.KeyIdentity{ID: fmt.Sprintf("key-%d", i), User: "kwo_user", OrgID: "org"}
-			if got := s.identityOf(&k).values[0]; got != k.ID {
+			if got := s.identityOf(&k)[0]; got != k.ID {
 				t.Fatalf("identityOf(%s) = %s", k.ID, got)
 			}
 		}
@@ -164,11 +165,35 @@ func TestMeIsEncoded(t *testing.T) {
 	}
 }
 
-// TestMeMemoAnswersTheKeyAsItIsNow: GET /api/v1/me's memo answers a key
-// as it is at the request, not as it was when it was remembered: each
-// field the answer shows, changed on its own under the same key ID, gets a
-// fresh answer; and more keys than the memo has slots each get their own.
-func TestMeMemoAnswersTheKeyAsItIsNow(t *testing.T) {
+// TestVerifiedIsEncoded: the verify API's answer for a valid key, from
+// its memo, is what encoding/json writes for api.VerifyResponse.
+func TestVerifiedIsEncoded(t *testing.T) {
+	s := newRenderingServer()
+	c := s.Catalogue
+	for _, text := range awkward {
+		for _, k := range []keywarden.KeyIdentity{
+			{ID: text, User: "kwo_" + text, OrgID: "org" + text, Name: "name", Scopes: allScopes(c), ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+			{ID: "id", User: "kwp_user", OrgID: "org", ProcessID: "proc" + text, ExpiresAt: time.Date(2027, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
+		} {
+			scopes := append([]keywarden.Scope{}, c.ScopesOf(k.Scopes)...) // [] for none, as the API says
+			want, _ := json.Marshal(api.VerifyResponse{Valid: true, Code: keywarden.VerifyValid, Key: &api.VerifiedKey{
+				ID: k.ID, User: k.User, OrgID: k.OrgID, ProcessID: k.ProcessID, Scopes: scopes, Exp: timestamp(k.ExpiresAt)}})
+			for range 2 { // rendered, then remembered
+				if got := s.verifiedOf(&k); string(got) != string(want)+"\n" {
+					t.Errorf("%+v:\n got %s\nwant %s", k, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestKeyMemosAnswerTheKeyAsItIsNow: the answers remembered per key (GET
+// /api/v1/me's, the verify API's, forward-auth's identity headers) answer
+// a key as it is at the request, not as it was when it was remembered:
+// each field an answer shows, changed on its own under the same key ID,
+// gets a fresh answer; and more keys than a memo has slots each get their
+// own.
+func TestKeyMemosAnswerTheKeyAsItIsNow(t *testing.T) {
 	s := newRenderingServer()
 	c := s.Catalogue
 	exp := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -198,8 +223,14 @@ func TestMeMemoAnswersTheKeyAsItIsNow(t *testing.T) {
 	for range 2 {
 		for _, k := range keys {
 			p := s.principalForKey(k)
-			if got, want := string(s.meBodies.of(s, &p)), fresh(k); got != want {
+			if got, want := string(s.meOf(&p)), fresh(k); got != want {
 				t.Fatalf("%+v: answered %s\nwant %s", k, got, want)
+			}
+			if got, want := string(s.verifiedOf(&k)), string(s.appendVerified(nil, &k))+"\n"; got != want {
+				t.Fatalf("%+v: verified %s\nwant %s", k, got, want)
+			}
+			if got, want := *s.identityOf(&k), [5]string{k.ID, k.User, k.OrgID, k.ProcessID, joinScopes(c.ScopesOf(k.Scopes), " ")}; got != want {
+				t.Fatalf("%+v: identity %q, want %q", k, got, want)
 			}
 		}
 	}

@@ -43,7 +43,7 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	}
 	if p == &info.keyPrincipal && p.Scopes != nil {
 		// A key's answer depends on nothing but the key: remembered.
-		writeJSONLine(w, http.StatusOK, s.meBodies.of(s, p))
+		writeJSONLine(w, http.StatusOK, s.meOf(p))
 		return nil
 	}
 	bp := buffers.Get().(*[]byte)

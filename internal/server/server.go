@@ -162,9 +162,11 @@ type server struct {
 	// Renderings remembered for the request path (hotpath.go).
 	ipTexts    *ipTexts
 	scopeTexts *scopeRenderings
-	identities *identityMemo
-	meBodies   *meMemo
-	processIDs *texts // the verify API's process IDs
+	// What the hot paths answer about a valid key, per key.
+	identities    *keyMemo[[5]string]
+	meAnswers     *keyMemo[[]byte]
+	verifyAnswers *keyMemo[[]byte]
+	processIDs    *texts // the verify API's process IDs
 }
 
 // NewHandler returns the HTTP handler serving the API and health endpoints.
@@ -207,7 +209,8 @@ func NewHandler(cfg Config) http.Handler {
 		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(maxAddressLockout),
 		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait),
-		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &identityMemo{}, meBodies: &meMemo{}, processIDs: &texts{}}
+		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &keyMemo[[5]string]{}, meAnswers: &keyMemo[[]byte]{}, verifyAnswers: &keyMemo[[]byte]{},
+		processIDs: &texts{}}
 	if cfg.LogOutput != nil && cfg.Logger.Handler() == cfg.LogOutput.Handler() {
 		s.logOutput = cfg.LogOutput
 	}

@@ -46,37 +46,42 @@ func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The request carried a secret; no cache may keep the exchange.
 	w.Header()["Cache-Control"] = headerNoStore
+	if v.Code == keywarden.VerifyValid {
+		// A key's answer depends on nothing but the key: remembered.
+		writeJSONLine(w, http.StatusOK, s.verifiedOf(&v.Key))
+		return nil
+	}
 	// api.VerifyResponse, as encode would write it.
 	bp := buffers.Get().(*[]byte)
-	b := append((*bp)[:0], `{"valid":`...)
-	if v.Code == keywarden.VerifyValid {
-		k := v.Key
-		b = append(b, `true,"code":`...)
-		b = appendJSONString(b, string(v.Code))
-		b = append(b, `,"key":{"id":`...)
-		b = appendJSONString(b, k.ID)
-		b = append(b, `,"user":`...)
-		b = appendJSONString(b, k.User)
-		b = append(b, `,"orgId":`...)
-		b = appendJSONString(b, k.OrgID)
-		if k.ProcessID != "" {
-			b = append(b, `,"processId":`...)
-			b = appendJSONString(b, k.ProcessID)
-		}
-		b = append(b, `,"scopes":`...)
-		b = append(b, s.scopesOf(k.Scopes).json...)
-		b = append(b, `,"exp":`...)
-		b = appendJSONTime(b, k.ExpiresAt)
-		b = append(b, "}}"...)
-	} else {
-		b = append(b, `false,"code":`...)
-		b = appendJSONString(b, string(v.Code))
-		b = append(b, '}')
-	}
+	b := append((*bp)[:0], `{"valid":false,"code":`...)
+	b = appendJSONString(b, string(v.Code))
+	b = append(b, '}')
 	writeJSON(w, http.StatusOK, b)
 	*bp = b
 	putBuffer(bp)
 	return nil
+}
+
+// appendVerified appends the verify API's answer for a valid key k,
+// api.VerifyResponse as encode would write it, without its newline.
+func (s *server) appendVerified(b []byte, k *keywarden.KeyIdentity) []byte {
+	b = append(b, `{"valid":true,"code":`...)
+	b = appendJSONString(b, string(keywarden.VerifyValid))
+	b = append(b, `,"key":{"id":`...)
+	b = appendJSONString(b, k.ID)
+	b = append(b, `,"user":`...)
+	b = appendJSONString(b, k.User)
+	b = append(b, `,"orgId":`...)
+	b = appendJSONString(b, k.OrgID)
+	if k.ProcessID != "" {
+		b = append(b, `,"processId":`...)
+		b = appendJSONString(b, k.ProcessID)
+	}
+	b = append(b, `,"scopes":`...)
+	b = append(b, s.scopesOf(k.Scopes).json...)
+	b = append(b, `,"exp":`...)
+	b = appendJSONTime(b, k.ExpiresAt)
+	return append(b, "}}"...)
 }
 
 // verifyRequirement validates a verify request, every field at once: a
