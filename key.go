@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -50,9 +51,18 @@ func HashSecret(secret string) SecretHash {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(secret), len(secret)))
 }
 
-// Equal compares two hashes in constant time.
+// Equal compares two hashes in constant time: every byte of both is read
+// and folded in, with no branch on what they hold, as
+// subtle.ConstantTimeCompare does. It folds eight bytes at a time where
+// that folds one, for a fixed size: 2.4 ns a compare instead of 14, and a
+// verification makes two (docs/performance.md). TestSecretHashEqual holds
+// it to subtle.ConstantTimeCompare's answers.
 func (h SecretHash) Equal(other SecretHash) bool {
-	return subtle.ConstantTimeCompare(h[:], other[:]) == 1
+	var d uint64
+	for i := 0; i < len(h); i += 8 {
+		d |= binary.LittleEndian.Uint64(h[i:]) ^ binary.LittleEndian.Uint64(other[i:])
+	}
+	return (d|-d)>>63 == 0 // the top bit of d|-d is set exactly when d != 0
 }
 
 // KeyMaterial is a freshly generated or parsed key. Its String and LogValue

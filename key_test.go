@@ -2,7 +2,9 @@ package keywarden_test
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -705,6 +707,33 @@ func TestHashSecret(t *testing.T) {
 			t.Error("Equal = true for hashes differing in the last bit")
 		}
 	})
+}
+
+// TestSecretHashEqual holds SecretHash.Equal, which folds eight bytes at a
+// time, to subtle.ConstantTimeCompare's answers: for random pairs, for a
+// hash and itself, and for a hash and each hash one bit away from it.
+func TestSecretHashEqual(t *testing.T) {
+	equal := func(a, b keywarden.SecretHash) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+	for range 1000 {
+		var a, b keywarden.SecretHash
+		crand.Read(a[:])
+		crand.Read(b[:])
+		if a.Equal(b) != equal(a, b) || !a.Equal(a) {
+			t.Fatalf("Equal(%x, %x) = %v, subtle says %v", a, b, a.Equal(b), equal(a, b))
+		}
+	}
+	var a keywarden.SecretHash
+	crand.Read(a[:])
+	for bit := range len(a) * 8 {
+		b := a
+		b[bit/8] ^= 1 << (bit % 8)
+		if a.Equal(b) || b.Equal(a) {
+			t.Fatalf("Equal = true for hashes differing in bit %d", bit)
+		}
+	}
+	if !(keywarden.SecretHash{}).Equal(keywarden.SecretHash{}) {
+		t.Error("Equal = false for two zero hashes")
+	}
 }
 
 func TestKeyMaterialJSONHidesSecret(t *testing.T) {

@@ -370,19 +370,11 @@ func (s *server) authorize(rt route) http.Handler {
 		if rt.access.orgLevel && p.Level() != keywarden.LevelOrganization {
 			return keywarden.Errorf(keywarden.EFORBIDDEN, "This endpoint is not available to process keys.")
 		}
-		if pid := r.PathValue("processId"); pid != "" && !p.CanReachProcess(pid) {
+		pid := r.PathValue("processId")
+		if pid != "" && !p.CanReachProcess(pid) {
 			return errProcessNotFound
 		}
-		// A route naming a process needs the scope on that process; any
-		// other route needs it at the principal's own level, or, for a
-		// list that the handler narrows to what the caller may see (GET
-		// /processes), on anything it reaches.
-		pid := r.PathValue("processId")
-		held := p.HasScopeBit(pid, rt.access.scopeIndex, rt.access.scope)
-		if pid == "" && !rt.access.orgLevel {
-			held = p.HoldsAnywhere(rt.access.scope)
-		}
-		if rt.access.scope != "" && !held {
+		if rt.access.scope != "" && !holdsRouteScope(p, pid, rt.access) {
 			return keywarden.Errorf(keywarden.EFORBIDDEN, "This endpoint requires the scope %s.", rt.access.scope)
 		}
 		if rt.access.principalInInfo {
@@ -393,6 +385,17 @@ func (s *server) authorize(rt route) http.Handler {
 		}
 		return rt.handle(w, r.WithContext(keywarden.NewContextWithPrincipal(r.Context(), p)))
 	})
+}
+
+// holdsRouteScope reports whether p holds the scope a route declares. A
+// route naming a process needs it on that process; any other route needs
+// it at the principal's own level, or, for a list that the handler narrows
+// to what the caller may see (GET /processes), on anything it reaches.
+func holdsRouteScope(p *keywarden.Principal, pid string, a access) bool {
+	if pid == "" && !a.orgLevel {
+		return p.HoldsAnywhere(a.scope)
+	}
+	return p.HasScopeBit(pid, a.scopeIndex, a.scope)
 }
 
 func levelFor(status int) slog.Level {
