@@ -25,7 +25,7 @@
 # service costs in req/s when the machine is saturated; (f1) against (e1)
 # is the latency it adds to one request.
 #
-# Each Keywarden case runs in rounds (-r, 3), each a run of the bare server
+# Each Keywarden case runs in rounds (-r, 5), each a run of the bare server
 # and then one of the case, and its req/s and p99 ratios are the medians of
 # the rounds' ratios: on these shared machines the speed drifts by tens of
 # percent over minutes and stalls for a second now and then, so a ratio to
@@ -76,7 +76,7 @@
 #                                              (env LOADTEST_EXTRA_DURATION, default 6s)
 #   -r  rounds of each Keywarden case, each a bare run and a run of the
 #       case, a -d (or -e) divided by the rounds long
-#                                              (env LOADTEST_ROUNDS, default 3)
+#                                              (env LOADTEST_ROUNDS, default 5)
 #   -u  PostgreSQL server to create the test database on, as a URL of an
 #       existing database there (env LOADTEST_PG_URL, default
 #       postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
@@ -94,7 +94,7 @@ keys=${LOADTEST_KEYS:-100000}
 unknown=${LOADTEST_UNKNOWN:-900000}
 duration=${LOADTEST_DURATION:-10s}
 xduration=${LOADTEST_EXTRA_DURATION:-6s}
-rounds=${LOADTEST_ROUNDS:-3}
+rounds=${LOADTEST_ROUNDS:-5}
 pg_url=${LOADTEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 do_pg=${LOADTEST_PG:-1}
 do_scale=${LOADTEST_SCALE:-1}
@@ -375,8 +375,9 @@ stop_mirror() {
 # rounds' requests added up and the medians of their req/s, p50 and p99,
 # which field reads; NAME.cpu adds up the rounds' CPU. NAME.ratio holds the
 # medians over the rounds of req/s ÷ the bare run's and p99 ÷ the bare
-# run's; NAME.mirror.ratio those of the mirror ÷ the bare run and of the
-# case ÷ the mirror.
+# run's, then the lowest and the highest of the rounds' req/s ratios;
+# NAME.mirror.ratio those of the mirror ÷ the bare run and of the case ÷
+# the mirror.
 merge_rounds() {
 	local name=$1 part i parts=("$1" "$1.base")
 	[[ -f $tmp/$name.mirror.1.txt ]] && parts+=("$name.mirror")
@@ -391,7 +392,8 @@ merge_rounds() {
 		read -r c_rps _ c_p99 _ < <(field "$name.$i")
 		read -r b_rps _ b_p99 _ < <(field "$name.base.$i")
 		echo "$c_rps $b_rps $c_p99 $b_p99"
-	done | awk "$median"'{ r[NR] = $1 / $2; p[NR] = $3 / $4 } END { printf "%.4f %.4f\n", med(r, NR), med(p, NR) }' >"$tmp/$name.ratio"
+	done | awk "$median"'{ r[NR] = $1 / $2; p[NR] = $3 / $4; lo = NR == 1 || r[NR] < lo ? r[NR] : lo; hi = r[NR] > hi ? r[NR] : hi }
+		END { printf "%.4f %.4f %.4f %.4f\n", med(r, NR), med(p, NR), lo, hi }' >"$tmp/$name.ratio"
 	[[ -f $tmp/$name.mirror.1.txt ]] || return 0
 	for ((i = 1; i <= rounds; i++)); do
 		read -r c_rps _ < <(field "$name.$i")
@@ -782,7 +784,7 @@ row() {
 	read -r rps p50 p99 n < <(field "$name")
 	read -r srv wrkcpu <"$tmp/$name.cpu"
 	local rr pr mr="-" cm="-"
-	read -r rr pr < <(ratios "$name")
+	read -r rr pr _ < <(ratios "$name")
 	if [[ -f "$tmp/$name.mirror.ratio" ]]; then
 		read -r mr cm <"$tmp/$name.mirror.ratio"
 	fi
@@ -797,8 +799,10 @@ row() {
 	}'
 }
 # ratios NAME: req/s ÷ bare and p99 ÷ bare of the run NAME: the medians
-# over its rounds, each against the bare run just before it (NAME.ratio),
-# or against (a) for a run of one piece (the nginx rows).
+# over its rounds, each against the bare run just before it, and the
+# lowest and highest round's req/s ÷ bare (NAME.ratio); or against (a)
+# for a run of one piece (the nginx rows), which is its own lowest and
+# highest.
 ratios() {
 	if [[ -f "$tmp/$1.ratio" ]]; then
 		cat "$tmp/$1.ratio"
@@ -806,7 +810,7 @@ ratios() {
 	fi
 	local rps p99
 	read -r rps _ p99 _ < <(field "$1")
-	awk -v r="$rps" -v p="$p99" -v a="$a_rps" -v ap="$a_p99" 'BEGIN { printf "%.4f %.4f\n", r / a, p / ap }'
+	awk -v r="$rps" -v p="$p99" -v a="$a_rps" -v ap="$a_p99" 'BEGIN { printf "%.4f %.4f %.4f %.4f\n", r / a, p / ap, r / a, r / a }'
 }
 echo "(req/s and p99 of a Keywarden case: medians of its $rounds rounds; req/s÷a, p99÷a: the medians of each round against the bare run"
 echo " just before it. (a) and the nginx rows: one run each, against (a). mirror÷a: the req/s of the case's mirror, a bare server"
@@ -850,8 +854,8 @@ if ((do_scale)); then
 	lo=${scale_sizes[0]} hi=${scale_sizes[1]}
 	echo "(1M / 1k divides the two sizes' ratios to their bare runs: the raw req/s of runs minutes apart drift with the machine)"
 	for c in b c1 c2 d2; do
-		read -r lo_r lo_p < <(ratios "s${lo}_$c")
-		read -r hi_r hi_p < <(ratios "s${hi}_$c")
+		read -r lo_r lo_p _ < <(ratios "s${lo}_$c")
+		read -r hi_r hi_p _ < <(ratios "s${hi}_$c")
 		awk -v c="$c" -v lr="$lo_r" -v hr="$hi_r" -v lp="$lo_p" -v hp="$hi_p" 'BEGIN {
 			printf "(%s) 1M / 1k: req/s %.3f (1k %.2f x (a), 1M %.2f x (a)); p99 %.3f (1k %.2f x (a), 1M %.2f x (a))\n",
 				c, hr / lr, lr, hr, hp / lp, lp, hp
@@ -912,12 +916,12 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 {
 	# Lines of: kind label value...; read by the awk below.
 	for c in b c1 c2 d2; do
-		read -r rr pr < <(ratios "$c")
-		echo "rps ($c) $rr"
+		read -r rr pr lo hi < <(ratios "$c")
+		echo "rps ($c) $rr $lo $hi"
 		echo "p99 ($c) $pr"
 	done
-	read -r rr _ < <(ratios d1)
-	echo "rps80 (d1) $rr"
+	read -r rr _ lo hi < <(ratios d1)
+	echo "rps80 (d1) $rr $lo $hi"
 	for name in d1 d2; do
 		read -r _ after _ <"$tmp/$name.queries"
 		echo "lookups ($name) $after"
@@ -930,13 +934,13 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 	if ((do_scale)); then
 		for n in "${scale_sizes[@]}"; do
 			for c in b c1 c2 d2; do
-				read -r rr _ < <(ratios "s${n}_$c")
-				echo "rps ($c,$n) $rr"
+				read -r rr _ lo hi < <(ratios "s${n}_$c")
+				echo "rps ($c,$n) $rr $lo $hi"
 			done
 		done
 		for c in b c1 c2 d2; do
-			read -r lo_r lo_p < <(ratios "s${scale_sizes[0]}_$c")
-			read -r hi_r hi_p < <(ratios "s${scale_sizes[1]}_$c")
+			read -r lo_r lo_p _ < <(ratios "s${scale_sizes[0]}_$c")
+			read -r hi_r hi_p _ < <(ratios "s${scale_sizes[1]}_$c")
 			echo "flat ($c) $hi_r $lo_r"
 			echo "flat99 ($c) $hi_p $lo_p"
 		done
@@ -944,8 +948,8 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 	if [[ -z $pg_skip ]]; then
 		for node in a b; do
 			for c in b c2 d2; do
-				read -r rr pr < <(ratios "pg${node}_$c")
-				echo "rps ($c,pg-${node^^}) $rr"
+				read -r rr pr lo hi < <(ratios "pg${node}_$c")
+				echo "rps ($c,pg-${node^^}) $rr $lo $hi"
 				echo "p99 ($c,pg-${node^^}) $pr"
 			done
 		done
@@ -956,8 +960,8 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 		done
 	fi
 } | awk '
-	$1 == "rps" { t($2 " req/s >= 0.85 x (a)", $3, $3 >= 0.85) }
-	$1 == "rps80" { t($2 " req/s >= 0.80 x (a)", $3, $3 >= 0.80) }
+	$1 == "rps" { t($2 " req/s >= 0.85 x (a)", $3, $3 >= 0.85, spread()) }
+	$1 == "rps80" { t($2 " req/s >= 0.80 x (a)", $3, $3 >= 0.80, spread()) }
 	$1 == "p99" { t($2 " p99 <= 1.5 x (a)", $3, $3 <= 1.5) }
 	$1 == "lookups" { t($2 " < 0.01 lookups/request after 1 s", $3, $3 < 0.01) }
 	$1 == "queries" { t($2 " < 0.01 store queries/request after 1 s", $3, $3 < 0.01) }
@@ -967,6 +971,9 @@ echo "Targets (docs/performance.md; issue 14: >= 0.85 x (a), p99 <= 1.5 x (a), <
 		what = $2 == "probe_quiet" ? "probe on its own" : "probe during (d2)"
 		t(what ": 0 of " $4 " refused on first use", $3, $3 == 0 && $4 > 0)
 	}
-	function t(what, v, ok) { printf "  %-52s %8.4f  %s\n", what, v, ok ? "met" : "MISSED" }'
+	# The rounds of a req/s target, lowest to highest: how far one run
+	# can be trusted.
+	function spread() { return NF >= 5 && $4 != $5 ? sprintf("  (rounds %.2f-%.2f)", $4, $5) : "" }
+	function t(what, v, ok, note) { printf "  %-52s %8.4f  %s%s\n", what, v, ok ? "met" : "MISSED", note }'
 echo
 echo "Run time: $((run_end - run_start)) s (build and seeding included)."
