@@ -16,6 +16,10 @@
 #   (c1) POST /api/v1/keys/verify, a valid process key with its scope and process
 #   (c2) /api/v1/auth/forward as nginx calls it, the same key and requirement
 #   (d1) GET /api/v1/me with unknown keys taken round-robin from a pool of 1000
+#   (v1) (d1)'s floor: its requests to a bare server with Keywarden's key
+#        check that answers each refused key with the node's own 401
+#        problem document (cmd/loadtest-bare -verify -refusal) and does
+#        nothing else: the floods' practical limit
 #   (d2) GET /api/v1/me with a different unknown key on every request
 #   (e)  nginx -> the bare server, no authentication    (skipped without nginx)
 #   (f)  nginx -> forward-auth -> the bare server       (skipped without nginx)
@@ -84,10 +88,10 @@
 #   -L  skip the scale part (1k / 1M keys)     (env LOADTEST_SCALE=0)
 # Needs go, wrk (apt-get install wrk) and curl, nginx for (e) and (f), and
 # psql for the PostgreSQL part (skipped, and said so, without it).
-# The default run takes about nine minutes on 2 cores, the baselines and
-# mirrors included: four and a half for the first part, two and a half
+# The default run takes about nine and a half minutes on 2 cores, the
+# baselines and mirrors included: five for the first part, two and a half
 # for the scale part (seeding the million keys alone takes 20-30 s), one
-# and a half for PostgreSQL; with -G -L, about four and a half.
+# and a half for PostgreSQL; with -G -L, about five.
 set -euo pipefail
 
 keys=${LOADTEST_KEYS:-100000}
@@ -483,6 +487,32 @@ case_v() {
 	ok200 "$1" # every request's key checked and accepted
 }
 
+# case_v1 NAME: (d1)'s requests to its floor, a bare server with the
+# node's answers to a valid key and to a refused one and Keywarden's key
+# check, with (d1)'s mirror (the refusal, answered to every request) in
+# each round: ÷mirror is then what checking each key costs a flood.
+case_v1() {
+	local addr=127.0.0.1:$(freeport) floor_pid
+	curl -sS -i -H "Authorization: $valid_auth" "$kw/api/v1/me" >"$tmp/$1.valid.answer"
+	start_mirror "$1" -H "Authorization: $(sed -n 1p "$unknown_file")" "$kw/api/v1/me"
+	"$tmp/bare" -addr "$addr" -answer "$tmp/$1.valid.answer" -verify "$data" -refusal "$tmp/$1.answer" 2>"$tmp/$1.floor.log" &
+	floor_pid=$!
+	pids+=("$floor_pid")
+	waitfor "http://$addr/" "$floor_pid" any
+	warm "$1" -s "$tmp/pool.lua" "http://$addr/api/v1/me" "$unknown_file" 1 "$pool"
+	kw=http://$addr measure "$1" "$floor_pid" -s "$tmp/pool.lua" "http://$addr/api/v1/me" "$unknown_file" 1 "$pool"
+	stop_mirror
+	stop_kw "$floor_pid"
+	local i n
+	for ((i = 1; i <= rounds; i++)); do
+		n=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$tmp/$1.$i.txt")
+		grep -q "Non-2xx or 3xx responses: $n\$" "$tmp/$1.$i.txt" || {
+			echo "loadtest: ($1) the floor did not refuse every unknown key" >&2
+			exit 1
+		}
+	done
+}
+
 # case_c1 NAME LUA: POST /api/v1/keys/verify, the process key.
 case_c1() {
 	curl -sf -H 'Content-Type: application/json' -d "$verify_body" "$kw/api/v1/keys/verify" | grep -q '"code":"VALID"' || {
@@ -595,6 +625,9 @@ case_c2 c2
 
 echo "== (d1) GET /api/v1/me, unknown keys round-robin from a pool of $pool"
 flood d1 1 "$pool" 1 "$pool"
+
+echo "== (v1) (d1)'s floor: its mirror with Keywarden's key check, nothing else"
+case_v1 v1
 
 echo "== (d2) GET /api/v1/me, a different unknown key on every request"
 case_d2 d2
@@ -823,6 +856,7 @@ row "(b2) ... allowlist and rate limit" b2
 row "(c1) POST /api/v1/keys/verify, valid key" c1
 row "(c2) /api/v1/auth/forward, valid key" c2
 row "(d1) /api/v1/me, unknown keys, pool $pool" d1
+row "(v1) (d1)'s floor: key check, bare handler" v1
 row "(d2) /api/v1/me, every key different" d2
 if [[ -n $gateway ]]; then
 	row "(e) nginx -> bare" e

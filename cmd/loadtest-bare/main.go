@@ -23,6 +23,12 @@
 // no metrics, no throttle, no usage, no routing), can reach on the machine:
 // the "practical limit" of issue 14; the case against its floor is what
 // the rest of Keywarden's request path costs.
+//
+// With -refusal FILE as well, a key that does not verify gets the response
+// in FILE instead of a bare 401: Keywarden's own refusal, its 401 problem
+// document, recorded like -answer's. That is the floor of a flood of
+// unknown keys: a server that checks each key, refuses it as the API's
+// contract says, and does nothing else.
 package main
 
 import (
@@ -48,19 +54,16 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
 	answerFile := flag.String("answer", "", "answer every request with the HTTP response in this file (as curl -si prints it)")
 	verifyDir := flag.String("verify", "", "with -answer: answer only a request whose key Keywarden's key check accepts, against the keys of the SQLite data directory `DIR`, and a bare 401 to any other")
+	refusalFile := flag.String("refusal", "", "with -verify: answer a request whose key is refused with the HTTP response in this file instead of a bare 401")
 	flag.Parse()
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
 	}))
 	if *answerFile != "" {
-		raw, err := os.ReadFile(*answerFile)
+		a, err := readAnswer(*answerFile)
 		if err != nil {
 			log.Fatal(err)
-		}
-		a, err := parseAnswer(raw)
-		if err != nil {
-			log.Fatalf("%s: %v", *answerFile, err)
 		}
 		handler = a
 		if *verifyDir != "" {
@@ -68,10 +71,19 @@ func main() {
 			if err != nil {
 				log.Fatalf("-verify %s: %v", *verifyDir, err)
 			}
-			handler = &keyCheck{v: v, next: a}
+			check := &keyCheck{v: v, next: a}
+			if *refusalFile != "" {
+				if check.refused, err = readAnswer(*refusalFile); err != nil {
+					log.Fatal(err)
+				}
+			}
+			handler = check
 		}
 	} else if *verifyDir != "" {
 		log.Fatal("-verify needs -answer")
+	}
+	if *refusalFile != "" && *verifyDir == "" {
+		log.Fatal("-refusal needs -verify")
 	}
 	srv := &http.Server{
 		Addr:    *addr,
@@ -108,10 +120,12 @@ func verifier(ctx context.Context, dir string) (*keywarden.Verifier, error) {
 }
 
 // keyCheck answers next's answer to a request whose Authorization header
-// holds a valid key (any scope, any process), and a bare 401 otherwise.
+// holds a valid key (any scope, any process), and refused's (a bare 401
+// when nil) otherwise.
 type keyCheck struct {
-	v    *keywarden.Verifier
-	next http.Handler
+	v       *keywarden.Verifier
+	next    http.Handler
+	refused http.Handler
 }
 
 func (k *keyCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +137,8 @@ func (k *keyCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
+	case !res.Authenticated() && k.refused != nil:
+		k.refused.ServeHTTP(w, r)
 	case !res.Authenticated():
 		w.WriteHeader(http.StatusUnauthorized)
 	default:
@@ -140,6 +156,19 @@ type answer struct {
 type field struct {
 	key    string // canonical
 	values []string
+}
+
+// readAnswer reads the response in file (parseAnswer).
+func readAnswer(file string) (*answer, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	a, err := parseAnswer(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return a, nil
 }
 
 // parseAnswer reads a response as curl -si prints it.

@@ -62,8 +62,9 @@ func TestAnswerRefusesWhatIsNoResponse(t *testing.T) {
 }
 
 // A floor answers the recorded answer only to a key Keywarden's key check
-// accepts, read from the data directory's database, and a bare 401 to
-// anything else: an unknown key, a wrong secret, no key.
+// accepts, read from the data directory's database, and a bare 401 (or,
+// with -refusal, the recorded refusal) to anything else: an unknown key, a
+// wrong secret, no key.
 func TestFloorChecksTheKeyFirst(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -103,30 +104,45 @@ func TestFloorChecksTheKeyFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(&keyCheck{v: v, next: a})
-	defer srv.Close()
-	for _, tt := range []struct {
-		name, authorization string
-		status              int
-	}{
-		{"the stored key", basic(km.Value()), 200},
-		{"its ID with another secret", basic(keywarden.KeyMaterial{User: km.User, Secret: other.Secret}.Value()), 401},
-		{"an unknown key", basic(other.Value()), 401},
-		{"no key", "", 401},
-	} {
-		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/me", nil)
-		if tt.authorization != "" {
-			req.Header.Set("Authorization", tt.authorization)
+	refusal, err := parseAnswer([]byte("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/problem+json\r\nContent-Length: 14\r\n\r\n{\"status\":401}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without -refusal a refused key gets a bare 401; with it, the
+	// recorded refusal.
+	for _, refused := range []struct {
+		handler http.Handler
+		body    string
+	}{{nil, ""}, {refusal, `{"status":401}`}} {
+		srv := httptest.NewServer(&keyCheck{v: v, next: a, refused: refused.handler})
+		for _, tt := range []struct {
+			name, authorization string
+			status              int
+		}{
+			{"the stored key", basic(km.Value()), 200},
+			{"its ID with another secret", basic(keywarden.KeyMaterial{User: km.User, Secret: other.Secret}.Value()), 401},
+			{"an unknown key", basic(other.Value()), 401},
+			{"no key", "", 401},
+		} {
+			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/me", nil)
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := "{}"
+			if tt.status == 401 {
+				want = refused.body
+			}
+			if resp.StatusCode != tt.status || string(body) != want {
+				t.Errorf("%s (refusal %q): %d %q, want %d %q", tt.name, refused.body, resp.StatusCode, body, tt.status, want)
+			}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tt.status || tt.status == 200 && string(body) != "{}" {
-			t.Errorf("%s: %d %q, want %d", tt.name, resp.StatusCode, body, tt.status)
-		}
+		srv.Close()
 	}
 }
 
