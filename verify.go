@@ -60,9 +60,9 @@ type KeyIdentity struct {
 // Identity returns what authorization needs to know about k, with its
 // scopes as a set of catalogue c.
 func (k *APIKey) Identity(c *Catalogue) KeyIdentity {
-	return KeyIdentity{ID: k.ID, User: k.User, OrgID: k.OrgID, ProcessID: k.ProcessID, Name: k.Name,
-		Scopes: c.SetOf(k.Scopes), ExpiresAt: k.ExpiresAt,
-		AllowedIPs: k.AllowedIPs, RateLimit: k.RateLimit}
+	rec := k.Record(c)
+	rec.resolveScopes()
+	return rec.Key
 }
 
 // KeyRecord is what verification reads about a stored key: who it is, and
@@ -78,11 +78,35 @@ type KeyRecord struct {
 	// memory about a key it has not seen used. Once the secret matches,
 	// the Verifier reads the whole record with KeySource.CompleteKey.
 	Partial bool
+	// scopes, with catalogue, are the key's scopes as stored, not yet
+	// resolved into Key.Scopes (Record); the Verifier resolves them once
+	// the secret has matched.
+	scopes    []Scope
+	catalogue *Catalogue
 }
 
-// Record returns what verification reads about k.
+// Record returns what verification reads about k, its scopes not yet
+// resolved: the Verifier resolves them into Key.Scopes once the secret has
+// matched. Resolving them takes a catalogue look-up per scope, work that a
+// lookup of an unknown ID never does; done for a wrong secret, it would
+// tell a real ID from an unknown one by the time it takes (docs/security.md,
+// "No existence oracle"). Only a holder of the secret causes it.
 func (k *APIKey) Record(c *Catalogue) KeyRecord {
-	return KeyRecord{Key: k.Identity(c), Hash: k.SecretHash, PreviousHash: k.PreviousSecretHash, PreviousUntil: k.PreviousSecretExpiresAt}
+	return KeyRecord{
+		Key: KeyIdentity{ID: k.ID, User: k.User, OrgID: k.OrgID, ProcessID: k.ProcessID, Name: k.Name,
+			ExpiresAt: k.ExpiresAt, AllowedIPs: k.AllowedIPs, RateLimit: k.RateLimit},
+		Hash: k.SecretHash, PreviousHash: k.PreviousSecretHash, PreviousUntil: k.PreviousSecretExpiresAt,
+		scopes: k.Scopes, catalogue: c,
+	}
+}
+
+// resolveScopes fills in Key.Scopes of a record that Record left
+// unresolved; a record with resolved scopes (the cache's) is left as it is.
+func (rec *KeyRecord) resolveScopes() {
+	if rec.catalogue != nil {
+		rec.Key.Scopes = rec.catalogue.SetOf(rec.scopes)
+		rec.scopes, rec.catalogue = nil, nil
+	}
 }
 
 // KeySource finds the stored record of a key by its public ID. StoreKeys
@@ -340,6 +364,7 @@ func (v *Verifier) verify(ctx context.Context, key []byte, req Requirement) (Ver
 		// unknown ID, and no more work than for one.
 		return Verification{Code: VerifyInvalid, Reason: ReasonWrongSecret, User: string(user), OrgID: rec.Key.OrgID}, nil
 	}
+	rec.resolveScopes()
 	id := rec.Key
 	if !now.Before(id.ExpiresAt) {
 		return Verification{Code: VerifyExpired, Reason: ReasonExpired, User: id.User, OrgID: id.OrgID}, nil
