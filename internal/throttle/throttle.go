@@ -88,19 +88,27 @@ func (l *Limiter) Reset(key string) {
 }
 
 // recent drops key's failures older than the window and returns the rest.
+// It writes the map only when some have left the window: every request
+// that authenticates asks AllowAt about its address, which has, nearly
+// always, no failure at all, or none that expired since the last request.
 func (l *Limiter) recent(key string, now time.Time) []int64 {
-	list := l.failures[key]
+	list, ok := l.failures[key]
+	if !ok {
+		return nil
+	}
 	cutoff := now.Add(-l.window).UnixNano()
 	i := 0
 	for i < len(list) && list[i] <= cutoff {
 		i++
 	}
-	if i == len(list) {
+	switch {
+	case i == len(list):
 		delete(l.failures, key)
 		return nil
+	case i > 0:
+		list = list[i:]
+		l.failures[key] = list
 	}
-	list = list[i:]
-	l.failures[key] = list
 	return list
 }
 

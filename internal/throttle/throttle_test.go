@@ -100,3 +100,22 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Fatalf("%d keys kept, want at most 100", n)
 	}
 }
+
+// BenchmarkAllowAt is the throttle's check on every request that presents
+// a key: an address with no failure, and one with a few inside the window.
+func BenchmarkAllowAt(b *testing.B) {
+	now := time.Unix(1_700_000_000, 0)
+	l := New(60, time.Minute, func() time.Time { return now })
+	for range 5 {
+		l.Fail("192.0.2.20")
+	}
+	for _, ip := range []string{"192.0.2.10", "192.0.2.20"} {
+		b.Run(ip, func(b *testing.B) {
+			for b.Loop() {
+				if ok, _ := l.AllowAt(ip, now); !ok {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
