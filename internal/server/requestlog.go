@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/logline"
+	"github.com/keywarden/keywarden/internal/requestlog"
 )
 
 // The request log writes one line per request. A request whose key did
@@ -18,19 +19,13 @@ import (
 // nothing. With any other logger (a test's, one with attributes or
 // groups), they go through Logger.
 
-// The keys of the lines the server appends itself, each escaped once.
+// The keys of the other lines the server appends itself (the request's
+// own line is requestlog's), each escaped once.
 var (
-	logMethod      = logline.NewKey("method")
-	logPath        = logline.NewKey("path")
-	logStatus      = logline.NewKey("status")
-	logBytes       = logline.NewKey("bytes")
-	logDuration    = logline.NewKey("duration")
-	logRemoteAddr  = logline.NewKey("remote_addr")
-	logClientIP    = logline.NewKey("client_ip")
-	logKeyUser     = logline.NewKey("key_user")
-	logUserID      = logline.NewKey("user_id")
-	logAuthFailure = logline.NewKey("auth_failure")
-	logReason      = logline.NewKey("reason")
+	logPath     = logline.NewKey("path")
+	logClientIP = logline.NewKey("client_ip")
+	logKeyUser  = logline.NewKey("key_user")
+	logReason   = logline.NewKey("reason")
 )
 
 // logRequest writes the request log line of st. end is the reading of
@@ -40,41 +35,14 @@ var (
 func (s *server) logRequest(st *requestState, r *http.Request, end time.Time, d time.Duration) {
 	info, rec := &st.info, st.rec
 	level := levelFor(rec.status)
-	if o := s.logOutput; o != nil {
-		if !o.Enabled(level) {
-			return
-		}
-		l := o.Begin(end, level, "request")
-		l.String(logMethod, r.Method)
-		l.String(logPath, safePath(r.URL.Path))
-		l.Int(logStatus, rec.status)
-		l.Int(logBytes, rec.bytes)
-		l.Duration(logDuration, d)
-		l.String(logRemoteAddr, r.RemoteAddr)
-		l.String(logClientIP, s.clientIPOf(r, info))
-		l.String(logKeyUser, info.keyUser)
-		l.String(logUserID, info.userID)
-		if info.authFailure != "" {
-			l.String(logAuthFailure, info.authFailure)
-		}
-		l.End()
+	if o := s.logOutput; o != nil && !o.Enabled(level) {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", safePath(r.URL.Path)),
-		slog.Int("status", rec.status),
-		slog.Int("bytes", rec.bytes),
-		slog.Duration("duration", d),
-		slog.String("remote_addr", r.RemoteAddr),
-		slog.String("client_ip", s.clientIPOf(r, info)),
-		slog.String("key_user", info.keyUser),
-		slog.String("user_id", info.userID),
-	}
-	if info.authFailure != "" {
-		attrs = append(attrs, slog.String("auth_failure", info.authFailure))
-	}
-	s.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+	requestlog.Write(r.Context(), s.logOutput, s.Logger, end, level, &requestlog.Line{
+		Method: r.Method, Path: safePath(r.URL.Path), Status: rec.status, Bytes: rec.bytes, Duration: d,
+		RemoteAddr: r.RemoteAddr, ClientIP: s.clientIPOf(r, info), KeyUser: info.keyUser, UserID: info.userID,
+		AuthFailure: info.authFailure,
+	})
 }
 
 // logAuthFailed writes a line of its own for a failed authentication of a
