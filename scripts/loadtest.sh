@@ -20,6 +20,13 @@
 #        check that answers each refused key with the node's own 401
 #        problem document (cmd/loadtest-bare -verify -refusal) and does
 #        nothing else: the floods' practical limit
+#   (p)  (b)'s floor with the four parts issue 14 keeps on: the throttle's
+#        check, the outcome's bookkeeping (verification metric, usage
+#        recorder, failures against the address), the route metrics and
+#        the log line, done around the key check as the node does them
+#        (cmd/loadtest-bare -parts): the best the node can do with them on;
+#        (p) against (v) is what the four cost, (b) against (p) the rest
+#   (p1) the same for (d1): (d1)'s floor with the four parts
 #   (d2) GET /api/v1/me with a different unknown key on every request
 #   (e)  nginx -> the bare server, no authentication    (skipped without nginx)
 #   (f)  nginx -> forward-auth -> the bare server       (skipped without nginx)
@@ -469,13 +476,14 @@ case_b() {
 	ok200 "$1"
 }
 
-# case_v NAME: (b)'s request to its floor, a bare server with the node's
-# answer and Keywarden's key check (over the keys of $data), with (b)'s
-# mirror in each round: ÷mirror is then what the key check costs.
+# case_v NAME [FLAG...]: (b)'s request to its floor, a bare server with the
+# node's answer and Keywarden's key check (over the keys of $data), with
+# (b)'s mirror in each round: ÷mirror is then what the key check costs.
+# FLAGs go to the floor (-parts: (p)).
 case_v() {
 	local addr=127.0.0.1:$(freeport) floor_pid
 	start_mirror "$1" -H "Authorization: $valid_auth" "$kw/api/v1/me"
-	"$tmp/bare" -addr "$addr" -answer "$tmp/$1.answer" -verify "$data" 2>"$tmp/$1.floor.log" &
+	"$tmp/bare" -addr "$addr" -answer "$tmp/$1.answer" -verify "$data" "${@:2}" 2>"$tmp/$1.floor.log" &
 	floor_pid=$!
 	pids+=("$floor_pid")
 	waitfor "http://$addr/" "$floor_pid" any # a request without a key gets a 401
@@ -487,15 +495,16 @@ case_v() {
 	ok200 "$1" # every request's key checked and accepted
 }
 
-# case_v1 NAME: (d1)'s requests to its floor, a bare server with the
-# node's answers to a valid key and to a refused one and Keywarden's key
-# check, with (d1)'s mirror (the refusal, answered to every request) in
-# each round: ÷mirror is then what checking each key costs a flood.
+# case_v1 NAME [FLAG...]: (d1)'s requests to its floor, a bare server with
+# the node's answers to a valid key and to a refused one and Keywarden's
+# key check, with (d1)'s mirror (the refusal, answered to every request) in
+# each round: ÷mirror is then what checking each key costs a flood. FLAGs
+# go to the floor (-parts: (p1)).
 case_v1() {
 	local addr=127.0.0.1:$(freeport) floor_pid
 	curl -sS -i -H "Authorization: $valid_auth" "$kw/api/v1/me" >"$tmp/$1.valid.answer"
 	start_mirror "$1" -H "Authorization: $(sed -n 1p "$unknown_file")" "$kw/api/v1/me"
-	"$tmp/bare" -addr "$addr" -answer "$tmp/$1.valid.answer" -verify "$data" -refusal "$tmp/$1.answer" 2>"$tmp/$1.floor.log" &
+	"$tmp/bare" -addr "$addr" -answer "$tmp/$1.valid.answer" -verify "$data" -refusal "$tmp/$1.answer" "${@:2}" 2>"$tmp/$1.floor.log" &
 	floor_pid=$!
 	pids+=("$floor_pid")
 	waitfor "http://$addr/" "$floor_pid" any
@@ -607,6 +616,11 @@ case_b b
 echo "== (v) (b)'s floor: its mirror with Keywarden's key check, nothing else"
 case_v v
 
+# The four parts' floor throttles as the node does, with its limit.
+parts_flags=(-parts -auth-failures-per-minute 1000000000)
+echo "== (p) (b)'s floor with the four parts: key check, throttle, bookkeeping, metrics, log line"
+case_v p "${parts_flags[@]}"
+
 echo "== (b0) the same on a node at --log-level warn (no request log line)"
 start_kw quiet --data-dir "$tmp/data-quiet" --log-level warn
 case_b b0
@@ -628,6 +642,9 @@ flood d1 1 "$pool" 1 "$pool"
 
 echo "== (v1) (d1)'s floor: its mirror with Keywarden's key check, nothing else"
 case_v1 v1
+
+echo "== (p1) (d1)'s floor with the four parts"
+case_v1 p1 "${parts_flags[@]}"
 
 echo "== (d2) GET /api/v1/me, a different unknown key on every request"
 case_d2 d2
@@ -851,12 +868,14 @@ echo " answering the case's request with Keywarden's recorded answer, against (a
 row "(a) bare net/http \"ok\"" a
 row "(b) /api/v1/me, valid key" b
 row "(v) (b)'s floor: key check, bare handler" v
+row "(p) (b)'s floor with the four parts" p
 row "(b0) ... at --log-level warn" b0
 row "(b2) ... allowlist and rate limit" b2
 row "(c1) POST /api/v1/keys/verify, valid key" c1
 row "(c2) /api/v1/auth/forward, valid key" c2
 row "(d1) /api/v1/me, unknown keys, pool $pool" d1
 row "(v1) (d1)'s floor: key check, bare handler" v1
+row "(p1) (d1)'s floor with the four parts" p1
 row "(d2) /api/v1/me, every key different" d2
 if [[ -n $gateway ]]; then
 	row "(e) nginx -> bare" e

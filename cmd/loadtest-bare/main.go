@@ -29,6 +29,17 @@
 // document, recorded like -answer's. That is the floor of a flood of
 // unknown keys: a server that checks each key, refuses it as the API's
 // contract says, and does nothing else.
+//
+// With -parts as well, the floor also does, around each key check, the
+// four things issue 14 keeps on in the node for every request (parts.go):
+// the throttle's check of the client address, the outcome's bookkeeping
+// (the verification metric, the usage recorder, a failure counted against
+// the address), the route's request metrics, and the request's log line,
+// to stderr in the node's text format. That is the best Keywarden can do
+// with those four on: the floor with its parts against the floor is what
+// the four cost, and the case against the floor with its parts is what
+// the rest of Keywarden's request path (middleware, routing, the answer's
+// rendering) costs.
 package main
 
 import (
@@ -46,6 +57,7 @@ import (
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/cache"
+	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/gcfloor"
 	"github.com/keywarden/keywarden/internal/sqlite"
 )
@@ -55,6 +67,8 @@ func main() {
 	answerFile := flag.String("answer", "", "answer every request with the HTTP response in this file (as curl -si prints it)")
 	verifyDir := flag.String("verify", "", "with -answer: answer only a request whose key Keywarden's key check accepts, against the keys of the SQLite data directory `DIR`, and a bare 401 to any other")
 	refusalFile := flag.String("refusal", "", "with -verify: answer a request whose key is refused with the HTTP response in this file instead of a bare 401")
+	withParts := flag.Bool("parts", false, "with -verify: also do, around each key check, the node's four parts of every request: the throttle's check, the outcome's bookkeeping, the route metrics and the log line (to stderr)")
+	failuresPerMinute := flag.Int("auth-failures-per-minute", defaultAuthFailuresPerIP, "with -parts: the throttle's limit, as keywarden serve's flag of that name")
 	flag.Parse()
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -67,11 +81,14 @@ func main() {
 		}
 		handler = a
 		if *verifyDir != "" {
-			v, err := verifier(context.Background(), *verifyDir)
+			v, db, err := verifier(context.Background(), *verifyDir)
 			if err != nil {
 				log.Fatalf("-verify %s: %v", *verifyDir, err)
 			}
 			check := &keyCheck{v: v, next: a}
+			if *withParts {
+				check.parts = newParts(db, *failuresPerMinute, os.Stderr)
+			}
 			if *refusalFile != "" {
 				if check.refused, err = readAnswer(*refusalFile); err != nil {
 					log.Fatal(err)
@@ -85,6 +102,9 @@ func main() {
 	if *refusalFile != "" && *verifyDir == "" {
 		log.Fatal("-refusal needs -verify")
 	}
+	if *withParts && *verifyDir == "" {
+		log.Fatal("-parts needs -verify")
+	}
 	srv := &http.Server{
 		Addr:    *addr,
 		Handler: handler,
@@ -96,6 +116,10 @@ func main() {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	if *withParts {
+		// As serve's, which reads each connection's peer address once.
+		srv.ConnContext = clientip.ConnContext
+	}
 	fmt.Fprintf(os.Stderr, "bare: listening on %s\n", *addr)
 	log.Fatal(srv.ListenAndServe())
 }
@@ -104,19 +128,20 @@ func main() {
 // the SQLite database in dir: the verification cache, loaded now and kept
 // current from the key change feed at serve's default poll, with serve's
 // heap goal (gcfloor) so that the floor is not paced differently from a
-// node holding the same keys.
-func verifier(ctx context.Context, dir string) (*keywarden.Verifier, error) {
+// node holding the same keys. The database stays open, for -parts' usage
+// recorder.
+func verifier(ctx context.Context, dir string) (*keywarden.Verifier, *sqlite.DB, error) {
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "keywarden.db"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keys := cache.New(db, cache.Config{Catalogue: keywarden.MustDefaultCatalogue(), Now: time.Now})
 	if err := keys.Watch(ctx, 250*time.Millisecond, nil, func(err error) { log.Printf("key change feed: %v", err) }); err != nil {
 		db.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	go gcfloor.Run(ctx, gcfloor.DefaultFloor, time.Second)
-	return &keywarden.Verifier{Keys: keys, Processes: keys, Now: time.Now}, nil
+	return &keywarden.Verifier{Keys: keys, Processes: keys, Now: time.Now}, db, nil
 }
 
 // keyCheck answers next's answer to a request whose Authorization header
@@ -126,6 +151,7 @@ type keyCheck struct {
 	v       *keywarden.Verifier
 	next    http.Handler
 	refused http.Handler
+	parts   *parts // -parts; nil without
 }
 
 func (k *keyCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -133,17 +159,29 @@ func (k *keyCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header["Authorization"]; len(h) == 1 { // as Keywarden reads it
 		authorization = h[0]
 	}
+	if k.parts != nil {
+		k.parts.serve(w, r, k, authorization)
+		return
+	}
 	res, err := k.v.VerifyAuthorization(r.Context(), authorization, keywarden.Requirement{})
 	switch {
 	case err != nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
-	case !res.Authenticated() && k.refused != nil:
-		k.refused.ServeHTTP(w, r)
 	case !res.Authenticated():
-		w.WriteHeader(http.StatusUnauthorized)
+		k.refuse(w, r)
 	default:
 		k.next.ServeHTTP(w, r)
 	}
+}
+
+// refuse answers a request whose key did not verify: the recorded refusal,
+// or a bare 401.
+func (k *keyCheck) refuse(w http.ResponseWriter, r *http.Request) {
+	if k.refused != nil {
+		k.refused.ServeHTTP(w, r)
+		return
+	}
+	w.WriteHeader(http.StatusUnauthorized)
 }
 
 // answer is a recorded response, served again and again.

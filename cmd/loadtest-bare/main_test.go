@@ -61,13 +61,13 @@ func TestAnswerRefusesWhatIsNoResponse(t *testing.T) {
 	}
 }
 
-// A floor answers the recorded answer only to a key Keywarden's key check
-// accepts, read from the data directory's database, and a bare 401 (or,
-// with -refusal, the recorded refusal) to anything else: an unknown key, a
-// wrong secret, no key.
-func TestFloorChecksTheKeyFirst(t *testing.T) {
+// floorKeys makes a data directory whose database holds one key, km (of
+// organization floorOrg, with ID keyID), and returns it with another
+// well-formed key that it does not hold.
+func floorKeys(t *testing.T) (dir, keyID string, km, other keywarden.KeyMaterial) {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "keywarden.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestFloorChecksTheKeyFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	org := &keywarden.Organization{ID: strings.Repeat("a", 32), Name: "Floor", MaxKeyLifetime: 90 * 24 * time.Hour, CreatedAt: now}
+	org := &keywarden.Organization{ID: floorOrg, Name: "Floor", MaxKeyLifetime: 90 * 24 * time.Hour, CreatedAt: now}
 	owner := &keywarden.User{ID: strings.Repeat("b", 32), Email: "owner@floor.invalid", PasswordHash: "x", CreatedAt: now}
 	if err := db.CreateOrganization(ctx, org, owner, nil); err != nil {
 		t.Fatal(err)
@@ -91,16 +91,27 @@ func TestFloorChecksTheKeyFirst(t *testing.T) {
 	if err := db.CreateAPIKey(ctx, k, nil); err != nil {
 		t.Fatal(err)
 	}
-	other, err := keywarden.GenerateKey(rand.Reader, keywarden.DefaultOrgKeyPrefix)
+	other, err = keywarden.GenerateKey(rand.Reader, keywarden.DefaultOrgKeyPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, k.ID, km, other
+}
 
+var floorOrg = strings.Repeat("a", 32)
+
+// A floor answers the recorded answer only to a key Keywarden's key check
+// accepts, read from the data directory's database, and a bare 401 (or,
+// with -refusal, the recorded refusal) to anything else: an unknown key, a
+// wrong secret, no key.
+func TestFloorChecksTheKeyFirst(t *testing.T) {
+	ctx := context.Background()
+	dir, _, km, other := floorKeys(t)
 	a, err := parseAnswer([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verifier(ctx, dir)
+	v, _, err := verifier(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
