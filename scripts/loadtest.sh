@@ -95,10 +95,10 @@
 #   -L  skip the scale part (1k / 1M keys)     (env LOADTEST_SCALE=0)
 # Needs go, wrk (apt-get install wrk) and curl, nginx for (e) and (f), and
 # psql for the PostgreSQL part (skipped, and said so, without it).
-# The default run takes about nine and a half minutes on 2 cores, the
-# baselines and mirrors included: five for the first part, two and a half
+# The default run takes ten to twelve minutes on 2 cores, the baselines
+# and mirrors included: six to seven for the first part, two and a half
 # for the scale part (seeding the million keys alone takes 20-30 s), one
-# and a half for PostgreSQL; with -G -L, about five.
+# and a half for PostgreSQL; with -G -L, six to seven.
 set -euo pipefail
 
 keys=${LOADTEST_KEYS:-100000}
