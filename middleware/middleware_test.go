@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/storetest"
+	"github.com/keywarden/keywarden/internal/testenv"
 	"github.com/keywarden/keywarden/middleware"
 )
 
@@ -236,8 +235,8 @@ func TestKeysThatCannotDoItAreForbidden(t *testing.T) {
 }
 
 // MustLogger returns a logger writing text into the returned buffer.
-func MustLogger() (*slog.Logger, *syncBuffer) {
-	b := &syncBuffer{}
+func MustLogger() (*slog.Logger, *testenv.SyncBuffer) {
+	b := &testenv.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
@@ -466,24 +465,6 @@ func TestRoutesThatRequireNothingDoNotRegister(t *testing.T) {
 			register()
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger that several goroutines use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // verifierFunc is a KeyVerifier made of a function.

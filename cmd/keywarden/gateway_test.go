@@ -557,7 +557,7 @@ type daemon struct {
 	name string
 	URL  string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 	done chan struct{} // closed when it has exited
 	err  error         // its exit, once done is closed
 }
@@ -566,7 +566,7 @@ type daemon struct {
 // logFiles are shown, with its output, if the test failed.
 func startDaemon(t *testing.T, name string, cmd *exec.Cmd, stop os.Signal, logFiles ...string) *daemon {
 	t.Helper()
-	d := &daemon{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // fakeClock is the server's and command line's clock in tests, so expiry can
@@ -52,25 +54,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's log writes and the
-// test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // noEnv is an empty environment, so the developer's KEYWARDEN_* variables
 // cannot change what a test runs.
 func noEnv(string) string { return "" }
@@ -101,7 +84,7 @@ func mustCLI(t *testing.T, clock *fakeClock, dataDir, stdin string, args ...stri
 type testServer struct {
 	URL    string
 	clock  *fakeClock
-	Log    *syncBuffer
+	Log    *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -123,7 +106,7 @@ func startServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...st
 func launchServer(t *testing.T, clock *fakeClock, dataDir string, extraArgs ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{Log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), clock: clock}
+	s := &testServer{Log: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan error, 1), clock: clock}
 	a := &app{getenv: noEnv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: s.Log, now: clock.Now}
 	// Usage is flushed every 50 ms rather than 5 s, so that a key's use
 	// shows within moments (eventually waits 5 s); a test that needs

@@ -147,7 +147,7 @@ func TestServeTLSFlagsRefused(t *testing.T) {
 		{"both from the environment, mismatched", nil, map[string]string{"KEYWARDEN_TLS_CERT": cert.CertFile, "KEYWARDEN_TLS_KEY": other.KeyFile}, false, "KEYWARDEN_TLS_CERT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			log := &syncBuffer{}
+			log := &testenv.SyncBuffer{}
 			a := &app{getenv: func(k string) string { return tc.env[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, now: newFakeClock().Now}
 			// A server that starts anyway stops after a while, and fails.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/secretbox"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // mustKeyLine returns a webhook secret key line of one new key.
@@ -50,7 +51,7 @@ func TestServeWebhookSecretKey(t *testing.T) {
 		{"an empty file", []string{"--webhook-secret-key-file", writeFile(t, "empty", "\n")}, nil, false, "is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			log := &syncBuffer{}
+			log := &testenv.SyncBuffer{}
 			a := &app{getenv: func(k string) string { return tc.env[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: log, now: newFakeClock().Now}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keywarden/keywarden"
 	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/server"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // The floor's throttle refuses where the node's does by default.
@@ -23,23 +23,9 @@ func TestPartsThrottleAsTheNode(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer that the log's flusher and the test can
-// share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(l.b.String(), "\n"), "\n")
+// lines are the lines written to log so far.
+func lines(log *testenv.SyncBuffer) []string {
+	return strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
 }
 
 // With -parts the floor does the node's four parts around each key check:
@@ -63,7 +49,7 @@ func TestFloorWithParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log lockedBuffer
+	var log testenv.SyncBuffer
 	p := newParts(db, 3, &log)
 	srv := httptest.NewUnstartedServer(&keyCheck{v: v, next: a, refused: refusal, parts: p})
 	srv.Config.ConnContext = clientip.ConnContext
@@ -100,17 +86,17 @@ func TestFloorWithParts(t *testing.T) {
 
 	// The log writer batches lines for a few milliseconds.
 	deadline := time.Now().Add(5 * time.Second)
-	var lines []string
-	for lines = log.lines(); len(lines) < len(steps) && time.Now().Before(deadline); lines = log.lines() {
+	var got []string
+	for got = lines(&log); len(got) < len(steps) && time.Now().Before(deadline); got = lines(&log) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if len(lines) != len(steps) {
-		t.Fatalf("%d log lines, want %d:\n%s", len(lines), len(steps), strings.Join(lines, "\n"))
+	if len(got) != len(steps) {
+		t.Fatalf("%d log got, want %d:\n%s", len(got), len(steps), strings.Join(got, "\n"))
 	}
 	for i, st := range steps {
-		if !strings.Contains(lines[i], "level=INFO msg=request method=GET path=/api/v1/me "+st.line) ||
-			!strings.Contains(lines[i], " client_ip=127.0.0.1 ") {
-			t.Errorf("line %d: %s\nwant %q", i, lines[i], st.line)
+		if !strings.Contains(got[i], "level=INFO msg=request method=GET path=/api/v1/me "+st.line) ||
+			!strings.Contains(got[i], " client_ip=127.0.0.1 ") {
+			t.Errorf("line %d: %s\nwant %q", i, got[i], st.line)
 		}
 	}
 	for i, want := range []string{
@@ -119,8 +105,8 @@ func TestFloorWithParts(t *testing.T) {
 		"key_user=" + km.User + ` user_id="" auth_failure=wrong_secret`,
 		`key_user="" user_id="" auth_failure=malformed`,
 	} {
-		if !strings.HasSuffix(lines[i], want) {
-			t.Errorf("line %d: %s\nwant it to end %q", i, lines[i], want)
+		if !strings.HasSuffix(got[i], want) {
+			t.Errorf("line %d: %s\nwant it to end %q", i, got[i], want)
 		}
 	}
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/keywarden/keywarden/internal/clientip"
 	"github.com/keywarden/keywarden/internal/server"
 	"github.com/keywarden/keywarden/internal/servertest"
+	"github.com/keywarden/keywarden/internal/testenv"
 )
 
 // The audit tests' server trusts the test's own address as a proxy, so
@@ -180,29 +180,10 @@ func (failingAudit) RecordAuditEvent(context.Context, *keywarden.AuditEvent) err
 	return keywarden.Errorf(keywarden.EUNAVAILABLE, "the database did not answer")
 }
 
-// lockedBuffer is a log destination safe for the handler's writes and the
-// test's read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestThrottledBurstAuditFailureIsLoggedNot500: an audit write that fails
 // is logged, and the refused request is still a 429.
 func TestThrottledBurstAuditFailureIsLoggedNot500(t *testing.T) {
-	var log lockedBuffer
+	var log testenv.SyncBuffer
 	srv := servertest.New(t, behindProxy(2), func(c *server.Config) {
 		c.Store = failingAudit{c.Store}
 		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
