@@ -19,16 +19,14 @@ import (
 	"github.com/keywarden/keywarden/internal/usage"
 )
 
-// defaultAuthFailuresPerIP is server.DefaultAuthFailuresPerIP, which
-// keywarden serve's flag defaults to (TestPartsThrottleAsTheNode); the
-// server package itself is not linked in, so that the baseline's binary
-// stays a bare server.
-const defaultAuthFailuresPerIP = 60
-
-// The throttle's window and its longest lockout, as internal/server's.
+// The throttle's settings as internal/server's: the default limit, which
+// keywarden serve's flag defaults to, the window and the longest lockout
+// (TestPartsThrottleAsTheNode holds them equal). The server package itself
+// is not linked in, so that the baseline's binary stays a bare server.
 const (
-	authWindow        = time.Minute
-	maxAddressLockout = time.Hour
+	defaultAuthFailuresPerIP = 60
+	authWindow               = time.Minute
+	maxAddressLockout        = time.Hour
 )
 
 // parts are the four things the node does for every request that presents

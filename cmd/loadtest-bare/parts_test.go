@@ -16,10 +16,13 @@ import (
 	"github.com/keywarden/keywarden/internal/testenv"
 )
 
-// The floor's throttle refuses where the node's does by default.
+// The floor's throttle refuses where, and for as long as, the node's does.
 func TestPartsThrottleAsTheNode(t *testing.T) {
 	if defaultAuthFailuresPerIP != server.DefaultAuthFailuresPerIP {
-		t.Fatalf("-auth-failures-per-minute defaults to %d, serve's to %d", defaultAuthFailuresPerIP, server.DefaultAuthFailuresPerIP)
+		t.Errorf("-auth-failures-per-minute defaults to %d, serve's to %d", defaultAuthFailuresPerIP, server.DefaultAuthFailuresPerIP)
+	}
+	if authWindow != server.AuthWindow || maxAddressLockout != server.MaxAddressLockout {
+		t.Errorf("window %v and lockout %v, the server's %v and %v", authWindow, maxAddressLockout, server.AuthWindow, server.MaxAddressLockout)
 	}
 }
 
@@ -91,7 +94,7 @@ func TestFloorWithParts(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if len(got) != len(steps) {
-		t.Fatalf("%d log got, want %d:\n%s", len(got), len(steps), strings.Join(got, "\n"))
+		t.Fatalf("%d log lines, want %d:\n%s", len(got), len(steps), strings.Join(got, "\n"))
 	}
 	for i, st := range steps {
 		if !strings.Contains(got[i], "level=INFO msg=request method=GET path=/api/v1/me "+st.line) ||

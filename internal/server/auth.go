@@ -10,20 +10,20 @@ import (
 
 // Failed authentication is throttled per client address (the trusted-proxy
 // rule of package clientip), on every path that checks a key: past
-// Config.AuthFailuresPerIP failures within authWindow, the address is
+// Config.AuthFailuresPerIP failures within AuthWindow, the address is
 // refused before any key work until the oldest failure leaves the window.
 // Guessing is slowed for the attacker's address only; a key's holder
 // elsewhere is not affected.
 //
 // A client address that comes back for more is locked out for longer each
 // time (throttle.Limiter.Escalating): two minutes, then four, eight, … up
-// to maxAddressLockout, forgiven after as long without a lockout. The same
+// to MaxAddressLockout, forgiven after as long without a lockout. The same
 // holds for console sign-in per address. Budgets that strangers share (an
 // account's) do not escalate: that would lock their owner out for longer.
 const (
 	DefaultAuthFailuresPerIP = 60
-	authWindow               = time.Minute
-	maxAddressLockout        = time.Hour
+	AuthWindow               = time.Minute
+	MaxAddressLockout        = time.Hour
 )
 
 var (

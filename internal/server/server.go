@@ -206,8 +206,8 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg, assets: web.MustLoad(), signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, cfg.Now),
 		signInByDevice: throttle.New(signInFailuresPerDevice, signInWindow, cfg.Now),
-		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(maxAddressLockout),
-		authByIP:       throttle.New(cfg.AuthFailuresPerIP, authWindow, cfg.Now).Escalating(maxAddressLockout),
+		signInByIP:     throttle.New(signInFailuresPerIP, signInWindow, cfg.Now).Escalating(MaxAddressLockout),
+		authByIP:       throttle.New(cfg.AuthFailuresPerIP, AuthWindow, cfg.Now).Escalating(MaxAddressLockout),
 		passwords:      password.NewBound(password.DefaultConcurrency(), passwordWait),
 		ipTexts:        &ipTexts{}, scopeTexts: &scopeRenderings{}, identities: &keyMemo[[5]string]{}, meAnswers: &keyMemo[[]byte]{}, verifyAnswers: &keyMemo[[]byte]{},
 		processIDs: &texts{}}
